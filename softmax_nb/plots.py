@@ -1,0 +1,498 @@
+"""Figures of a trained softmax classifier, used by the workflow and the CLI.
+
+Every public ``plot_*`` function draws one figure and writes it to ``path``
+atomically: the figure goes to a temporary file in the target's folder, which is
+then renamed over the target, so an interrupted job never leaves a truncated image
+where Snakemake (or a reader) expects a finished one. The file format follows the
+suffix of ``path`` (``.png``, ``.svg``, ``.pdf``).
+
+Matplotlib is switched to the non-interactive Agg backend on import: the workflow
+runs without a display.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+__all__ = [
+    "save_figure",
+    "plot_history",
+    "plot_confusion_matrix",
+    "plot_per_class_metrics",
+    "plot_weights",
+    "plot_reliability",
+    "plot_model_comparison",
+    "image_shape_for",
+]
+
+# Figures are read in an HTML report at about page width; 100 dpi keeps the PNGs
+# small while the text stays sharp.
+_DPI = 110
+_TRAIN_COLOR = "tab:blue"
+_VAL_COLOR = "tab:orange"
+
+
+def save_figure(fig, path):
+    """Write a figure to ``path`` atomically and close it.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure to write.
+    path : str or os.PathLike
+        Target file; its suffix picks the format (png, svg, pdf...).
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower()
+    if not fmt:
+        raise ValueError(f"cannot infer an image format from the path {str(path)!r}: give it a suffix such as .png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The temporary file lives beside the target so os.replace stays a rename on one file system;
+    # a unique name keeps concurrent writers apart. (mkstemp would create it with mode 0600.)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        fig.savefig(tmp, format=fmt, dpi=_DPI, bbox_inches="tight")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    finally:
+        plt.close(fig)
+    return path
+
+
+def _as_float_array(values, name):
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
+    return array
+
+
+def _label_two_and_five(value, _position):
+    # Minor log ticks labelled at 2 and 5 per decade only: readable without crowding.
+    if value <= 0:
+        return ""
+    mantissa = value / 10.0 ** math.floor(math.log10(value))
+    return f"{value:.3g}" if round(mantissa, 6) in (2.0, 5.0) else ""
+
+
+def plot_history(history: Mapping[str, Sequence[float]], path, *, title: str | None = None, x_label: str = "iteration"):
+    """Draw training curves: loss and accuracy against iterations (or epochs).
+
+    Parameters
+    ----------
+    history : mapping
+        Equal-length sequences as in ``SoftmaxClassifier.history_``. Required:
+        ``'iteration'`` and ``'loss'`` (the training objective). Used when
+        present and not all NaN: ``'val_loss'``, ``'val_accuracy'``,
+        ``'train_accuracy'`` (or ``'accuracy'``).
+    path : str or os.PathLike
+        Where to write the figure.
+    title : str, optional
+        Figure title (e.g. the dataset and model names).
+    x_label : str, default 'iteration'
+        Label of the horizontal axis ('epoch' for the minibatch solvers).
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    for key in ("iteration", "loss"):
+        if key not in history:
+            raise KeyError(f"history has no {key!r} entry (keys: {sorted(history)})")
+    iteration = _as_float_array(history["iteration"], "history['iteration']")
+    series = {}
+    for key in ("loss", "val_loss", "val_accuracy", "train_accuracy", "accuracy"):
+        if key in history:
+            values = _as_float_array(history[key], f"history[{key!r}]")
+            if values.shape != iteration.shape:
+                raise ValueError(
+                    f"history[{key!r}] has {values.size} entries but history['iteration'] has {iteration.size}"
+                )
+            if np.isfinite(values).any():
+                series[key] = values
+    train_accuracy = series.get("train_accuracy", series.get("accuracy"))
+
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax_loss.plot(iteration, series["loss"], color=_TRAIN_COLOR, label="train objective")
+    if "val_loss" in series:
+        ax_loss.plot(iteration, series["val_loss"], color=_VAL_COLOR, label="validation log-loss")
+    # Losses span decades during the first iterations; a log axis shows the tail too.
+    if np.all(series["loss"][np.isfinite(series["loss"])] > 0):
+        ax_loss.set_yscale("log")
+        ax_loss.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%.3g"))
+        ax_loss.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(_label_two_and_five))
+        ax_loss.tick_params(axis="y", which="minor", labelsize=8)
+    ax_loss.set_xlabel(x_label)
+    ax_loss.set_ylabel("loss")
+    ax_loss.set_title("loss")
+    ax_loss.grid(True, which="both", alpha=0.3)
+    ax_loss.legend()
+
+    if train_accuracy is None and "val_accuracy" not in series:
+        ax_acc.text(0.5, 0.5, "no accuracy recorded\n(train without a validation set)", ha="center", va="center")
+        ax_acc.set_axis_off()
+    else:
+        if train_accuracy is not None:
+            ax_acc.plot(iteration, train_accuracy, color=_TRAIN_COLOR, label="train accuracy")
+        if "val_accuracy" in series:
+            ax_acc.plot(iteration, series["val_accuracy"], color=_VAL_COLOR, label="validation accuracy")
+            best = int(np.nanargmax(series["val_accuracy"]))
+            ax_acc.scatter(
+                [iteration[best]], [series["val_accuracy"][best]], color=_VAL_COLOR, zorder=3,
+                label=f"best {series['val_accuracy'][best]:.4f}",
+            )
+        ax_acc.set_xlabel(x_label)
+        ax_acc.set_ylabel("accuracy")
+        ax_acc.set_title("accuracy")
+        ax_acc.grid(True, alpha=0.3)
+        ax_acc.legend(loc="lower right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def _class_labels(class_names, n_classes):
+    if class_names is None:
+        return [str(k) for k in range(n_classes)]
+    labels = [str(name) for name in class_names]
+    if len(labels) != n_classes:
+        raise ValueError(f"got {len(labels)} class names for {n_classes} classes")
+    return labels
+
+
+def plot_confusion_matrix(confusion, path, *, class_names=None, normalize: bool = True, title: str | None = None):
+    """Draw a confusion matrix as a heat map with the counts written in the cells.
+
+    Parameters
+    ----------
+    confusion : array-like of shape (n_classes, n_classes)
+        Counts; rows are true classes, columns predicted classes.
+    path : str or os.PathLike
+        Where to write the figure.
+    class_names : sequence of str, optional
+        Names of the classes in row order (defaults to 0..n_classes-1).
+    normalize : bool, default True
+        Colour each cell by its fraction of the true class (row), so rare classes
+        are as visible as frequent ones; the cell text stays the raw count.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    counts = np.asarray(confusion)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
+        raise ValueError(f"confusion must be a square 2-D array, got shape {counts.shape}")
+    n_classes = counts.shape[0]
+    labels = _class_labels(class_names, n_classes)
+    if normalize:
+        row_sums = counts.sum(axis=1, keepdims=True)
+        # A class absent from the split has a zero row; show it as zeros, not NaN.
+        shown = np.divide(counts, row_sums, out=np.zeros(counts.shape), where=row_sums > 0)
+        color_label = "fraction of true class"
+    else:
+        shown = counts.astype(np.float64)
+        color_label = "count"
+    size = min(max(4.0, 0.45 * n_classes + 2.5), 14.0)
+    fig, ax = plt.subplots(figsize=(size + 1.2, size))
+    image = ax.imshow(shown, cmap="Blues", vmin=0.0, vmax=1.0 if normalize else None)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=color_label)
+    ticks = np.arange(n_classes)
+    ax.set_xticks(ticks, labels, rotation=45 if max(map(len, labels)) > 2 else 0, ha="right" if max(map(len, labels)) > 2 else "center")
+    ax.set_yticks(ticks, labels)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    if n_classes <= 30:
+        threshold = 0.5 * (shown.max() if shown.size else 1.0)
+        fontsize = 9 if n_classes <= 12 else 7
+        for i in range(n_classes):
+            for j in range(n_classes):
+                if counts[i, j] == 0:
+                    continue
+                ax.text(
+                    j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=fontsize,
+                    color="white" if shown[i, j] > threshold else "black",
+                )
+    accuracy = np.trace(counts) / counts.sum() if counts.sum() else float("nan")
+    ax.set_title(title or f"confusion matrix (accuracy {accuracy:.4f})")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_per_class_metrics(precision, recall, f1, path, *, support=None, class_names=None, title: str | None = None):
+    """Draw precision, recall and F1 per class as grouped bars.
+
+    Parameters
+    ----------
+    precision, recall, f1 : array-like of shape (n_classes,)
+        Per-class scores in [0, 1].
+    path : str or os.PathLike
+        Where to write the figure.
+    support : array-like of shape (n_classes,), optional
+        Number of true samples per class, written under the class names.
+    class_names : sequence of str, optional
+        Class names (defaults to 0..n_classes-1).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    scores = {
+        "precision": _as_float_array(precision, "precision"),
+        "recall": _as_float_array(recall, "recall"),
+        "F1": _as_float_array(f1, "f1"),
+    }
+    n_classes = scores["precision"].size
+    for name, values in scores.items():
+        if values.size != n_classes:
+            raise ValueError(f"{name} has {values.size} entries, precision has {n_classes}")
+    labels = _class_labels(class_names, n_classes)
+    if support is not None:
+        support = np.asarray(support)
+        if support.shape != (n_classes,):
+            raise ValueError(f"support must have shape ({n_classes},), got {support.shape}")
+        labels = [f"{label}\n(n={int(count)})" for label, count in zip(labels, support)]
+    x = np.arange(n_classes)
+    width = 0.27
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * n_classes + 2.0), 4.0))
+    for offset, (name, values) in zip((-width, 0.0, width), scores.items()):
+        ax.bar(x + offset, values, width, label=name)
+    lowest = min(float(np.nanmin(v)) for v in scores.values()) if n_classes else 0.0
+    # Good classifiers score 0.9+ everywhere; start the axis below the lowest bar so differences show.
+    ax.set_ylim(max(0.0, math.floor((lowest - 0.05) * 10) / 10), 1.0)
+    ax.set_xticks(x, labels, fontsize=8 if n_classes > 10 else 9)
+    ax.set_ylabel("score")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, frameon=False)
+    ax.set_title(title or "per-class precision, recall and F1 (test split)", pad=28)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def image_shape_for(n_features: int) -> tuple[int, int] | None:
+    """Return ``(side, side)`` when ``n_features`` is a perfect square, else None.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of features of the model.
+
+    Returns
+    -------
+    tuple of int or None
+        The image shape the weights can be drawn as (8x8 for digits, 28x28 for MNIST).
+    """
+    side = math.isqrt(int(n_features))
+    return (side, side) if side > 1 and side * side == n_features else None
+
+
+def plot_weights(coef, path, *, image_shape=None, class_names=None, title: str | None = None):
+    """Draw each class's weight vector as an image (a template the class matches).
+
+    Parameters
+    ----------
+    coef : array-like of shape (n_classes, n_features)
+        Learned weights.
+    path : str or os.PathLike
+        Where to write the figure.
+    image_shape : tuple of int, optional
+        ``(height, width)`` with ``height * width == n_features``; inferred when
+        ``n_features`` is a perfect square.
+    class_names : sequence of str, optional
+        Panel titles (defaults to 0..n_classes-1).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    ValueError
+        When the features do not form an image of the given or inferred shape.
+    """
+    coef = np.asarray(coef, dtype=np.float64)
+    if coef.ndim != 2:
+        raise ValueError(f"coef must have shape (n_classes, n_features), got {coef.shape}")
+    n_classes, n_features = coef.shape
+    if image_shape is None:
+        image_shape = image_shape_for(n_features)
+        if image_shape is None:
+            raise ValueError(f"{n_features} features are not a square image; pass image_shape")
+    height, width = (int(v) for v in image_shape)
+    if height * width != n_features:
+        raise ValueError(f"image_shape {height}x{width} does not hold {n_features} features")
+    labels = _class_labels(class_names, n_classes)
+    n_cols = min(n_classes, 10 if n_classes > 12 else max(1, math.ceil(n_classes / 2)) if n_classes > 5 else n_classes)
+    n_rows = math.ceil(n_classes / n_cols)
+    # One symmetric colour scale for all classes: red pushes towards the class, blue away,
+    # and panels are comparable with each other.
+    limit = float(np.max(np.abs(coef))) or 1.0
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.7 * n_cols + 1.0, 1.8 * n_rows + 0.4), squeeze=False)
+    image = None
+    for k, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if k >= n_classes:
+            ax.set_axis_off()
+            continue
+        image = ax.imshow(coef[k].reshape(height, width), cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        ax.set_title(labels[k], fontsize=9)
+    fig.colorbar(image, ax=axes.ravel().tolist(), fraction=0.025, pad=0.02, label="weight")
+    fig.suptitle(title or "learned weights per class")
+    return save_figure(fig, path)
+
+
+def plot_reliability(bin_confidence, bin_accuracy, bin_count, path, *, ece: float | None = None, title: str | None = None):
+    """Draw a reliability (calibration) diagram.
+
+    Parameters
+    ----------
+    bin_confidence : array-like of shape (n_bins,)
+        Mean top-class probability of the samples in each confidence bin
+        (NaN for empty bins).
+    bin_accuracy : array-like of shape (n_bins,)
+        Fraction of those samples that are predicted correctly (NaN for empty bins).
+    bin_count : array-like of shape (n_bins,)
+        Number of samples per bin; the bins split [0, 1] into equal widths.
+    path : str or os.PathLike
+        Where to write the figure.
+    ece : float, optional
+        Expected calibration error, written in the title.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    confidence = _as_float_array(bin_confidence, "bin_confidence")
+    accuracy = _as_float_array(bin_accuracy, "bin_accuracy")
+    count = _as_float_array(bin_count, "bin_count")
+    n_bins = confidence.size
+    if accuracy.size != n_bins or count.size != n_bins:
+        raise ValueError(
+            f"bin arrays differ in length: confidence {n_bins}, accuracy {accuracy.size}, count {count.size}"
+        )
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    centers = 0.5 * (edges[:-1] + edges[1:])
+    filled = count > 0
+    fig, (ax, ax_hist) = plt.subplots(
+        2, 1, figsize=(5.2, 6.0), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+    ax.bar(
+        centers[filled], accuracy[filled], width=1.0 / n_bins, edgecolor="black", color=_TRAIN_COLOR,
+        alpha=0.8, label="accuracy in bin",
+    )
+    # ECE averages the distance between these markers and the bar tops, weighted by the bin counts.
+    ax.scatter(
+        centers[filled], confidence[filled], marker="_", s=400, linewidths=2.5, color="tab:red", zorder=3,
+        label="mean confidence in bin",
+    )
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_ylabel("accuracy")
+    ax.legend(loc="upper left")
+    ax.grid(True, alpha=0.3)
+    heading = title or "reliability diagram (test split)"
+    if ece is not None:
+        heading += f"\nECE = {ece:.4f}"
+    ax.set_title(heading)
+    ax_hist.bar(centers, count, width=1.0 / n_bins, color="grey", edgecolor="black")
+    if count.max(initial=0) > 0:
+        ax_hist.set_yscale("log")
+    ax_hist.set_xlabel("confidence (top-class probability)")
+    ax_hist.set_ylabel("samples")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_model_comparison(summary: Sequence[Mapping[str, object]], path, *, title: str | None = None):
+    """Compare all models of a dataset: test accuracy, test log-loss, validation loss, fit time.
+
+    Parameters
+    ----------
+    summary : sequence of mappings
+        One row per model with keys ``'model'``, ``'test_accuracy'``,
+        ``'test_log_loss'``, ``'val_loss'`` and ``'fit_time'``; optional
+        ``'dataset'`` (prefixed to the bar labels when several datasets appear)
+        and ``'best'`` (truthy for the model chosen by validation loss).
+    path : str or os.PathLike
+        Where to write the figure.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    if not summary:
+        raise ValueError("summary has no rows to compare")
+    required = ("model", "test_accuracy", "test_log_loss", "val_loss", "fit_time")
+    for i, row in enumerate(summary):
+        missing = [key for key in required if key not in row]
+        if missing:
+            raise KeyError(f"summary row {i} lacks {missing}")
+    several_datasets = len({row.get("dataset") for row in summary}) > 1
+    labels = [f"{row['dataset']}/{row['model']}" if several_datasets else str(row["model"]) for row in summary]
+    best = [bool(row.get("best", False)) for row in summary]
+    panels = (
+        ("test_accuracy", "test accuracy", False),
+        ("test_log_loss", "test log-loss", False),
+        ("val_loss", "validation log-loss", False),
+        ("fit_time", "fit time [s]", True),
+    )
+    n_models = len(summary)
+    fig, axes = plt.subplots(1, 4, figsize=(13.0, max(2.5, 0.38 * n_models + 1.4)), sharey=True)
+    y = np.arange(n_models)
+    for ax, (key, label, log_scale) in zip(axes, panels):
+        values = np.array([float(row[key]) for row in summary])
+        colors = ["tab:green" if is_best else _TRAIN_COLOR for is_best in best]
+        ax.barh(y, values, color=colors)
+        finite = values[np.isfinite(values)]
+        if key == "test_accuracy" and finite.size:
+            ax.set_xlim(max(0.0, finite.min() - 0.05), 1.0)
+        if log_scale and finite.size and np.all(finite > 0):
+            ax.set_xscale("log")
+        for yi, value in zip(y, values):
+            ax.text(value, yi, f" {value:.4g}", va="center", fontsize=8)
+        ax.set_title(label, fontsize=10)
+        ax.grid(True, axis="x", alpha=0.3)
+        # Room on the right for the value labels.
+        left, right = ax.get_xlim()
+        ax.set_xlim(left, right * (3.0 if ax.get_xscale() == "log" else 1.0) + (0 if ax.get_xscale() == "log" else 0.18 * (right - left)))
+    axes[0].set_yticks(y, labels)
+    axes[0].invert_yaxis()
+    fig.suptitle(title or "model comparison (green: best by validation loss)")
+    fig.tight_layout()
+    return save_figure(fig, path)
