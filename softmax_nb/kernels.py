@@ -1,0 +1,405 @@
+r"""CPU kernels of the softmax classifier: fused loss + gradient, and predictions.
+
+The model
+---------
+For a sample x with n_features entries and n_classes = c classes,
+
+    a_k(x) = w_k . x + b_k                         (logits; coef[k] = w_k, intercept[k] = b_k)
+    p(y = k | x) = softmax_k(a(x)) = exp(a_k - max_j a_j) / sum_i exp(a_i - max_j a_j)
+
+Subtracting the row maximum changes nothing mathematically and keeps every exp()
+in (0, 1], so no logit, however large, overflows.
+
+The objective
+-------------
+Maximum likelihood of the labels y_j under p(y | x_j) means minimising the mean
+negative log-likelihood. With per-sample weights s_j (sample_weight x class_weight,
+default 1), label smoothing eps (targets t_jk = (1 - eps) [k == y_j] + eps / c) and
+an L2 penalty lambda on coef (never on the intercept):
+
+    J(W, b) = 1/S sum_j s_j [ logsumexp(a(x_j)) - sum_k t_jk a_k(x_j) ] + lambda/2 ||W||^2,
+    S = sum_j s_j,
+
+computed per sample as  log(sum_i exp(a_i - a_max)) + sum_k t_jk (a_max - a_k),
+which never subtracts two large numbers. Its gradients are
+
+    dJ/dw_k = 1/S sum_j s_j (p_k(x_j) - t_jk) x_j + lambda w_k
+    dJ/db_k = 1/S sum_j s_j (p_k(x_j) - t_jk)
+
+(d/da_k of logsumexp(a) is p_k, and d/da_k of sum_i t_i a_i is t_k). With
+scikit-learn's C, lambda = 1 / (C S), so the minimiser equals LogisticRegression's.
+
+Numerics and determinism
+------------------------
+- X is float32 or float64 and is never copied or upcast. Dot products run in X's
+  dtype (coef is cast to it; a (c, n) copy); softmax, loss and all sums over samples
+  run in float64. In float32 the gradient of one block of ``config.BLOCK_ROWS`` rows
+  is summed in float32, then added to a float64 accumulator.
+- Rows are split into a fixed number of contiguous chunks that depends only on the
+  data's shape (``_n_chunks``). Each chunk owns its partial sums; they are added in
+  chunk order after the parallel loop. No thread ever adds into a shared array, so
+  results are bitwise identical for any thread count.
+
+Output dtypes
+-------------
+``loss_gradient``: loss is a Python float; grad_coef (c, n) and grad_intercept (c,)
+are float64. ``decision_function``, ``predict_proba`` and ``predict_log_proba``
+return (n_samples, c) arrays of X's dtype (computed in float64, then rounded once);
+``predict`` returns int64 class indices.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from . import config
+
+_JIT = dict(cache=True, fastmath=config.FASTMATH, nogil=True)
+
+
+def _n_chunks(n_samples, n_classes, n_features):
+    """Number of row chunks: a function of the shape alone, never of the threads."""
+    by_rows = -(-n_samples // config.MIN_CHUNK_ROWS)
+    by_memory = config.CHUNK_BUFFER_BYTES // (8 * (n_classes * n_features + n_classes + 1))
+    return int(max(1, min(config.MAX_CHUNKS, by_rows, by_memory)))
+
+
+@njit(**_JIT)
+def _block_logits(X, row0, n_rows, coef, intercept, logits):
+    """logits[r, k] = X[row0 + r] . coef[k] + intercept[k], in float64."""
+    n_classes, n_features = coef.shape
+    zero = X.dtype.type(0)
+    r = 0
+    # Two rows at a time: each coef row loaded from cache serves two dot products.
+    while r + 2 <= n_rows:
+        x0 = X[row0 + r]
+        x1 = X[row0 + r + 1]
+        for k in range(n_classes):
+            w = coef[k]
+            acc0 = zero
+            acc1 = zero
+            for j in range(n_features):
+                acc0 += x0[j] * w[j]
+                acc1 += x1[j] * w[j]
+            logits[r, k] = np.float64(acc0) + intercept[k]
+            logits[r + 1, k] = np.float64(acc1) + intercept[k]
+        r += 2
+    if r < n_rows:
+        x0 = X[row0 + r]
+        for k in range(n_classes):
+            w = coef[k]
+            acc0 = zero
+            for j in range(n_features):
+                acc0 += x0[j] * w[j]
+            logits[r, k] = np.float64(acc0) + intercept[k]
+
+
+@njit(**_JIT)
+def _block_gradient(X, row0, n_rows, dloss_dlogits, grad_block):
+    """grad_block[k] = sum_r dloss_dlogits[r, k] X[row0 + r], in X's dtype."""
+    n_classes, n_features = grad_block.shape
+    for k in range(n_classes):
+        g_k = grad_block[k]
+        g_k[:] = 0
+        r = 0
+        # Four rows at a time: one load and store of g_k per four rows of X.
+        while r + 4 <= n_rows:
+            d0 = dloss_dlogits[r, k]
+            d1 = dloss_dlogits[r + 1, k]
+            d2 = dloss_dlogits[r + 2, k]
+            d3 = dloss_dlogits[r + 3, k]
+            x0 = X[row0 + r]
+            x1 = X[row0 + r + 1]
+            x2 = X[row0 + r + 2]
+            x3 = X[row0 + r + 3]
+            for j in range(n_features):
+                g_k[j] += d0 * x0[j] + d1 * x1[j] + d2 * x2[j] + d3 * x3[j]
+            r += 4
+        while r < n_rows:
+            d0 = dloss_dlogits[r, k]
+            x0 = X[row0 + r]
+            for j in range(n_features):
+                g_k[j] += d0 * x0[j]
+            r += 1
+
+
+@njit(parallel=True, **_JIT)
+def _loss_gradient(X, y, coef, intercept, sample_weight, label_smoothing, n_chunks, block_rows):
+    """Weighted data term of J and its gradient; sample_weight must sum to 1.
+
+    Returns (loss, grad_coef, grad_intercept) without the L2 term, all float64.
+    """
+    n_samples, n_features = X.shape
+    n_classes = coef.shape[0]
+    rows_per_chunk = (n_samples + n_chunks - 1) // n_chunks
+    grad_parts = np.zeros((n_chunks, n_classes, n_features))
+    intercept_parts = np.zeros((n_chunks, n_classes))
+    loss_parts = np.zeros(n_chunks)
+    off_target = label_smoothing / n_classes
+    on_target = 1.0 - label_smoothing
+    for t in prange(n_chunks):
+        start = t * rows_per_chunk
+        stop = min(n_samples, start + rows_per_chunk)
+        logits = np.empty((block_rows, n_classes))
+        prob = np.empty(n_classes)
+        dloss_dlogits = np.empty((block_rows, n_classes), X.dtype)
+        grad_block = np.empty((n_classes, n_features), X.dtype)
+        grad_t = grad_parts[t]
+        intercept_t = intercept_parts[t]
+        loss_t = 0.0
+        for row0 in range(start, stop, block_rows):
+            n_rows = min(stop, row0 + block_rows) - row0
+            _block_logits(X, row0, n_rows, coef, intercept, logits)
+            for r in range(n_rows):
+                a = logits[r]
+                a_max = a[0]
+                for k in range(1, n_classes):
+                    a_max = max(a_max, a[k])
+                # exp(a_k - a_max) <= 1: no overflow whatever the logits
+                exp_sum = 0.0
+                gap_sum = 0.0
+                for k in range(n_classes):
+                    e = np.exp(a[k] - a_max)
+                    prob[k] = e
+                    exp_sum += e
+                    gap_sum += a_max - a[k]
+                s = sample_weight[row0 + r]
+                label = y[row0 + r]
+                # loss_j = log(sum_i exp(a_i - a_max)) + sum_k t_k (a_max - a_k)
+                loss_t += s * (
+                    np.log(exp_sum) + on_target * (a_max - a[label]) + off_target * gap_sum
+                )
+                inv_sum = 1.0 / exp_sum
+                for k in range(n_classes):
+                    # gradient_k = s (p_k - t_k), formed in float64 before any rounding
+                    target = off_target + on_target if k == label else off_target
+                    g = s * (prob[k] * inv_sum - target)
+                    dloss_dlogits[r, k] = g
+                    intercept_t[k] += g
+            _block_gradient(X, row0, n_rows, dloss_dlogits, grad_block)
+            for k in range(n_classes):
+                for j in range(n_features):
+                    grad_t[k, j] += grad_block[k, j]
+        loss_parts[t] = loss_t
+    # Fixed-order reduction of the chunks' partial sums.
+    loss = 0.0
+    grad_coef = np.zeros((n_classes, n_features))
+    grad_intercept = np.zeros(n_classes)
+    for t in range(n_chunks):
+        loss += loss_parts[t]
+        for k in range(n_classes):
+            grad_intercept[k] += intercept_parts[t, k]
+            for j in range(n_features):
+                grad_coef[k, j] += grad_parts[t, k, j]
+    return loss, grad_coef, grad_intercept
+
+
+@njit(parallel=True, **_JIT)
+def _decision_function(X, coef, intercept, out):
+    """out[i, k] = X[i] . coef[k] + intercept[k]."""
+    n_samples = X.shape[0]
+    n_classes = coef.shape[0]
+    block_rows = config.BLOCK_ROWS
+    n_blocks = (n_samples + block_rows - 1) // block_rows
+    for b in prange(n_blocks):
+        row0 = b * block_rows
+        n_rows = min(n_samples, row0 + block_rows) - row0
+        logits = np.empty((block_rows, n_classes))
+        _block_logits(X, row0, n_rows, coef, intercept, logits)
+        for r in range(n_rows):
+            for k in range(n_classes):
+                out[row0 + r, k] = logits[r, k]
+
+
+@njit(parallel=True, **_JIT)
+def _predict_proba(X, coef, intercept, log, out):
+    """out = softmax (or log-softmax when ``log``) of the logits, row by row."""
+    n_samples = X.shape[0]
+    n_classes = coef.shape[0]
+    block_rows = config.BLOCK_ROWS
+    n_blocks = (n_samples + block_rows - 1) // block_rows
+    for b in prange(n_blocks):
+        row0 = b * block_rows
+        n_rows = min(n_samples, row0 + block_rows) - row0
+        logits = np.empty((block_rows, n_classes))
+        _block_logits(X, row0, n_rows, coef, intercept, logits)
+        for r in range(n_rows):
+            a = logits[r]
+            a_max = a[0]
+            for k in range(1, n_classes):
+                a_max = max(a_max, a[k])
+            exp_sum = 0.0
+            for k in range(n_classes):
+                exp_sum += np.exp(a[k] - a_max)
+            if log:
+                log_sum = np.log(exp_sum)
+                for k in range(n_classes):
+                    out[row0 + r, k] = (a[k] - a_max) - log_sum
+            else:
+                inv_sum = 1.0 / exp_sum
+                for k in range(n_classes):
+                    out[row0 + r, k] = np.exp(a[k] - a_max) * inv_sum
+
+
+@njit(parallel=True, **_JIT)
+def _predict(X, coef, intercept, out):
+    """out[i] = argmax_k of the logits (the first maximum on ties)."""
+    n_samples = X.shape[0]
+    n_classes = coef.shape[0]
+    block_rows = config.BLOCK_ROWS
+    n_blocks = (n_samples + block_rows - 1) // block_rows
+    for b in prange(n_blocks):
+        row0 = b * block_rows
+        n_rows = min(n_samples, row0 + block_rows) - row0
+        logits = np.empty((block_rows, n_classes))
+        _block_logits(X, row0, n_rows, coef, intercept, logits)
+        for r in range(n_rows):
+            best = 0
+            for k in range(1, n_classes):
+                if logits[r, k] > logits[r, best]:
+                    best = k
+            out[row0 + r] = best
+
+
+# ---------------------------------------------------------------------------
+# Public wrappers: check and prepare inputs, then call a kernel that trusts them.
+# ---------------------------------------------------------------------------
+
+
+def _check_X(X):
+    if not isinstance(X, np.ndarray):
+        raise TypeError(f"X must be a numpy.ndarray, got {type(X).__name__}")
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.dtype not in (np.float32, np.float64):
+        raise TypeError(f"X must be float32 or float64, got {X.dtype}")
+    # Only a non-contiguous view is copied (same dtype); a float32 X stays float32.
+    return np.ascontiguousarray(X)
+
+
+def _check_params(coef, intercept, n_features, dtype):
+    coef = np.asarray(coef)
+    if coef.ndim != 2 or coef.shape[1] != n_features:
+        raise ValueError(
+            f"coef must have shape (n_classes, {n_features}), got {coef.shape}"
+        )
+    n_classes = coef.shape[0]
+    if intercept is None:
+        intercept = np.zeros(n_classes)
+    else:
+        intercept = np.asarray(intercept, dtype=np.float64)
+        if intercept.shape != (n_classes,):
+            raise ValueError(
+                f"intercept must have shape ({n_classes},), got {intercept.shape}"
+            )
+    return np.ascontiguousarray(coef, dtype=dtype), np.ascontiguousarray(intercept)
+
+
+def loss_gradient(
+    X,
+    y,
+    coef,
+    intercept=None,
+    sample_weight=None,
+    l2_reg_strength=0.0,
+    label_smoothing=0.0,
+):
+    """Objective J and its gradient in one pass over X (see the module docstring).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+    y : ndarray of shape (n_samples,), integer class indices in [0, n_classes)
+    coef : ndarray of shape (n_classes, n_features)
+    intercept : ndarray of shape (n_classes,) or None
+        None means no intercept (and no intercept gradient).
+    sample_weight : ndarray of shape (n_samples,) or None
+        Non-negative weights s_j; J divides by their sum.
+    l2_reg_strength : float
+        lambda in ``lambda/2 ||coef||^2``.
+    label_smoothing : float in [0, 1)
+
+    Returns
+    -------
+    loss : float
+    grad_coef : ndarray of shape (n_classes, n_features), float64
+    grad_intercept : ndarray of shape (n_classes,), float64, or None
+    """
+    X = _check_X(X)
+    n_samples, n_features = X.shape
+    coef_x, intercept_64 = _check_params(coef, intercept, n_features, X.dtype)
+    n_classes = coef_x.shape[0]
+    y = np.asarray(y)
+    if y.shape != (n_samples,):
+        raise ValueError(f"y must have shape ({n_samples},), got {y.shape}")
+    if n_samples == 0:
+        raise ValueError("X has no rows")
+    y = np.ascontiguousarray(y, dtype=np.int64)
+    if y.min() < 0 or y.max() >= n_classes:
+        raise ValueError(
+            f"y must hold class indices in [0, {n_classes}), got [{y.min()}, {y.max()}]"
+        )
+    if sample_weight is None:
+        sample_weight = np.full(n_samples, 1.0 / n_samples)
+    else:
+        sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        if sample_weight.shape != (n_samples,):
+            raise ValueError(
+                f"sample_weight must have shape ({n_samples},), got {sample_weight.shape}"
+            )
+        weight_sum = sample_weight.sum()
+        if not np.isfinite(weight_sum) or weight_sum <= 0 or sample_weight.min() < 0:
+            raise ValueError("sample_weight must be finite, non-negative, with a positive sum")
+        sample_weight = sample_weight / weight_sum
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+    loss, grad_coef, grad_intercept = _loss_gradient(
+        X,
+        y,
+        coef_x,
+        intercept_64,
+        sample_weight,
+        float(label_smoothing),
+        _n_chunks(n_samples, n_classes, n_features),
+        config.BLOCK_ROWS,
+    )
+    if l2_reg_strength:
+        coef_64 = np.asarray(coef, dtype=np.float64)
+        loss += 0.5 * l2_reg_strength * float(np.sum(coef_64 * coef_64))
+        grad_coef += l2_reg_strength * coef_64
+    return float(loss), grad_coef, (grad_intercept if intercept is not None else None)
+
+
+def decision_function(X, coef, intercept=None):
+    """Logits ``X @ coef.T + intercept``, shape (n_samples, n_classes), X's dtype."""
+    X = _check_X(X)
+    coef_x, intercept_64 = _check_params(coef, intercept, X.shape[1], X.dtype)
+    out = np.empty((X.shape[0], coef_x.shape[0]), dtype=X.dtype)
+    _decision_function(X, coef_x, intercept_64, out)
+    return out
+
+
+def predict_proba(X, coef, intercept=None):
+    """Class probabilities (stable softmax of the logits), (n_samples, n_classes), X's dtype."""
+    X = _check_X(X)
+    coef_x, intercept_64 = _check_params(coef, intercept, X.shape[1], X.dtype)
+    out = np.empty((X.shape[0], coef_x.shape[0]), dtype=X.dtype)
+    _predict_proba(X, coef_x, intercept_64, False, out)
+    return out
+
+
+def predict_log_proba(X, coef, intercept=None):
+    """Log-probabilities ``a_k - logsumexp(a)``, (n_samples, n_classes), X's dtype."""
+    X = _check_X(X)
+    coef_x, intercept_64 = _check_params(coef, intercept, X.shape[1], X.dtype)
+    out = np.empty((X.shape[0], coef_x.shape[0]), dtype=X.dtype)
+    _predict_proba(X, coef_x, intercept_64, True, out)
+    return out
+
+
+def predict(X, coef, intercept=None):
+    """Index of the most probable class per row, (n_samples,) int64."""
+    X = _check_X(X)
+    coef_x, intercept_64 = _check_params(coef, intercept, X.shape[1], X.dtype)
+    out = np.empty(X.shape[0], dtype=np.int64)
+    _predict(X, coef_x, intercept_64, out)
+    return out
