@@ -1,0 +1,950 @@
+"""Data sources, stratified splits and standardization, ending in a dataset file.
+
+A *source* is a loader returning ``(X, y, meta)``: X a 2-D float array, y the raw
+labels (numbers or strings), meta a dict of provenance (``image_shape``,
+``feature_names``, ``class_names`` when known).  :data:`SOURCES` maps source names to
+loaders; :func:`prepare` is the single entry point used by the command line and the
+workflow::
+
+    prepare({"name": "digits"}, "results/data/digits.h5", seed=0)
+
+Every loader and :func:`check_X_y` reject bad input with a :class:`DataError` whose
+message names the file, row and column where that is known.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import inspect
+import json
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from . import io as sio
+
+__all__ = [
+    "DataError",
+    "SOURCES",
+    "FASHION_MNIST_DIR",
+    "FASHION_MNIST_CLASSES",
+    "load_digits",
+    "make_softmax_data",
+    "load_csv",
+    "load_npz",
+    "load_npy",
+    "load_hdf5",
+    "load_idx",
+    "read_idx",
+    "load_fashion_mnist",
+    "load_source",
+    "check_X_y",
+    "encode_labels",
+    "stratified_split",
+    "fit_standardization",
+    "apply_standardization",
+    "prepare",
+]
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+
+
+class DataError(ValueError):
+    """Input data that cannot be used; the message says what and where."""
+
+
+# ---------------------------------------------------------------------------
+# validation
+# ---------------------------------------------------------------------------
+
+
+def check_X_y(X, y, *, source="input"):
+    """Check a feature matrix and its labels before they are split and written.
+
+    Parameters
+    ----------
+    X : array-like, shape (n_samples, n_features)
+        Real numbers, all finite.
+    y : array-like, shape (n_samples,)
+        Class labels: integers, integral floats or strings.  NaN and continuous
+        (non-integral float) targets are refused: this is a classifier.
+    source : str
+        Named in error messages.
+
+    Returns
+    -------
+    X : ndarray of float64 or float32
+        float32 input stays float32; integers become float64.
+    y : ndarray
+        Integral floats become int64; strings and integers are kept.
+
+    Raises
+    ------
+    DataError
+    """
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.dtype == object or X.dtype.kind not in "biuf":
+        raise DataError(f"{source}: X must hold real numbers, got dtype {X.dtype}")
+    if X.ndim != 2:
+        raise DataError(f"{source}: X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise DataError(f"{source}: X is empty (0 samples)")
+    if X.shape[1] == 0:
+        raise DataError(f"{source}: X has 0 features")
+    if X.dtype.kind != "f":
+        X = X.astype(np.float64)
+    finite = np.isfinite(X)
+    if not finite.all():
+        row, col = np.argwhere(~finite)[0]
+        count = int(X.size - np.count_nonzero(finite))
+        raise DataError(
+            f"{source}: X holds {count} NaN/infinite value(s); first at row {row}, column {col} "
+            f"(value {X[row, col]})"
+        )
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1:
+        raise DataError(f"{source}: y must be 1-D, got shape {y.shape}")
+    if y.shape[0] != X.shape[0]:
+        raise DataError(f"{source}: y has {y.shape[0]} labels but X has {X.shape[0]} rows")
+    if y.dtype.kind == "c" or X.dtype.kind == "c":
+        raise DataError(f"{source}: complex values are not supported")
+    if y.dtype.kind == "f":
+        nan = np.isnan(y)
+        if nan.any():
+            raise DataError(f"{source}: y holds {int(nan.sum())} NaN label(s); first at row {int(np.argmax(nan))}")
+        if not np.isfinite(y).all():
+            raise DataError(f"{source}: y holds infinite labels")
+        if np.any(y != np.round(y)):
+            row = int(np.argmax(y != np.round(y)))
+            raise DataError(
+                f"{source}: y looks continuous (row {row} has label {y[row]}); "
+                "a classifier needs class labels (integers or strings)"
+            )
+        y = y.astype(np.int64)
+    elif y.dtype == object:
+        kinds = {type(v) for v in y.tolist()}
+        if kinds <= {str}:
+            y = y.astype(str)
+        elif kinds <= {int, bool}:
+            y = y.astype(np.int64)
+        else:
+            names = ", ".join(sorted(k.__name__ for k in kinds))
+            raise DataError(f"{source}: y must be all integers or all strings, got a mix of {names}")
+    elif y.dtype.kind not in "biuUS":
+        raise DataError(f"{source}: y has unsupported dtype {y.dtype}")
+    if y.dtype.kind == "S":
+        y = y.astype(str)
+    if np.unique(y).size < 2:
+        raise DataError(f"{source}: y has a single class ({y[0]!r}); a classifier needs at least 2")
+    return X, y
+
+
+def encode_labels(y):
+    """Class labels and the index of each sample's class.
+
+    Returns
+    -------
+    classes : ndarray
+        Sorted unique labels.
+    y_index : ndarray of int64
+    """
+    classes, y_index = np.unique(y, return_inverse=True)
+    return classes, y_index.astype(np.int64).ravel()
+
+
+# ---------------------------------------------------------------------------
+# sources
+# ---------------------------------------------------------------------------
+
+
+def load_digits():
+    """scikit-learn's handwritten digits: 1797 images of 8x8 pixels, 10 classes.
+
+    Returns
+    -------
+    X : ndarray of float64, shape (1797, 64)
+    y : ndarray of int64, shape (1797,)
+    meta : dict
+        ``image_shape`` (8, 8), ``feature_names``.
+    """
+    from sklearn.datasets import load_digits as _load
+
+    bunch = _load()
+    return (
+        bunch.data.astype(np.float64),
+        bunch.target.astype(np.int64),
+        {"image_shape": [8, 8], "feature_names": list(bunch.feature_names), "description": "sklearn load_digits"},
+    )
+
+
+def make_softmax_data(n_samples=1000, n_features=20, n_classes=3, class_sep=1.0, seed=0):
+    """Samples drawn from a multinomial logistic model (the model this library fits).
+
+    ``x ~ N(0, I)``; true weights ``W ~ N(0, class_sep^2 / n_features)`` with
+    shape (n_classes, n_features) and intercepts ``b ~ N(0, 0.1^2)``; each label is
+    drawn from ``softmax(W x + b)``.  With the weights scaled by ``1/sqrt(n_features)``
+    the logits have standard deviation about ``class_sep`` whatever the number of
+    features, so ``class_sep`` alone sets how separable the classes are.
+
+    Parameters
+    ----------
+    n_samples, n_features, n_classes : int
+    class_sep : float
+        Larger is easier; 0 gives labels independent of x.
+    seed : int
+
+    Returns
+    -------
+    X : ndarray of float64, shape (n_samples, n_features)
+    y : ndarray of int64, shape (n_samples,)
+    meta : dict
+        The generator's parameters and the true ``coef``/``intercept`` (lists).
+    """
+    for name, value, low in (("n_samples", n_samples, 1), ("n_features", n_features, 1), ("n_classes", n_classes, 2)):
+        if not isinstance(value, (int, np.integer)) or value < low:
+            raise DataError(f"synthetic: {name} must be an integer >= {low}, got {value!r}")
+    if not np.isfinite(class_sep) or class_sep < 0:
+        raise DataError(f"synthetic: class_sep must be finite and >= 0, got {class_sep!r}")
+    rng = np.random.default_rng(seed)
+    coef = rng.normal(0.0, class_sep / np.sqrt(n_features), size=(n_classes, n_features))
+    intercept = rng.normal(0.0, 0.1, size=n_classes)
+    X = rng.standard_normal((n_samples, n_features))
+    logits = X @ coef.T + intercept
+    logits -= logits.max(axis=1, keepdims=True)  # stable softmax
+    proba = np.exp(logits)
+    proba /= proba.sum(axis=1, keepdims=True)
+    # Inverse-CDF sampling, one uniform per row: vectorised and seeded.
+    u = rng.random(n_samples)[:, None]
+    y = np.minimum((proba.cumsum(axis=1) < u).sum(axis=1), n_classes - 1).astype(np.int64)
+    meta = {
+        "generator": "multinomial logistic",
+        "n_samples": int(n_samples),
+        "n_features": int(n_features),
+        "n_classes": int(n_classes),
+        "class_sep": float(class_sep),
+        "seed": seed,
+        "true_coef": coef.tolist(),
+        "true_intercept": intercept.tolist(),
+    }
+    return X, y, meta
+
+
+def _open_text(path):
+    path = _existing(path, "CSV file")
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", newline="", encoding="utf-8")
+    return open(path, newline="", encoding="utf-8")
+
+
+def _existing(path, what):
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{what} {str(path)!r} does not exist")
+    if path.is_dir():
+        raise DataError(f"{what} {str(path)!r} is a folder, not a file")
+    return path
+
+
+def _parse_label(text):
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def load_csv(path, label_column=-1, header="auto", delimiter=",", skip_columns=()):
+    """Read a CSV file (optionally ``.gz``) of numeric features and one label column.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    label_column : int or str, default -1
+        Index of the label column (negative counts from the end) or its name in
+        the header.
+    header : {"auto", True, False}
+        ``"auto"``: the first row is a header when one of its feature cells is not
+        a number.  A named ``label_column`` needs a header.
+    delimiter : str
+    skip_columns : sequence of int or str
+        Columns to ignore (an id column, say), by index or header name.
+
+    Returns
+    -------
+    X : ndarray of float64
+    y : ndarray
+        Integer labels as int64, integral floats as int64, text as str.
+    meta : dict
+        ``feature_names`` when there is a header.
+
+    Raises
+    ------
+    FileNotFoundError
+    DataError
+        Ragged rows, a cell that is not a number, NaN/infinity, a header that
+        does not match the rows, a label column that does not exist; the message
+        names the line (1-based, as in an editor) and the column.
+    """
+    if header not in ("auto", True, False):
+        raise DataError(f"CSV: header must be 'auto', true or false, got {header!r}")
+    with _open_text(path) as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        rows = []
+        first = None
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # blank line
+            if first is None:
+                first = (reader.line_num, row)
+                continue
+            rows.append((reader.line_num, row))
+    name = str(path)
+    if first is None:
+        raise DataError(f"CSV file {name!r} is empty")
+    first_line, first_row = first
+    n_columns = len(first_row)
+    if n_columns < 2:
+        raise DataError(f"CSV file {name!r}: line {first_line} has {n_columns} column; need features and a label")
+
+    column_names = None
+    if header is True or isinstance(label_column, str) or any(isinstance(c, str) for c in skip_columns):
+        has_header = True
+        if header is False:
+            raise DataError(f"CSV file {name!r}: a column given by name needs header=true")
+    elif header is False:
+        has_header = False
+    else:
+        has_header = not all(_is_number(cell) for cell in first_row[:-1]) or not all(
+            _is_number(cell) for cell in first_row[1:]
+        )
+    if has_header:
+        column_names = [cell.strip() for cell in first_row]
+        if len(set(column_names)) != len(column_names):
+            dupes = sorted({c for c in column_names if column_names.count(c) > 1})
+            raise DataError(f"CSV file {name!r}: header repeats column name(s) {dupes}")
+    else:
+        rows.insert(0, first)
+    if not rows:
+        raise DataError(f"CSV file {name!r} has a header but no data rows")
+
+    def resolve(column, what):
+        if isinstance(column, str):
+            if column not in column_names:
+                raise DataError(f"CSV file {name!r}: {what} {column!r} is not in the header {column_names}")
+            return column_names.index(column)
+        if not isinstance(column, (int, np.integer)) or not -n_columns <= column < n_columns:
+            raise DataError(f"CSV file {name!r}: {what} {column!r} is out of range for {n_columns} columns")
+        return int(column) % n_columns
+
+    label_index = resolve(label_column, "label column")
+    skipped = {resolve(c, "skip column") for c in skip_columns}
+    if label_index in skipped:
+        raise DataError(f"CSV file {name!r}: the label column is also in skip_columns")
+    feature_index = [i for i in range(n_columns) if i != label_index and i not in skipped]
+    if not feature_index:
+        raise DataError(f"CSV file {name!r} has no feature columns")
+
+    def column_label(i):
+        return f"{i + 1} ({column_names[i]!r})" if column_names else str(i + 1)
+
+    X = np.empty((len(rows), len(feature_index)), dtype=np.float64)
+    labels = []
+    for r, (line, row) in enumerate(rows):
+        if len(row) != n_columns:
+            if column_names is not None:
+                raise DataError(
+                    f"CSV file {name!r}: line {line} has {len(row)} columns but the header has {n_columns}"
+                )
+            raise DataError(
+                f"CSV file {name!r}: line {line} has {len(row)} columns but line {first_line} has {n_columns} "
+                "(ragged rows)"
+            )
+        cells = [row[i] for i in feature_index]
+        try:
+            X[r] = np.array(cells, dtype=np.float64)
+        except ValueError:
+            for i in feature_index:
+                if not _is_number(row[i]):
+                    raise DataError(
+                        f"CSV file {name!r}: line {line}, column {column_label(i)}: "
+                        f"{row[i]!r} is not a number"
+                    ) from None
+            raise
+        if not np.isfinite(X[r]).all():
+            j = int(np.argmax(~np.isfinite(X[r])))
+            raise DataError(
+                f"CSV file {name!r}: line {line}, column {column_label(feature_index[j])}: "
+                f"{row[feature_index[j]].strip()!r} is not finite"
+            )
+        label = row[label_index].strip()
+        if not label:
+            raise DataError(f"CSV file {name!r}: line {line}, label column {column_label(label_index)} is empty")
+        labels.append(_parse_label(label))
+    kinds = {type(v) for v in labels}
+    if kinds <= {int}:
+        y = np.array(labels, dtype=np.int64)
+    elif kinds <= {int, float}:
+        y = np.array(labels, dtype=np.float64)
+    else:
+        # A mix of numbers and words is read as text labels ("3", "cat").
+        y = np.array([row[label_index].strip() for _, row in rows], dtype=str)
+    meta = {"path": str(path)}
+    if column_names is not None:
+        meta["feature_names"] = [column_names[i] for i in feature_index]
+        meta["label_column"] = column_names[label_index]
+    else:
+        meta["label_column"] = label_index
+    return X, y, meta
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def load_npz(path, x_key="X", y_key="y"):
+    """Read X and y from a NumPy ``.npz`` archive (no pickled objects).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    x_key, y_key : str
+        Names of the arrays in the archive.
+    """
+    path = _existing(path, "NPZ file")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"cannot read NPZ file {str(path)!r}: {exc}") from exc
+    if not hasattr(archive, "files"):
+        raise DataError(f"{str(path)!r} is a single .npy array, not an .npz archive; use the 'npy' source")
+    with archive:
+        for key in (x_key, y_key):
+            if key not in archive.files:
+                raise DataError(f"NPZ file {str(path)!r} has no array {key!r}; it holds {archive.files}")
+        try:
+            X, y = archive[x_key], archive[y_key]
+        except ValueError as exc:  # object arrays need pickle, which is refused
+            raise DataError(f"NPZ file {str(path)!r}: {exc}") from exc
+    return X, y, {"path": str(path), "x_key": x_key, "y_key": y_key}
+
+
+def load_npy(x_path, y_path):
+    """Read X and y from two ``.npy`` files (memory-mapped while checked)."""
+    out = []
+    for what, path in (("X", x_path), ("y", y_path)):
+        path = _existing(path, f"NPY file for {what}")
+        try:
+            out.append(np.load(path, mmap_mode="r", allow_pickle=False))
+        except (ValueError, OSError) as exc:
+            raise DataError(f"cannot read NPY file {str(path)!r}: {exc}") from exc
+    return out[0], out[1], {"x_path": str(x_path), "y_path": str(y_path)}
+
+
+def load_hdf5(path, x_dataset="X", y_dataset="y"):
+    """Read X and y from datasets of any HDF5 file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    x_dataset, y_dataset : str
+        Paths of the datasets inside the file (``"/features"``, ``"train/X"``...).
+    """
+    import h5py
+
+    path = _existing(path, "HDF5 file")
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as exc:
+        raise DataError(f"cannot open HDF5 file {str(path)!r}: {str(exc).splitlines()[0]}") from exc
+    try:
+        with handle:
+            out = []
+            for key in (x_dataset, y_dataset):
+                if key not in handle or not isinstance(handle[key], h5py.Dataset):
+                    found = []
+                    handle.visititems(lambda n, o: found.append(n) if isinstance(o, h5py.Dataset) else None)
+                    raise DataError(f"HDF5 file {str(path)!r} has no dataset {key!r}; it holds {found}")
+                out.append(handle[key][()])
+    except OSError as exc:
+        raise DataError(f"HDF5 file {str(path)!r} is corrupted: {str(exc).splitlines()[0]}") from exc
+    return out[0], out[1], {"path": str(path), "x_dataset": x_dataset, "y_dataset": y_dataset}
+
+
+# IDX type codes (third byte of the magic number) and the big-endian dtypes they mean.
+_IDX_TYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def read_idx(path):
+    """Read an IDX file (the MNIST format), plain or gzip-compressed.
+
+    The header is two zero bytes, a type code, the number of dimensions, then one
+    big-endian uint32 per dimension; the data follow in row-major order.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    ndarray
+        Shaped as the header says, in native byte order.
+
+    Raises
+    ------
+    DataError
+        Bad magic number, unknown type code, or a data size that differs from
+        what the header announces.
+    """
+    path = _existing(path, "IDX file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            data = handle.read()
+    except (OSError, EOFError) as exc:
+        raise DataError(f"cannot read IDX file {str(path)!r}: {exc}") from exc
+    name = str(path)
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise DataError(
+            f"IDX file {name!r} has a bad magic number ({data[:4].hex() or 'empty file'}); "
+            "an IDX file starts with two zero bytes, a type code and the number of dimensions"
+        )
+    type_code, ndim = data[2], data[3]
+    if type_code not in _IDX_TYPES:
+        raise DataError(f"IDX file {name!r} has unknown type code 0x{type_code:02x} in its magic number")
+    if ndim < 1:
+        raise DataError(f"IDX file {name!r} declares {ndim} dimensions")
+    header_size = 4 + 4 * ndim
+    if len(data) < header_size:
+        raise DataError(f"IDX file {name!r} is shorter than its header ({len(data)} bytes)")
+    dims = struct.unpack(f">{ndim}I", data[4:header_size])
+    dtype = _IDX_TYPES[type_code]
+    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    found = len(data) - header_size
+    if found != expected:
+        raise DataError(
+            f"IDX file {name!r}: the header announces shape {tuple(dims)} ({expected} bytes of data) "
+            f"but the file holds {found} bytes"
+        )
+    array = np.frombuffer(data, dtype=dtype, offset=header_size).reshape(dims)
+    return array.astype(dtype.newbyteorder("="))
+
+
+def load_idx(images, labels, scale=None):
+    """Images and labels from IDX files (MNIST, Fashion-MNIST, ...).
+
+    Parameters
+    ----------
+    images, labels : str, os.PathLike or list of them
+        Matching files; lists are concatenated in order (e.g. the train and test
+        files of MNIST).
+    scale : float, optional
+        Divide pixel values by this (255 maps bytes to [0, 1]).
+
+    Returns
+    -------
+    X : ndarray of float32, shape (n_images, prod(image dims))
+    y : ndarray of int64
+    meta : dict
+        ``image_shape`` for 3-D image files.
+
+    Raises
+    ------
+    DataError
+        Besides :func:`read_idx`'s errors: labels file shorter (or longer) than the
+        images file, labels that are not 1-D, image files of different shapes.
+    """
+    image_paths = [images] if isinstance(images, (str, os.PathLike)) else list(images)
+    label_paths = [labels] if isinstance(labels, (str, os.PathLike)) else list(labels)
+    if len(image_paths) != len(label_paths) or not image_paths:
+        raise DataError(f"IDX: {len(image_paths)} image file(s) but {len(label_paths)} label file(s)")
+    blocks_X, blocks_y, shape = [], [], None
+    for image_path, label_path in zip(image_paths, label_paths):
+        X = read_idx(image_path)
+        y = read_idx(label_path)
+        if y.ndim != 1:
+            raise DataError(f"IDX labels file {str(label_path)!r} has shape {y.shape}; labels must be 1-D")
+        if len(y) != len(X):
+            relation = "shorter" if len(y) < len(X) else "longer"
+            raise DataError(
+                f"IDX labels file {str(label_path)!r} has {len(y)} labels, {relation} than the "
+                f"{len(X)} images of {str(image_path)!r}"
+            )
+        if shape is None:
+            shape = X.shape[1:]
+        elif X.shape[1:] != shape:
+            raise DataError(f"IDX file {str(image_path)!r} holds items of shape {X.shape[1:]}, others {shape}")
+        blocks_X.append(X.reshape(len(X), -1))
+        blocks_y.append(y.astype(np.int64))
+    X = np.concatenate(blocks_X).astype(np.float32)
+    if scale is not None:
+        if not scale or not np.isfinite(scale):
+            raise DataError(f"IDX: scale must be a finite non-zero number, got {scale!r}")
+        X /= np.float32(scale)
+    meta = {"images": [str(p) for p in image_paths], "labels": [str(p) for p in label_paths]}
+    if len(shape) == 2:
+        meta["image_shape"] = [int(shape[0]), int(shape[1])]
+    return X, np.concatenate(blocks_y), meta
+
+
+def load_fashion_mnist(directory=FASHION_MNIST_DIR, subset="all", scale=None):
+    """Fashion-MNIST from its IDX files (Debian package ``dataset-fashion-mnist``).
+
+    Parameters
+    ----------
+    directory : str
+        Folder holding ``train-images-idx3-ubyte.gz`` and friends.
+    subset : {"all", "train", "test"}
+        The 60000 training images, the 10000 test images, or both (70000); the
+        split written by :func:`prepare` is made from whatever is loaded.
+    scale : float, optional
+        As in :func:`load_idx`.
+    """
+    prefixes = {"train": ["train"], "test": ["t10k"], "all": ["train", "t10k"]}
+    if subset not in prefixes:
+        raise DataError(f"fashion_mnist: subset must be 'all', 'train' or 'test', got {subset!r}")
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(
+            f"Fashion-MNIST folder {str(directory)!r} does not exist "
+            "(install it with: apt-get install dataset-fashion-mnist)"
+        )
+
+    def find(stem):
+        for candidate in (directory / f"{stem}.gz", directory / stem):
+            if candidate.exists():
+                return candidate
+        raise FileNotFoundError(f"Fashion-MNIST file {stem}(.gz) not found in {str(directory)!r}")
+
+    images = [find(f"{p}-images-idx3-ubyte") for p in prefixes[subset]]
+    labels = [find(f"{p}-labels-idx1-ubyte") for p in prefixes[subset]]
+    X, y, meta = load_idx(images, labels, scale=scale)
+    meta["class_names"] = list(FASHION_MNIST_CLASSES)
+    meta["subset"] = subset
+    return X, y, meta
+
+
+#: Source name -> loader.  A loader takes keyword arguments (the source entry of a
+#: config minus its ``name``) and returns ``(X, y, meta)``.
+SOURCES = {
+    "digits": load_digits,
+    "synthetic": make_softmax_data,
+    "csv": load_csv,
+    "npz": load_npz,
+    "npy": load_npy,
+    "hdf5": load_hdf5,
+    "idx": load_idx,
+    "fashion_mnist": load_fashion_mnist,
+}
+
+
+def load_source(source):
+    """Call the loader a source entry names.
+
+    Parameters
+    ----------
+    source : dict or str
+        ``{"name": <key of SOURCES>, **loader arguments}``, or just the name.
+
+    Returns
+    -------
+    X, y, meta
+        As the loader returns them, with ``meta["source"]`` set to the name.
+
+    Raises
+    ------
+    DataError
+        Unknown source name, unknown or missing argument (named).
+    """
+    if isinstance(source, str):
+        source = {"name": source}
+    if not isinstance(source, dict) or "name" not in source:
+        raise DataError(f"a source must be a dict with a 'name' key (one of {sorted(SOURCES)}), got {source!r}")
+    kwargs = dict(source)
+    name = kwargs.pop("name")
+    if name not in SOURCES:
+        raise DataError(f"unknown source {name!r}; known sources: {', '.join(sorted(SOURCES))}")
+    loader = SOURCES[name]
+    signature = inspect.signature(loader)
+    unknown = sorted(set(kwargs) - set(signature.parameters))
+    if unknown:
+        raise DataError(
+            f"source {name!r} does not take {', '.join(map(repr, unknown))}; "
+            f"it takes {', '.join(signature.parameters) or 'no arguments'}"
+        )
+    missing = [
+        p.name for p in signature.parameters.values() if p.default is inspect.Parameter.empty and p.name not in kwargs
+    ]
+    if missing:
+        raise DataError(f"source {name!r} needs {', '.join(map(repr, missing))}")
+    X, y, meta = loader(**kwargs)
+    meta = dict(meta)
+    meta["source"] = name
+    return X, y, meta
+
+
+# ---------------------------------------------------------------------------
+# splitting and standardization
+# ---------------------------------------------------------------------------
+
+
+def stratified_split(y, val_fraction, test_fraction, seed, *, stratify=True):
+    """Row indices of train, validation and test splits.
+
+    Parameters
+    ----------
+    y : ndarray of int
+        Class indices.
+    val_fraction, test_fraction : float
+        Fractions of all rows, each in [0, 1) with a sum below 1; 0 gives an empty
+        split.
+    seed : int
+        The same seed and labels give the same split.
+    stratify : bool, default True
+        Keep class proportions in every split.  A stratified split needs every
+        class to have at least 2 samples and each non-empty split at least one row
+        per class; otherwise a :class:`DataError` names the offending class and
+        suggests ``stratify=False`` (a plain seeded random split).
+
+    Returns
+    -------
+    train, val, test : ndarray of int64
+        Sorted row indices.
+    """
+    from sklearn.model_selection import train_test_split
+
+    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise DataError(f"{name} must be in [0, 1), got {value!r}")
+    if val_fraction + test_fraction >= 1:
+        raise DataError(
+            f"val_fraction + test_fraction must be below 1 (training needs rows), got "
+            f"{val_fraction} + {test_fraction} = {val_fraction + test_fraction}"
+        )
+    y = np.asarray(y)
+    n = len(y)
+    rows = np.arange(n)
+    if stratify:
+        counts = np.bincount(y)
+        n_splits = 1 + (val_fraction > 0) + (test_fraction > 0)
+        small = np.flatnonzero((counts > 0) & (counts < n_splits))
+        if small.size:
+            raise DataError(
+                f"class index {int(small[0])} has only {int(counts[small[0]])} sample(s); a stratified "
+                f"split into {n_splits} parts needs at least {n_splits} per class "
+                "(remove rare classes or set stratify: false)"
+            )
+
+    def split(indices, fraction, step):
+        if fraction == 0:
+            return indices, indices[:0]
+        try:
+            return train_test_split(
+                indices,
+                test_size=fraction,
+                random_state=seed + step,  # distinct streams for the two cuts
+                stratify=y[indices] if stratify else None,
+            )
+        except ValueError as exc:
+            hint = " (or set stratify: false)" if stratify else ""
+            raise DataError(f"cannot split {len(indices)} rows with fraction {fraction:.4g}: {exc}{hint}") from exc
+
+    rest, test = split(rows, test_fraction, 0)
+    # val_fraction is of all rows; rescale it to the rows left after the test cut.
+    val_of_rest = val_fraction / (1 - test_fraction) if val_fraction else 0
+    train, val = split(rest, val_of_rest, 1)
+    if len(train) == 0:
+        raise DataError(f"the training split is empty ({n} rows in all)")
+    return tuple(np.sort(part).astype(np.int64) for part in (train, val, test))
+
+
+def fit_standardization(X):
+    """Mean and scale of each feature, from training rows only.
+
+    Features with zero (or numerically zero) variance get scale 1, so they are
+    centred but never divided by zero.
+
+    Returns
+    -------
+    dict
+        ``{"mean": float64 (n_features,), "scale": float64 (n_features,)}``
+    """
+    X = np.asarray(X, dtype=np.float64)
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    # A constant column in float arithmetic can show a tiny non-zero spread; treat
+    # spreads below ~1e-12 of the magnitude as zero, like scikit-learn's scaler.
+    tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
+    scale = np.where(scale <= tiny, 1.0, scale)
+    return {"mean": mean, "scale": scale}
+
+
+def apply_standardization(X, preprocessing, dtype=None):
+    """``(X - mean) / scale`` computed in float64, returned in ``dtype`` (default X's)."""
+    dtype = np.dtype(dtype) if dtype is not None else np.asarray(X).dtype
+    out = (np.asarray(X, dtype=np.float64) - preprocessing["mean"]) / preprocessing["scale"]
+    return out.astype(dtype, copy=False)
+
+
+# ---------------------------------------------------------------------------
+# prepare
+# ---------------------------------------------------------------------------
+
+
+def prepare(
+    source,
+    out_path,
+    *,
+    val_fraction=0.15,
+    test_fraction=0.15,
+    seed=0,
+    standardize=True,
+    dtype="float64",
+    chunk_rows=None,
+    compression=None,
+    stratify=True,
+    max_samples=None,
+    config=None,
+):
+    """Load a source, split it, standardize it and write a dataset file.
+
+    Parameters
+    ----------
+    source : dict or str
+        ``{"name": "digits"}``, ``{"name": "synthetic", "n_samples": 5000, ...}``,
+        ``{"name": "csv", "path": "data.csv", "label_column": "label"}``... (see
+        :data:`SOURCES` and each loader's parameters).
+    out_path : str or os.PathLike
+        The dataset file to write (atomically).
+    val_fraction, test_fraction : float
+        Fractions of all rows for validation and test.
+    seed : int
+        Seeds the split (and the subsample); the same seed gives the same file.
+    standardize : bool
+        Standardize with mean/scale fitted on the training rows only, stored in
+        ``/preprocessing``.
+    dtype : {"float64", "float32"}
+        Stored dtype of X.
+    chunk_rows : int, optional
+        See :func:`softmax_nb.io.write_dataset`.
+    compression : {None, "lzf", "gzip"}
+    stratify : bool
+        See :func:`stratified_split`.
+    max_samples : int, optional
+        Keep a stratified, seeded subsample of this many rows before splitting.
+    config : dict, optional
+        Stored in the file as provenance; defaults to this call's arguments.
+
+    Returns
+    -------
+    dict
+        :func:`softmax_nb.io.dataset_info` of the written file.
+    """
+    if dtype not in ("float32", "float64"):
+        raise DataError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise DataError(f"seed must be a non-negative integer, got {seed!r}")
+    out_path = Path(out_path)
+    if not out_path.parent.exists():
+        raise FileNotFoundError(f"output folder {str(out_path.parent)!r} does not exist")
+    source_entry = {"name": source} if isinstance(source, str) else dict(source)
+    X, y, meta = load_source(source_entry)
+    X, y = check_X_y(X, y, source=f"source {source_entry['name']!r}")
+    if max_samples is not None:
+        if not isinstance(max_samples, (int, np.integer)) or max_samples < 2:
+            raise DataError(f"max_samples must be an integer >= 2, got {max_samples!r}")
+        if max_samples < len(y):
+            from sklearn.model_selection import train_test_split
+
+            try:
+                keep, _ = train_test_split(
+                    np.arange(len(y)), train_size=int(max_samples), random_state=seed,
+                    stratify=y if stratify else None,
+                )
+            except ValueError as exc:
+                raise DataError(f"cannot subsample {max_samples} rows: {exc}") from exc
+            keep = np.sort(keep)
+            X, y = X[keep], y[keep]
+    classes, y_index = encode_labels(y)
+    if len(classes) < 2:
+        raise DataError("after subsampling only one class is left")
+    train, val, test = stratified_split(y_index, val_fraction, test_fraction, seed, stratify=stratify)
+    preprocessing = fit_standardization(X[train]) if standardize else None
+    splits = {}
+    for name, rows in (("train", train), ("val", val), ("test", test)):
+        X_part = X[rows]
+        if preprocessing is not None:
+            X_part = apply_standardization(X_part, preprocessing, dtype)
+        else:
+            X_part = X_part.astype(dtype, copy=False)
+        splits[name] = (X_part, y_index[rows])
+    options = {
+        "val_fraction": val_fraction,
+        "test_fraction": test_fraction,
+        "seed": int(seed),
+        "standardize": bool(standardize),
+        "dtype": dtype,
+        "chunk_rows": chunk_rows,
+        "compression": compression,
+        "stratify": bool(stratify),
+        "max_samples": max_samples,
+    }
+    if config is None:
+        config = {"source": source_entry, **options}
+    feature_names = meta.pop("feature_names", None)
+    image_shape = meta.pop("image_shape", None)
+    class_names = meta.pop("class_names", None)
+    if class_names is not None and len(class_names) != len(classes):
+        # The loader named every class it knows; keep the names of those present.
+        if classes.dtype.kind in "iu" and classes.max() < len(class_names):
+            class_names = [class_names[int(c)] for c in classes]
+        else:
+            class_names = None
+    # Large provenance (the synthetic generator's true weights) stays out of the
+    # root attributes, which HDF5 keeps small; it is reproducible from the seed.
+    meta = {k: v for k, v in meta.items() if len(json.dumps(v, default=str)) < 4096}
+    sio.write_dataset(
+        out_path,
+        splits,
+        classes,
+        {"source": source_entry["name"], "seed": int(seed), **meta, "split": options},
+        preprocessing=preprocessing,
+        feature_names=feature_names,
+        image_shape=image_shape,
+        class_names=class_names,
+        config=config,
+        chunk_rows=chunk_rows,
+        compression=compression,
+    )
+    return sio.dataset_info(out_path)

@@ -1,0 +1,220 @@
+"""Classification metrics of predicted probabilities, as one JSON-ready dictionary.
+
+Per-class precision, recall and F1 come from :mod:`sklearn.metrics`; the
+log-loss and the calibration error are computed here so that their definitions are
+written down next to the code:
+
+- log-loss: ``-(1/n) sum_i log p(y_i | x_i)``, from log-probabilities when they are
+  given (exact for any logit size), else from probabilities clipped below at
+  ``LOG_LOSS_EPS``;
+- expected calibration error (ECE): rows are binned by their confidence (the largest
+  predicted probability) into ``n_bins`` equal-width bins of [0, 1];
+  ``ECE = sum_b (n_b / n) |accuracy_b - confidence_b|``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["LOG_LOSS_EPS", "N_CALIBRATION_BINS", "evaluate", "calibration_bins", "log_loss"]
+
+#: Smallest probability used by the log-loss when only probabilities are given, so
+#: a confident wrong prediction costs -log(1e-15) ~ 34.5 instead of infinity.
+LOG_LOSS_EPS = 1e-15
+N_CALIBRATION_BINS = 15
+
+
+def log_loss(true_index, proba=None, log_proba=None):
+    """Mean negative log-likelihood of the true classes.
+
+    Parameters
+    ----------
+    true_index : ndarray of int, shape (n_samples,)
+        Column of each sample's true class; ``-1`` for a class the model does not
+        know (probability 0).
+    proba, log_proba : ndarray, shape (n_samples, n_classes)
+        One of them; ``log_proba`` is preferred (no clipping needed).
+
+    Returns
+    -------
+    float
+    """
+    rows = np.arange(len(true_index))
+    known = true_index >= 0
+    if log_proba is not None:
+        picked = np.full(len(true_index), np.log(LOG_LOSS_EPS))
+        picked[known] = np.maximum(
+            np.asarray(log_proba, dtype=np.float64)[rows[known], true_index[known]], np.log(LOG_LOSS_EPS)
+        )
+    else:
+        picked = np.full(len(true_index), LOG_LOSS_EPS)
+        picked[known] = np.asarray(proba, dtype=np.float64)[rows[known], true_index[known]]
+        picked = np.log(np.clip(picked, LOG_LOSS_EPS, 1.0))
+    return float(-picked.mean())
+
+
+def calibration_bins(confidence, correct, n_bins=N_CALIBRATION_BINS):
+    """Reliability table and expected calibration error.
+
+    Parameters
+    ----------
+    confidence : ndarray of float, shape (n_samples,)
+        Largest predicted probability of each row.
+    correct : ndarray of bool, shape (n_samples,)
+        Whether the predicted class is the true one.
+    n_bins : int
+        Equal-width bins of [0, 1]; bin ``b`` holds ``(b/n, (b+1)/n]`` and the first
+        bin also holds 0.
+
+    Returns
+    -------
+    ece : float
+    max_calibration_error : float
+        Largest ``|accuracy_b - confidence_b|`` over non-empty bins.
+    bins : list of dict
+        ``lower``, ``upper``, ``count``, ``accuracy`` and ``confidence`` (mean of
+        the bin; ``None`` for an empty bin).
+    """
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=bool)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    # Right-closed bins: a confidence of exactly 1.0 lands in the last bin.
+    index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
+    n = len(confidence)
+    ece, mce, bins = 0.0, 0.0, []
+    for b in range(n_bins):
+        members = index == b
+        count = int(members.sum())
+        entry = {"lower": float(edges[b]), "upper": float(edges[b + 1]), "count": count,
+                 "accuracy": None, "confidence": None}
+        if count:
+            accuracy = float(correct[members].mean())
+            mean_confidence = float(confidence[members].mean())
+            gap = abs(accuracy - mean_confidence)
+            ece += count / n * gap
+            mce = max(mce, gap)
+            entry["accuracy"], entry["confidence"] = accuracy, mean_confidence
+        bins.append(entry)
+    return float(ece), float(mce), bins
+
+
+def evaluate(y_true, proba, classes, *, log_proba=None, n_bins=N_CALIBRATION_BINS):
+    """Accuracy, log-loss, per-class metrics, confusion matrix and calibration.
+
+    Parameters
+    ----------
+    y_true : array-like, shape (n_samples,)
+        True labels (same kind as ``classes``).
+    proba : array-like, shape (n_samples, n_classes)
+        Predicted probabilities; column ``k`` is ``classes[k]``.
+    classes : array-like, shape (n_classes,)
+        The model's classes (``clf.classes_``).
+    log_proba : array-like, optional
+        ``predict_log_proba`` output, for an exact log-loss.
+    n_bins : int
+        Calibration bins.
+
+    Returns
+    -------
+    dict
+        ``n_samples``, ``accuracy``, ``log_loss``, ``ece``,
+        ``max_calibration_error``, ``classes`` (every label of the model or of
+        ``y_true``, in the order of the tables), ``per_class`` (list of
+        ``{"class", "precision", "recall", "f1", "support"}``), ``macro_avg`` and
+        ``weighted_avg`` (over classes with support), ``confusion_matrix`` (rows:
+        true class, columns: predicted class, both in ``classes`` order) and
+        ``calibration_bins``.  Only built-in types; an undefined value (precision
+        of a class never predicted) is ``None``.
+
+    Notes
+    -----
+    A class of the model absent from ``y_true`` gets support 0 and recall ``None``;
+    a label of ``y_true`` unknown to the model is appended to ``classes``, is never
+    predicted, and costs ``-log(LOG_LOSS_EPS)`` in the log-loss.
+    """
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    classes = np.asarray(classes)
+    y_true = np.asarray(y_true)
+    proba = np.asarray(proba, dtype=np.float64)
+    if y_true.ndim != 1 or len(y_true) == 0:
+        raise ValueError(f"y_true must be a non-empty 1-D array, got shape {y_true.shape}")
+    if proba.shape != (len(y_true), len(classes)):
+        raise ValueError(f"proba has shape {proba.shape}, expected ({len(y_true)}, {len(classes)})")
+    if not np.isfinite(proba).all():
+        raise ValueError("proba holds NaN or infinite values")
+    if log_proba is not None:
+        log_proba = np.asarray(log_proba, dtype=np.float64)
+        if log_proba.shape != proba.shape:
+            raise ValueError(f"log_proba has shape {log_proba.shape}, expected {proba.shape}")
+
+    # Columns of the true classes; -1 for labels the model never saw.
+    lookup = {label: k for k, label in enumerate(classes.tolist())}
+    true_index = np.array([lookup.get(label, -1) for label in y_true.tolist()], dtype=np.int64)
+    unseen = sorted({label for label in y_true.tolist() if label not in lookup}, key=str)
+    labels = classes.tolist() + unseen
+    # sklearn sees integer positions in `labels`, so any label type (strings, mixed
+    # int/str across model and data) works the same.
+    label_position = {label: k for k, label in enumerate(labels)}
+    true_position = np.array([label_position[label] for label in y_true.tolist()], dtype=np.int64)
+    positions = np.arange(len(labels))
+
+    predicted_index = proba.argmax(axis=1)
+    correct = predicted_index == true_index
+    precision, recall, f1, support = precision_recall_fscore_support(
+        true_position, predicted_index, labels=positions, zero_division=np.nan
+    )
+    matrix = confusion_matrix(true_position, predicted_index, labels=positions)
+    ece, mce, bins = calibration_bins(proba.max(axis=1), correct, n_bins)
+
+    present = support > 0
+
+    def average(values, weights):
+        values = np.asarray(values, dtype=np.float64)
+        mask = present & np.isfinite(values)
+        if not mask.any():
+            return None
+        return float(np.average(values[mask], weights=None if weights is None else weights[mask]))
+
+    per_class = [
+        {
+            "class": _plain(label),
+            "precision": _finite_or_none(p),
+            "recall": _finite_or_none(r),
+            "f1": _finite_or_none(f),
+            "support": int(s),
+        }
+        for label, p, r, f, s in zip(labels, precision, recall, f1, support)
+    ]
+    return {
+        "n_samples": int(len(y_true)),
+        "accuracy": float(correct.mean()),
+        "log_loss": log_loss(true_index, proba=proba, log_proba=log_proba),
+        "ece": ece,
+        "max_calibration_error": mce,
+        "classes": [_plain(label) for label in labels],
+        "per_class": per_class,
+        "macro_avg": {
+            "precision": average(precision, None),
+            "recall": average(recall, None),
+            "f1": average(f1, None),
+        },
+        "weighted_avg": {
+            "precision": average(precision, support),
+            "recall": average(recall, support),
+            "f1": average(f1, support),
+        },
+        "confusion_matrix": matrix.astype(np.int64).tolist(),
+        "calibration_bins": bins,
+    }
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _finite_or_none(value):
+    value = float(value)
+    return value if np.isfinite(value) else None
