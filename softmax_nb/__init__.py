@@ -7,6 +7,7 @@ estimator on top of them.
 
 __version__ = "0.1.0"
 
+from .estimator import SoftmaxClassifier  # noqa: E402
 from .kernels import (  # noqa: E402
     decision_function,
     loss_gradient,
@@ -17,6 +18,7 @@ from .kernels import (  # noqa: E402
 
 __all__ = [
     "__version__",
+    "SoftmaxClassifier",
     "loss_gradient",
     "decision_function",
     "predict_proba",

@@ -1,0 +1,351 @@
+"""Optimisers over a loss + gradient callable, with checkpointable state.
+
+Every optimiser works on a flat float64 parameter vector and exposes the same small
+interface, so the estimator can drive, record and checkpoint any of them:
+
+- ``step()`` runs one iteration (full-batch solvers) or one epoch (minibatch solvers);
+- ``x``, ``loss``, ``grad`` hold the parameters and the *full* objective and
+  gradient at them after the step (minibatch solvers evaluate them once per epoch);
+- ``converged`` is True when a full-batch solver met its stopping rule;
+- ``state_dict()`` / ``load_state_dict()`` save and restore everything needed to
+  continue bitwise identically (arrays, counters and the RNG state).
+
+``fun(x) -> (loss, grad)`` evaluates the full objective; minibatch solvers also take
+``batch_fun(x, indices) -> (loss, grad)`` on a subset of rows.
+"""
+
+import math
+
+import numpy as np
+from scipy.optimize import line_search
+
+SOLVERS = ("lbfgs", "gd", "sgd", "adam")
+LR_SCHEDULES = ("constant", "invscaling", "cosine")
+
+
+class _CachedObjective:
+    """Remember the last evaluation so that a line search asking for f and then
+    f' at the same point costs one pass over the data."""
+
+    def __init__(self, fun):
+        self.fun = fun
+        self._x = None
+        self._value = None
+
+    def __call__(self, x):
+        if self._x is None or not np.array_equal(x, self._x):
+            self._value = self.fun(x)
+            self._x = np.array(x, copy=True)
+        return self._value
+
+    def loss(self, x):
+        return self(x)[0]
+
+    def grad(self, x):
+        return self(x)[1]
+
+
+class _FullBatchOptimizer:
+    def __init__(self, fun, x0):
+        self.objective = _CachedObjective(fun)
+        self.x = np.array(x0, dtype=np.float64, copy=True)
+        self.loss, self.grad = self.objective(self.x)
+        self.iteration = 0
+        self.converged = False
+
+    def _base_state(self):
+        return {
+            "x": self.x,
+            "loss": np.float64(self.loss),
+            "grad": self.grad,
+            "iteration": np.int64(self.iteration),
+            "converged": np.bool_(self.converged),
+        }
+
+    def _load_base_state(self, state):
+        self.x = np.array(state["x"], dtype=np.float64)
+        self.loss = float(state["loss"])
+        self.grad = np.array(state["grad"], dtype=np.float64)
+        self.iteration = int(state["iteration"])
+        self.converged = bool(state["converged"])
+
+
+class LBFGS(_FullBatchOptimizer):
+    """Limited-memory BFGS with a strong-Wolfe line search.
+
+    Stops when ``max|grad| <= gtol`` or when the relative decrease of the loss falls
+    below ``ftol`` (scikit-learn's lbfgs rules, with its ``ftol = 64 * eps``).
+    The (s, y) memory is part of the state, so a resumed run continues exactly.
+    """
+
+    def __init__(self, fun, x0, *, gtol=1e-4, ftol=64 * np.finfo(float).eps, memory=10,
+                 max_line_search=50):
+        super().__init__(fun, x0)
+        self.gtol = gtol
+        self.ftol = ftol
+        self.memory = memory
+        self.max_line_search = max_line_search
+        self.s_history = []
+        self.y_history = []
+        self.previous_loss = None
+        self.converged = np.max(np.abs(self.grad)) <= gtol
+
+    def _direction(self):
+        # Two-loop recursion: d = -H g with H the L-BFGS inverse Hessian estimate.
+        q = self.grad.copy()
+        alphas = []
+        for s, y in zip(reversed(self.s_history), reversed(self.y_history)):
+            rho = 1.0 / np.dot(y, s)
+            alpha = rho * np.dot(s, q)
+            q -= alpha * y
+            alphas.append((rho, alpha))
+        if self.s_history:
+            s, y = self.s_history[-1], self.y_history[-1]
+            q *= np.dot(s, y) / np.dot(y, y)
+        else:
+            # First step: unit length, as the scale of H is still unknown.
+            q /= max(np.linalg.norm(q), 1.0)
+        for (s, y), (rho, alpha) in zip(zip(self.s_history, self.y_history), reversed(alphas)):
+            beta = rho * np.dot(y, q)
+            q += (alpha - beta) * s
+        return -q
+
+    def step(self):
+        direction = self._direction()
+        slope = np.dot(self.grad, direction)
+        if not slope < 0:
+            # Not a descent direction (curvature information went stale): restart.
+            self.s_history.clear()
+            self.y_history.clear()
+            direction = -self.grad / max(np.linalg.norm(self.grad), 1.0)
+        alpha, _, _, new_loss, _, new_grad = line_search(
+            self.objective.loss,
+            self.objective.grad,
+            self.x,
+            direction,
+            gfk=self.grad,
+            old_fval=self.loss,
+            old_old_fval=self.previous_loss,
+            c1=1e-4,
+            c2=0.9,
+            maxiter=self.max_line_search,
+        )
+        if alpha is None:
+            alpha, new_loss = _backtracking(self.objective.loss, self.x, self.loss,
+                                            self.grad, direction, self.max_line_search)
+            if alpha is None:
+                # No decrease representable in float64: we are at the optimum to
+                # machine precision.
+                self.converged = True
+                self.iteration += 1
+                return
+        x_new = self.x + alpha * direction
+        new_loss, new_grad = self.objective(x_new)
+        s = x_new - self.x
+        y = new_grad - self.grad
+        if np.dot(s, y) > 1e-10 * np.dot(y, y):
+            self.s_history.append(s)
+            self.y_history.append(y)
+            if len(self.s_history) > self.memory:
+                self.s_history.pop(0)
+                self.y_history.pop(0)
+        decrease = (self.loss - new_loss) / max(abs(self.loss), abs(new_loss), 1.0)
+        self.previous_loss = self.loss
+        self.x, self.loss, self.grad = x_new, float(new_loss), new_grad
+        self.iteration += 1
+        self.converged = bool(np.max(np.abs(new_grad)) <= self.gtol or decrease <= self.ftol)
+
+    def state_dict(self):
+        state = self._base_state()
+        n = len(self.s_history)
+        size = self.x.size
+        state["s_history"] = np.array(self.s_history).reshape(n, size)
+        state["y_history"] = np.array(self.y_history).reshape(n, size)
+        state["previous_loss"] = np.float64(
+            np.nan if self.previous_loss is None else self.previous_loss
+        )
+        return state
+
+    def load_state_dict(self, state):
+        self._load_base_state(state)
+        self.s_history = [np.array(v) for v in state["s_history"]]
+        self.y_history = [np.array(v) for v in state["y_history"]]
+        previous = float(state["previous_loss"])
+        self.previous_loss = None if math.isnan(previous) else previous
+
+
+def _backtracking(loss_fun, x, loss, grad, direction, max_steps, alpha=1.0):
+    """Armijo backtracking: the largest alpha = 2^-k that decreases the loss enough."""
+    slope = np.dot(grad, direction)
+    for _ in range(max_steps):
+        new_loss = loss_fun(x + alpha * direction)
+        if new_loss <= loss + 1e-4 * alpha * slope:
+            return alpha, new_loss
+        alpha *= 0.5
+    return None, None
+
+
+class GradientDescent(_FullBatchOptimizer):
+    """Full-batch gradient descent with an Armijo backtracking line search.
+
+    The step starts at ``learning_rate``, halves until the loss decreases enough,
+    and is doubled for the next iteration after a success (an adaptive step).
+    Stops when ``max|grad| <= gtol`` or the relative decrease is below ``ftol``.
+    """
+
+    def __init__(self, fun, x0, *, learning_rate=1.0, gtol=1e-4,
+                 ftol=64 * np.finfo(float).eps, max_line_search=60):
+        super().__init__(fun, x0)
+        self.step_size = float(learning_rate)
+        self.gtol = gtol
+        self.ftol = ftol
+        self.max_line_search = max_line_search
+        self.converged = np.max(np.abs(self.grad)) <= gtol
+
+    def step(self):
+        alpha, new_loss = _backtracking(self.objective.loss, self.x, self.loss, self.grad,
+                                        -self.grad, self.max_line_search, self.step_size)
+        self.iteration += 1
+        if alpha is None:
+            self.converged = True
+            return
+        x_new = self.x - alpha * self.grad
+        new_loss, new_grad = self.objective(x_new)
+        decrease = (self.loss - new_loss) / max(abs(self.loss), abs(new_loss), 1.0)
+        self.x, self.loss, self.grad = x_new, float(new_loss), new_grad
+        self.step_size = 2.0 * alpha
+        self.converged = bool(np.max(np.abs(new_grad)) <= self.gtol or decrease <= self.ftol)
+
+    def state_dict(self):
+        state = self._base_state()
+        state["step_size"] = np.float64(self.step_size)
+        return state
+
+    def load_state_dict(self, state):
+        self._load_base_state(state)
+        self.step_size = float(state["step_size"])
+
+
+class _MinibatchOptimizer:
+    """One ``step()`` is one epoch over the rows in a seeded random order."""
+
+    def __init__(self, fun, batch_fun, x0, n_samples, *, batch_size, learning_rate,
+                 lr_schedule, max_epochs, random_state):
+        if lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
+        self.fun = fun
+        self.batch_fun = batch_fun
+        self.x = np.array(x0, dtype=np.float64, copy=True)
+        self.n_samples = n_samples
+        self.batch_size = int(min(batch_size, n_samples))
+        self.learning_rate = float(learning_rate)
+        self.lr_schedule = lr_schedule
+        self.max_epochs = max_epochs
+        self.rng = np.random.default_rng(random_state)
+        self.iteration = 0
+        self.n_updates = 0
+        self.converged = False
+        self.loss, self.grad = fun(self.x)
+
+    def current_learning_rate(self):
+        """Learning rate of the epoch about to run."""
+        epoch = self.iteration
+        if self.lr_schedule == "invscaling":
+            return self.learning_rate / math.sqrt(1.0 + epoch)
+        if self.lr_schedule == "cosine":
+            return self.learning_rate * 0.5 * (1.0 + math.cos(math.pi * epoch / self.max_epochs))
+        return self.learning_rate
+
+    def step(self):
+        lr = self.current_learning_rate()
+        order = self.rng.permutation(self.n_samples)
+        for start in range(0, self.n_samples, self.batch_size):
+            # Sorted indices read X in memory order; the batch's content is unchanged.
+            indices = np.sort(order[start:start + self.batch_size])
+            _, grad = self.batch_fun(self.x, indices)
+            self.n_updates += 1
+            self._update(grad, lr)
+        self.iteration += 1
+        self.loss, self.grad = self.fun(self.x)
+
+    def state_dict(self):
+        state = {
+            "x": self.x,
+            "loss": np.float64(self.loss),
+            "grad": self.grad,
+            "iteration": np.int64(self.iteration),
+            "n_updates": np.int64(self.n_updates),
+            # The RNG state as JSON text: restoring it replays the same shuffles.
+            "rng_state": np.bytes_(repr(self.rng.bit_generator.state)),
+        }
+        state.update(self._extra_state())
+        return state
+
+    def load_state_dict(self, state):
+        self.x = np.array(state["x"], dtype=np.float64)
+        self.loss = float(state["loss"])
+        self.grad = np.array(state["grad"], dtype=np.float64)
+        self.iteration = int(state["iteration"])
+        self.n_updates = int(state["n_updates"])
+        rng_state = state["rng_state"]
+        if isinstance(rng_state, (bytes, np.bytes_)):
+            rng_state = rng_state.decode()
+        self.rng.bit_generator.state = _literal(rng_state)
+        self._load_extra_state(state)
+
+
+def _literal(text):
+    import ast
+
+    return ast.literal_eval(text)
+
+
+class SGD(_MinibatchOptimizer):
+    """Minibatch SGD with (Nesterov) momentum: v <- mu v - lr g; x <- x + v
+    (Nesterov: x <- x + mu v - lr g, the look-ahead form)."""
+
+    def __init__(self, fun, batch_fun, x0, n_samples, *, momentum=0.9, nesterov=True, **kw):
+        super().__init__(fun, batch_fun, x0, n_samples, **kw)
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.velocity = np.zeros_like(self.x)
+
+    def _update(self, grad, lr):
+        self.velocity *= self.momentum
+        self.velocity -= lr * grad
+        if self.nesterov:
+            self.x += self.momentum * self.velocity - lr * grad
+        else:
+            self.x += self.velocity
+
+    def _extra_state(self):
+        return {"velocity": self.velocity}
+
+    def _load_extra_state(self, state):
+        self.velocity = np.array(state["velocity"], dtype=np.float64)
+
+
+class Adam(_MinibatchOptimizer):
+    """Adam (Kingma & Ba): bias-corrected first and second moment estimates."""
+
+    def __init__(self, fun, batch_fun, x0, n_samples, *, beta1=0.9, beta2=0.999,
+                 epsilon=1e-8, **kw):
+        super().__init__(fun, batch_fun, x0, n_samples, **kw)
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        self.first_moment = np.zeros_like(self.x)
+        self.second_moment = np.zeros_like(self.x)
+
+    def _update(self, grad, lr):
+        t = self.n_updates
+        self.first_moment = self.beta1 * self.first_moment + (1 - self.beta1) * grad
+        self.second_moment = self.beta2 * self.second_moment + (1 - self.beta2) * grad * grad
+        m_hat = self.first_moment / (1 - self.beta1**t)
+        v_hat = self.second_moment / (1 - self.beta2**t)
+        self.x -= lr * m_hat / (np.sqrt(v_hat) + self.epsilon)
+
+    def _extra_state(self):
+        return {"first_moment": self.first_moment, "second_moment": self.second_moment}
+
+    def _load_extra_state(self, state):
+        self.first_moment = np.array(state["first_moment"], dtype=np.float64)
+        self.second_moment = np.array(state["second_moment"], dtype=np.float64)
