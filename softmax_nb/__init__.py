@@ -8,6 +8,7 @@ estimator on top of them.
 __version__ = "0.1.0"
 
 from .estimator import SoftmaxClassifier  # noqa: E402
+from .gradcheck import gradcheck  # noqa: E402
 from .kernels import (  # noqa: E402
     decision_function,
     loss_gradient,
@@ -19,6 +20,7 @@ from .kernels import (  # noqa: E402
 __all__ = [
     "__version__",
     "SoftmaxClassifier",
+    "gradcheck",
     "loss_gradient",
     "decision_function",
     "predict_proba",

@@ -453,10 +453,17 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return X
 
     def decision_function(self, X):
-        """Logits a_k(x), shape (n_samples, n_classes), in X's dtype."""
+        """Logits a_k(x), shape (n_samples, n_classes), in X's dtype.
+
+        For two classes, scikit-learn's convention: the log-odds ``a_1 - a_0`` of
+        shape (n_samples,), positive where ``classes_[1]`` is predicted.
+        """
         X = self._predict_inputs(X)
         with _num_threads(self.n_threads):
-            return kernels.decision_function(X, self.coef_, self.intercept_)
+            logits = kernels.decision_function(X, self.coef_, self.intercept_)
+        if len(self.classes_) == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), in X's dtype."""
