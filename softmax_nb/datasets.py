@@ -47,6 +47,7 @@ __all__ = [
     "fit_standardization",
     "apply_standardization",
     "prepare",
+    "prepare_from_config",
 ]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -280,9 +281,9 @@ def load_csv(path, label_column=-1, header="auto", delimiter=",", skip_columns=(
     Parameters
     ----------
     path : str or os.PathLike
-    label_column : int or str, default -1
+    label_column : int, str or None, default -1
         Index of the label column (negative counts from the end) or its name in
-        the header.
+        the header; ``None`` for a table of features only (``y`` is then ``None``).
     header : {"auto", True, False}
         ``"auto"``: the first row is a header when one of its feature cells is not
         a number.  A named ``label_column`` needs a header.
@@ -324,7 +325,7 @@ def load_csv(path, label_column=-1, header="auto", delimiter=",", skip_columns=(
         raise DataError(f"CSV file {name!r} is empty")
     first_line, first_row = first
     n_columns = len(first_row)
-    if n_columns < 2:
+    if n_columns < (1 if label_column is None else 2):
         raise DataError(f"CSV file {name!r}: line {first_line} has {n_columns} column; need features and a label")
 
     column_names = None
@@ -335,9 +336,10 @@ def load_csv(path, label_column=-1, header="auto", delimiter=",", skip_columns=(
     elif header is False:
         has_header = False
     else:
-        has_header = not all(_is_number(cell) for cell in first_row[:-1]) or not all(
-            _is_number(cell) for cell in first_row[1:]
-        )
+        # Only feature cells decide: text labels ("cat") are normal in data rows.
+        not_features = {c % n_columns for c in (*skip_columns, label_column)
+                        if isinstance(c, (int, np.integer)) and -n_columns <= c < n_columns}
+        has_header = not all(_is_number(cell) for i, cell in enumerate(first_row) if i not in not_features)
     if has_header:
         column_names = [cell.strip() for cell in first_row]
         if len(set(column_names)) != len(column_names):
@@ -357,9 +359,9 @@ def load_csv(path, label_column=-1, header="auto", delimiter=",", skip_columns=(
             raise DataError(f"CSV file {name!r}: {what} {column!r} is out of range for {n_columns} columns")
         return int(column) % n_columns
 
-    label_index = resolve(label_column, "label column")
+    label_index = None if label_column is None else resolve(label_column, "label column")
     skipped = {resolve(c, "skip column") for c in skip_columns}
-    if label_index in skipped:
+    if label_index is not None and label_index in skipped:
         raise DataError(f"CSV file {name!r}: the label column is also in skip_columns")
     feature_index = [i for i in range(n_columns) if i != label_index and i not in skipped]
     if not feature_index:
@@ -397,12 +399,16 @@ def load_csv(path, label_column=-1, header="auto", delimiter=",", skip_columns=(
                 f"CSV file {name!r}: line {line}, column {column_label(feature_index[j])}: "
                 f"{row[feature_index[j]].strip()!r} is not finite"
             )
+        if label_index is None:
+            continue
         label = row[label_index].strip()
         if not label:
             raise DataError(f"CSV file {name!r}: line {line}, label column {column_label(label_index)} is empty")
         labels.append(_parse_label(label))
     kinds = {type(v) for v in labels}
-    if kinds <= {int}:
+    if label_index is None:
+        y = None
+    elif kinds <= {int}:
         y = np.array(labels, dtype=np.int64)
     elif kinds <= {int, float}:
         y = np.array(labels, dtype=np.float64)
@@ -412,7 +418,7 @@ def load_csv(path, label_column=-1, header="auto", delimiter=",", skip_columns=(
     meta = {"path": str(path)}
     if column_names is not None:
         meta["feature_names"] = [column_names[i] for i in feature_index]
-        meta["label_column"] = column_names[label_index]
+        meta["label_column"] = None if label_index is None else column_names[label_index]
     else:
         meta["label_column"] = label_index
     return X, y, meta
@@ -465,13 +471,13 @@ def load_npy(x_path, y_path):
     return out[0], out[1], {"x_path": str(x_path), "y_path": str(y_path)}
 
 
-def load_hdf5(path, x_dataset="X", y_dataset="y"):
+def load_hdf5(path, x_key="X", y_key="y"):
     """Read X and y from datasets of any HDF5 file.
 
     Parameters
     ----------
     path : str or os.PathLike
-    x_dataset, y_dataset : str
+    x_key, y_key : str
         Paths of the datasets inside the file (``"/features"``, ``"train/X"``...).
     """
     import h5py
@@ -484,7 +490,7 @@ def load_hdf5(path, x_dataset="X", y_dataset="y"):
     try:
         with handle:
             out = []
-            for key in (x_dataset, y_dataset):
+            for key in (x_key, y_key):
                 if key not in handle or not isinstance(handle[key], h5py.Dataset):
                     found = []
                     handle.visititems(lambda n, o: found.append(n) if isinstance(o, h5py.Dataset) else None)
@@ -492,7 +498,7 @@ def load_hdf5(path, x_dataset="X", y_dataset="y"):
                 out.append(handle[key][()])
     except OSError as exc:
         raise DataError(f"HDF5 file {str(path)!r} is corrupted: {str(exc).splitlines()[0]}") from exc
-    return out[0], out[1], {"path": str(path), "x_dataset": x_dataset, "y_dataset": y_dataset}
+    return out[0], out[1], {"path": str(path), "x_key": x_key, "y_key": y_key}
 
 
 # IDX type codes (third byte of the magic number) and the big-endian dtypes they mean.
@@ -835,6 +841,8 @@ def prepare(
     compression=None,
     stratify=True,
     max_samples=None,
+    test_source=None,
+    class_names=None,
     config=None,
 ):
     """Load a source, split it, standardize it and write a dataset file.
@@ -848,7 +856,7 @@ def prepare(
     out_path : str or os.PathLike
         The dataset file to write (atomically).
     val_fraction, test_fraction : float
-        Fractions of all rows for validation and test.
+        Fractions of all rows for validation and test (of ``source``'s rows).
     seed : int
         Seeds the split (and the subsample); the same seed gives the same file.
     standardize : bool
@@ -862,7 +870,14 @@ def prepare(
     stratify : bool
         See :func:`stratified_split`.
     max_samples : int, optional
-        Keep a stratified, seeded subsample of this many rows before splitting.
+        Keep a stratified, seeded subsample of this many rows of ``source``
+        before splitting (``test_source`` is kept whole).
+    test_source : dict, optional
+        A second source whose rows are the test split as they are (the official
+        test files of MNIST, say); ``test_fraction`` must then be 0.
+    class_names : sequence of str, optional
+        Display names of the classes in label order; overrides names the loader
+        knows.
     config : dict, optional
         Stored in the file as provenance; defaults to this call's arguments.
 
@@ -875,6 +890,10 @@ def prepare(
         raise DataError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise DataError(f"seed must be a non-negative integer, got {seed!r}")
+    if test_source is not None and test_fraction:
+        raise DataError(f"test_fraction must be 0 when a test source gives the test split (got {test_fraction})")
+    if test_source is None and not test_fraction:
+        raise DataError("test_fraction is 0 and there is no test source: the test split would be empty")
     out_path = Path(out_path)
     if not out_path.parent.exists():
         raise FileNotFoundError(f"output folder {str(out_path.parent)!r} does not exist")
@@ -882,33 +901,33 @@ def prepare(
     X, y, meta = load_source(source_entry)
     X, y = check_X_y(X, y, source=f"source {source_entry['name']!r}")
     if max_samples is not None:
-        if not isinstance(max_samples, (int, np.integer)) or max_samples < 2:
-            raise DataError(f"max_samples must be an integer >= 2, got {max_samples!r}")
-        if max_samples < len(y):
-            from sklearn.model_selection import train_test_split
+        X, y = _subsample(X, y, max_samples, seed, stratify)
 
-            try:
-                keep, _ = train_test_split(
-                    np.arange(len(y)), train_size=int(max_samples), random_state=seed,
-                    stratify=y if stratify else None,
-                )
-            except ValueError as exc:
-                raise DataError(f"cannot subsample {max_samples} rows: {exc}") from exc
-            keep = np.sort(keep)
-            X, y = X[keep], y[keep]
-    classes, y_index = encode_labels(y)
-    if len(classes) < 2:
-        raise DataError("after subsampling only one class is left")
-    train, val, test = stratified_split(y_index, val_fraction, test_fraction, seed, stratify=stratify)
+    if test_source is not None:
+        test_entry = {"name": test_source} if isinstance(test_source, str) else dict(test_source)
+        X_test, y_test, _ = load_source(test_entry)
+        X_test, y_test = _check_test_rows(X_test, y_test, X, y, test_entry)
+        classes, y_all = encode_labels(np.concatenate([y, y_test]))
+        y_index, y_test_index = y_all[: len(y)], y_all[len(y):]
+        train, val, _ = stratified_split(y_index, val_fraction, 0.0, seed, stratify=stratify)
+        parts = {"train": (X, y_index, train), "val": (X, y_index, val),
+                 "test": (X_test, y_test_index, np.arange(len(y_test)))}
+    else:
+        classes, y_index = encode_labels(y)
+        train, val, test = stratified_split(y_index, val_fraction, test_fraction, seed, stratify=stratify)
+        parts = {"train": (X, y_index, train), "val": (X, y_index, val), "test": (X, y_index, test)}
+    if np.unique(parts["train"][1][train]).size < 2:
+        raise DataError("the training split holds a single class")
+
     preprocessing = fit_standardization(X[train]) if standardize else None
     splits = {}
-    for name, rows in (("train", train), ("val", val), ("test", test)):
-        X_part = X[rows]
+    for name, (X_source, y_source, rows) in parts.items():
+        X_part = X_source[rows]
         if preprocessing is not None:
             X_part = apply_standardization(X_part, preprocessing, dtype)
         else:
             X_part = X_part.astype(dtype, copy=False)
-        splits[name] = (X_part, y_index[rows])
+        splits[name] = (X_part, y_source[rows])
     options = {
         "val_fraction": val_fraction,
         "test_fraction": test_fraction,
@@ -921,16 +940,20 @@ def prepare(
         "max_samples": max_samples,
     }
     if config is None:
-        config = {"source": source_entry, **options}
+        config = {"source": source_entry, "test_source": test_source, **options}
     feature_names = meta.pop("feature_names", None)
     image_shape = meta.pop("image_shape", None)
-    class_names = meta.pop("class_names", None)
-    if class_names is not None and len(class_names) != len(classes):
-        # The loader named every class it knows; keep the names of those present.
-        if classes.dtype.kind in "iu" and classes.max() < len(class_names):
-            class_names = [class_names[int(c)] for c in classes]
-        else:
-            class_names = None
+    loader_names = meta.pop("class_names", None)
+    if class_names is not None:
+        class_names = [str(name) for name in class_names]
+        if len(class_names) != len(classes):
+            raise DataError(f"class_names has {len(class_names)} names but the data have {len(classes)} classes")
+    elif loader_names is not None:
+        # The loader names every class it knows, by label value; keep those present.
+        if len(loader_names) == len(classes):
+            class_names = list(loader_names)
+        elif classes.dtype.kind in "iu" and classes.min() >= 0 and classes.max() < len(loader_names):
+            class_names = [loader_names[int(c)] for c in classes]
     # Large provenance (the synthetic generator's true weights) stays out of the
     # root attributes, which HDF5 keeps small; it is reproducible from the seed.
     meta = {k: v for k, v in meta.items() if len(json.dumps(v, default=str)) < 4096}
@@ -948,3 +971,115 @@ def prepare(
         compression=compression,
     )
     return sio.dataset_info(out_path)
+
+
+def _subsample(X, y, max_samples, seed, stratify):
+    if not isinstance(max_samples, (int, np.integer)) or isinstance(max_samples, bool) or max_samples < 2:
+        raise DataError(f"max_samples must be an integer >= 2, got {max_samples!r}")
+    if max_samples >= len(y):
+        return X, y
+    from sklearn.model_selection import train_test_split
+
+    try:
+        keep, _ = train_test_split(
+            np.arange(len(y)), train_size=int(max_samples), random_state=seed, stratify=y if stratify else None
+        )
+    except ValueError as exc:
+        raise DataError(f"cannot draw a stratified sample of max_samples={max_samples} rows: {exc}") from exc
+    keep = np.sort(keep)
+    return X[keep], y[keep]
+
+
+def _check_test_rows(X_test, y_test, X, y, entry):
+    X_test, y_test = np.asarray(X_test), np.asarray(y_test)
+    where = f"test source {entry['name']!r}"
+    if X_test.ndim == 2 and X_test.shape[0] and X_test.shape[1] != X.shape[1]:
+        raise DataError(f"{where} has {X_test.shape[1]} features but the training source has {X.shape[1]}")
+    # A test set may hold a single class, so check_X_y's two-class rule is skipped
+    # by checking with one extra row of the other source's labels.
+    X_test, y_test = check_X_y(
+        np.concatenate([X_test, X[:1]]) if X_test.ndim == 2 and X_test.shape[0] else X_test,
+        np.concatenate([y_test, y[:1]]) if y_test.ndim == 1 and y_test.shape[0] else y_test,
+        source=where,
+    )
+    X_test, y_test = X_test[:-1], y_test[:-1]
+    if (y.dtype.kind in "US") != (y_test.dtype.kind in "US"):
+        raise DataError(f"{where} has {y_test.dtype.kind in 'US' and 'text' or 'numeric'} labels, unlike the training source")
+    return X_test, y_test
+
+
+# Keys of a workflow dataset entry (config/config.yaml, datasets.<name>) that are
+# passed to prepare() rather than to the loader.
+_PREPARE_KEYS = (
+    "val_fraction", "test_fraction", "seed", "standardize", "dtype", "chunk_rows",
+    "compression", "stratify", "max_samples", "class_names",
+)
+# Per source: entry key -> loader argument.  Keys of other sources are ignored,
+# because the workflow's schema fills every key with its default.
+_ENTRY_SOURCE_KEYS = {
+    "digits": {},
+    "synthetic": {"n_samples": "n_samples", "n_features": "n_features", "n_classes": "n_classes",
+                  "class_sep": "class_sep"},
+    "csv": {"path": "path", "label_column": "label_column", "header": "header", "delimiter": "delimiter",
+            "skip_columns": "skip_columns"},
+    "npz": {"path": "path", "x_key": "x_key", "y_key": "y_key"},
+    "npy": {"path": "x_path", "labels_path": "y_path"},
+    "hdf5": {"path": "path", "x_key": "x_key", "y_key": "y_key"},
+    "idx": {"path": "images", "labels_path": "labels", "scale": "scale"},
+    "fashion_mnist": {"path": "directory", "subset": "subset", "scale": "scale"},
+}
+_ENTRY_OTHER_KEYS = ("source", "test_path", "test_labels_path", "subset")
+
+
+def prepare_from_config(entry, out_path, *, name="dataset"):
+    """:func:`prepare` from one dataset entry of the workflow configuration.
+
+    Parameters
+    ----------
+    entry : dict
+        A ``datasets.<name>`` entry of ``config/config.yaml``: ``source`` (a key of
+        :data:`SOURCES`), the source's options (``path``, ``labels_path``,
+        ``label_column``, ``x_key``, ``n_samples``...), ``test_path`` and
+        ``test_labels_path`` (idx: files of a fixed test split) and the options of
+        :func:`prepare` (``val_fraction``, ``seed``, ``dtype``...).  Keys that
+        belong to other sources are ignored; unknown keys are an error.
+    out_path : str or os.PathLike
+    name : str
+        The entry's name, used in error messages.
+
+    Returns
+    -------
+    dict
+        As :func:`prepare`.
+    """
+    if not isinstance(entry, dict):
+        raise DataError(f"datasets.{name} must be a mapping, got {type(entry).__name__}")
+    entry = dict(entry)
+    known = set(_PREPARE_KEYS) | set(_ENTRY_OTHER_KEYS) | {k for m in _ENTRY_SOURCE_KEYS.values() for k in m}
+    unknown = sorted(set(entry) - known)
+    if unknown:
+        raise DataError(f"datasets.{name} has unknown key(s): {', '.join(unknown)}")
+    source_name = entry.get("source", "digits")
+    if source_name not in _ENTRY_SOURCE_KEYS:
+        raise DataError(
+            f"datasets.{name}.source is {source_name!r}; known sources: {', '.join(sorted(_ENTRY_SOURCE_KEYS))}"
+        )
+    source = {"name": source_name}
+    for key, argument in _ENTRY_SOURCE_KEYS[source_name].items():
+        if entry.get(key) is not None:
+            source[argument] = entry[key]
+    if source_name == "synthetic":
+        # The generator shares the split's seed, so one number reproduces the file.
+        source["seed"] = entry.get("seed", 0)
+    options = {key: entry[key] for key in _PREPARE_KEYS if key in entry}
+    test_source = None
+    if entry.get("test_path") is not None or entry.get("test_labels_path") is not None:
+        if source_name != "idx":
+            raise DataError(f"datasets.{name}.test_path applies to source 'idx' only, not {source_name!r}")
+        if entry.get("test_path") is None or entry.get("test_labels_path") is None:
+            raise DataError(f"datasets.{name}.test_path and test_labels_path must be given together")
+        test_source = {"name": "idx", "images": entry["test_path"], "labels": entry["test_labels_path"]}
+        if entry.get("scale") is not None:
+            test_source["scale"] = entry["scale"]
+        options.setdefault("test_fraction", 0.0)
+    return prepare(source, out_path, test_source=test_source, config={"dataset": name, **entry}, **options)

@@ -1,0 +1,736 @@
+"""The ``softmax-nb`` command line: prepare, train, evaluate, gradcheck, info, predict.
+
+Each subcommand works without Snakemake; the workflow calls the same functions.
+Every output file is written atomically.  Expected failures (bad arguments, missing
+or malformed files, unusable data) print ``softmax-nb: error: <what is wrong>`` on
+stderr and exit with status 2 (usage) or 1 (data and files), without a traceback
+and without leaving an output file behind.  ``SOFTMAX_NB_DEBUG=1`` shows the
+traceback of such errors too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import datasets
+from . import io as sio
+
+PROG = "softmax-nb"
+EXIT_DATA = 1
+EXIT_USAGE = 2
+
+log = logging.getLogger("softmax_nb.cli")
+
+# Hyperparameters settable from the command line: flag -> (SoftmaxClassifier
+# argument, type).  One table so --help, parsing and --config agree.
+_BOOL_FLAGS = {
+    "fit_intercept": ("--no-intercept", False, "do not fit an intercept"),
+    "nesterov": ("--no-nesterov", False, "plain momentum instead of Nesterov's (sgd)"),
+    "early_stopping": ("--early-stopping", True, "stop sgd/adam when the validation loss stalls"),
+    "warm_start": ("--warm-start", True, "start from the coefficients of --init-model"),
+}
+
+
+class CLIError(Exception):
+    """An expected failure: reported as one line, exit status ``code``."""
+
+    def __init__(self, message, code=EXIT_DATA):
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors that name the program as ``softmax-nb``."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{PROG}: error: {message}\n")
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+
+def _parse_value(text):
+    """A command-line value as YAML reads it: 3 -> int, 0.1 -> float, true -> bool."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _key_values(items, flag):
+    out = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CLIError(f"{flag} expects KEY=VALUE, got {item!r}", EXIT_USAGE)
+        out[key.strip().replace("-", "_")] = _parse_value(value)
+    return out
+
+
+def _read_config(path):
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise CLIError(f"config file {str(path)!r} does not exist")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = yaml.safe_load(handle)
+    except yaml.YAMLError as exc:
+        raise CLIError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
+    if not isinstance(config, dict):
+        raise CLIError(f"config file {str(path)!r} must hold a mapping at the top level")
+    return config
+
+
+def _config_entry(config, section, name, path):
+    entries = config.get(section)
+    if not isinstance(entries, dict) or name not in entries:
+        known = ", ".join(sorted(entries)) if isinstance(entries, dict) else "none"
+        raise CLIError(f"config file {str(path)!r} defines no {section}.{name} (defined: {known})")
+    return entries[name] or {}
+
+
+def _check_output(path, *, option="--output"):
+    path = Path(path)
+    if path.exists() and path.is_dir():
+        raise CLIError(f"{option} {str(path)!r} is a folder")
+    if not path.parent.exists():
+        raise CLIError(f"{option} {str(path)!r}: folder {str(path.parent)!r} does not exist")
+    return path
+
+
+def _write_json(data, path):
+    text = json.dumps(data, indent=2, sort_keys=False, allow_nan=False, default=_json_default) + "\n"
+    if path is None or str(path) == "-":
+        sys.stdout.write(text)
+        return
+    with sio.atomic_write(path, "w") as handle:
+        handle.write(text)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _finite(value):
+    """JSON has no NaN: undefined numbers (val_loss without a validation set) are null."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _set_threads(threads):
+    if threads is None:
+        return None
+    import numba
+
+    if threads < 1:
+        raise CLIError(f"--threads must be >= 1, got {threads}", EXIT_USAGE)
+    limit = numba.config.NUMBA_NUM_THREADS
+    if threads > limit:
+        raise CLIError(
+            f"--threads {threads} exceeds numba's limit of {limit} threads "
+            f"(set NUMBA_NUM_THREADS={threads} in the environment to raise it)",
+            EXIT_USAGE,
+        )
+    numba.set_num_threads(threads)
+    return threads
+
+
+def _labels(info, y_index):
+    return np.asarray(info["classes"])[y_index]
+
+
+def _load_model_for(path, n_features, data_path):
+    clf, minfo = sio.load_model(path, return_info=True)
+    if clf.n_features_in_ != n_features:
+        raise CLIError(
+            f"model {str(path)!r} expects {clf.n_features_in_} features but {str(data_path)!r} has {n_features}"
+        )
+    return clf, minfo
+
+
+def _check_classes(clf, info, model_path, data_path):
+    """Labels of the data that the model has never seen make its metrics meaningless."""
+    model_classes = set(np.asarray(clf.classes_).tolist())
+    data_classes = set(np.asarray(info["classes"]).tolist())
+    if not model_classes & data_classes:
+        raise CLIError(
+            f"model {str(model_path)!r} was trained on classes {sorted(model_classes, key=str)[:10]} but "
+            f"{str(data_path)!r} has classes {sorted(data_classes, key=str)[:10]}: no class in common"
+        )
+
+
+# ---------------------------------------------------------------------------
+# prepare
+# ---------------------------------------------------------------------------
+
+
+def _cmd_prepare(args):
+    out = _check_output(args.output)
+    if args.config:
+        if not args.dataset:
+            raise CLIError("--config needs --dataset NAME", EXIT_USAGE)
+        if args.source or args.arg:
+            raise CLIError("give either --config/--dataset or --source/--arg, not both", EXIT_USAGE)
+        config = _read_config(args.config)
+        entry = dict(_config_entry(config, "datasets", args.dataset, args.config))
+        for key in ("val_fraction", "test_fraction", "seed", "dtype", "chunk_rows", "compression", "max_samples"):
+            value = getattr(args, key)
+            if value is not None:
+                entry[key] = value
+        if args.no_standardize:
+            entry["standardize"] = False
+        if args.no_stratify:
+            entry["stratify"] = False
+        info = datasets.prepare_from_config(entry, out, name=args.dataset)
+    else:
+        if args.dataset:
+            raise CLIError("--dataset needs --config FILE", EXIT_USAGE)
+        source = {"name": args.source or "digits", **_key_values(args.arg, "--arg")}
+        test_source = None
+        if args.test_arg:
+            test_source = {"name": source["name"], **_key_values(args.test_arg, "--test-arg")}
+        options = {
+            "val_fraction": 0.15 if args.val_fraction is None else args.val_fraction,
+            "test_fraction": (0.0 if test_source else 0.15) if args.test_fraction is None else args.test_fraction,
+            "seed": 0 if args.seed is None else args.seed,
+            "standardize": not args.no_standardize,
+            "dtype": args.dtype or "float64",
+            "chunk_rows": args.chunk_rows,
+            "compression": args.compression,
+            "stratify": not args.no_stratify,
+            "max_samples": args.max_samples,
+        }
+        info = datasets.prepare(source, out, test_source=test_source, **options)
+    sizes = ", ".join(f"{name} {split['n_samples']}" for name, split in info["splits"].items())
+    log.info("wrote %s: %d features, %d classes; %s rows", out, info["n_features"], info["n_classes"], sizes)
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# train
+# ---------------------------------------------------------------------------
+
+
+def _hyperparameters(args):
+    """Classifier arguments from --config/--model, then --params, then flags."""
+    from softmax_nb import SoftmaxClassifier
+
+    valid = SoftmaxClassifier().get_params(deep=False)
+    params = {}
+    threads = None
+    if args.config:
+        if not args.model:
+            raise CLIError("--config needs --model NAME", EXIT_USAGE)
+        entry = dict(_config_entry(_read_config(args.config), "models", args.model, args.config))
+        threads = entry.pop("threads", None)
+        if entry.get("random_state", 0) is None:
+            entry["random_state"] = 0  # the workflow's reading of null: reproducible reruns
+        params.update(entry)
+    elif args.model:
+        raise CLIError("--model needs --config FILE", EXIT_USAGE)
+    if args.params:
+        text = args.params
+        if not text.lstrip().startswith("{"):
+            path = Path(text)
+            if not path.exists():
+                raise CLIError(f"--params: {text!r} is neither a JSON object nor an existing file", EXIT_USAGE)
+            text = path.read_text(encoding="utf-8")
+        try:
+            extra = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CLIError(f"--params is not valid JSON: {exc}", EXIT_USAGE) from exc
+        if not isinstance(extra, dict):
+            raise CLIError("--params must be a JSON object", EXIT_USAGE)
+        params.update(extra)
+    for name in ("C", "solver", "max_iter", "tol", "label_smoothing", "batch_size", "learning_rate",
+                 "lr_schedule", "momentum", "validation_fraction", "n_iter_no_change", "random_state",
+                 "dtype", "device", "verbose"):
+        value = getattr(args, name)
+        if value is not None:
+            params[name] = value
+    for name, (_, flag_value, _) in _BOOL_FLAGS.items():
+        if getattr(args, name):
+            params[name] = flag_value
+    if args.class_weight is not None:
+        if args.class_weight == "balanced":
+            params["class_weight"] = "balanced"
+        else:
+            try:
+                weights = json.loads(args.class_weight)
+            except json.JSONDecodeError as exc:
+                raise CLIError(
+                    f"--class-weight must be 'balanced' or a JSON object of label: weight, got {args.class_weight!r}",
+                    EXIT_USAGE,
+                ) from exc
+            if not isinstance(weights, dict):
+                raise CLIError("--class-weight JSON must be an object of label: weight", EXIT_USAGE)
+            params["class_weight"] = weights
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise CLIError(f"unknown hyperparameter(s): {', '.join(unknown)}", EXIT_USAGE)
+    if args.threads is not None:
+        threads = args.threads
+    return params, threads
+
+
+def _map_class_weight(weight, classes):
+    """JSON and YAML keys are strings; map them onto the dataset's labels."""
+    if not isinstance(weight, dict):
+        return weight
+    by_text = {str(label): label for label in np.asarray(classes).tolist()}
+    mapped = {}
+    for key, value in weight.items():
+        if key in by_text.values():
+            mapped[key] = value
+        elif str(key) in by_text:
+            mapped[by_text[str(key)]] = value
+        else:
+            raise CLIError(f"class_weight names class {key!r}, which the data do not have (classes: "
+                           f"{', '.join(map(str, by_text))})")
+    return mapped
+
+
+def _warm_up(X, n_classes):
+    """Time the first kernel calls: numba compiles (or loads from its cache) here."""
+    from softmax_nb import kernels
+
+    rows = X[: min(len(X), 4)]
+    coef = np.zeros((n_classes, X.shape[1]))
+    intercept = np.zeros(n_classes)
+    y = np.zeros(len(rows), dtype=np.int64)
+    start = time.perf_counter()
+    kernels.loss_gradient(np.ascontiguousarray(rows), y, coef, intercept)
+    kernels.predict_proba(np.ascontiguousarray(rows), coef, intercept)
+    return time.perf_counter() - start
+
+
+def _write_history(history, path):
+    path = Path(path)
+    keys = list(history)
+    n = len(history[keys[0]]) if keys else 0
+    if path.suffix.lower() == ".json":
+        _write_json({k: [_finite(float(v)) if k != "iteration" else int(v) for v in history[k]] for k in keys}, path)
+        return
+    with sio.atomic_write(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(keys)
+        for i in range(n):
+            writer.writerow([repr(float(history[k][i])) if k != "iteration" else int(history[k][i]) for k in keys])
+
+
+def _cmd_train(args):
+    from softmax_nb import SoftmaxClassifier
+
+    out = _check_output(args.output)
+    if args.history:
+        _check_output(args.history, option="--history")
+        if Path(args.history).suffix.lower() not in (".csv", ".json"):
+            raise CLIError(f"--history must end in .csv or .json, got {args.history!r}", EXIT_USAGE)
+    params, threads = _hyperparameters(args)
+    threads = _set_threads(threads)
+    if threads is not None and "n_threads" not in params:
+        params["n_threads"] = threads
+    X, y, info = sio.read_dataset(args.data, "train")
+    classes = info["classes"]
+    y_labels = _labels(info, y)
+    if "class_weight" in params:
+        params["class_weight"] = _map_class_weight(params["class_weight"], classes)
+    eval_set = None
+    if not args.no_eval:
+        X_val, y_val, _ = sio.read_dataset(args.data, "val")
+        if len(y_val):
+            eval_set = (X_val, _labels(info, y_val))
+    try:
+        clf = SoftmaxClassifier(**params)
+    except TypeError as exc:
+        raise CLIError(f"bad hyperparameters: {exc}", EXIT_USAGE) from exc
+    if args.init_model:
+        previous = sio.load_model(args.init_model)
+        clf.set_params(warm_start=True)
+        for attr in ("coef_", "intercept_", "classes_", "n_features_in_"):
+            setattr(clf, attr, getattr(previous, attr))
+    compile_seconds = _warm_up(X, len(np.unique(y)))
+    import numba
+
+    log.info(
+        "numba kernels ready in %.2f s (compilation or cache load; NUMBA_CACHE_DIR=%s), %d thread(s)",
+        compile_seconds, os.environ.get("NUMBA_CACHE_DIR", "<numba default>"), numba.get_num_threads(),
+    )
+    log.info("training on %s: %d rows x %d features, %d classes; %s", args.data, X.shape[0], X.shape[1],
+             len(np.unique(y)), json.dumps(params, default=str, sort_keys=True))
+    clf.fit(X, y_labels, eval_set=eval_set)
+    history = getattr(clf, "history_", {}) or {}
+    final = {k: v[-1] for k, v in history.items() if len(v)}
+    log.info("done in %.2f s, %s iterations; final %s", getattr(clf, "fit_time_", float("nan")),
+             getattr(clf, "n_iter_", "?"), ", ".join(f"{k}={float(v):.6g}" for k, v in final.items()))
+    extra = {
+        "data": str(args.data),
+        "compile_seconds": compile_seconds,
+        "numba_threads": numba.get_num_threads(),
+        "train_rows": int(X.shape[0]),
+        "dataset_source": info["source"],
+    }
+    if info.get("class_names"):
+        extra["class_names"] = info["class_names"]
+    if info.get("image_shape"):
+        extra["image_shape"] = list(info["image_shape"])
+    sio.save_model(out, clf, preprocessing=info["preprocessing"], extra=extra, config_hash=args.config_hash)
+    if args.history:
+        _write_history(history, args.history)
+    log.info("wrote %s", out)
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# evaluate, predict, gradcheck, info
+# ---------------------------------------------------------------------------
+
+
+def _cmd_evaluate(args):
+    from softmax_nb import metrics
+
+    if args.output:
+        _check_output(args.output)
+    X, y, info = sio.read_dataset(args.data, args.split)
+    if len(y) == 0:
+        raise CLIError(f"split {args.split!r} of {str(args.data)!r} is empty")
+    clf, _ = _load_model_for(args.model, X.shape[1], args.data)
+    _check_classes(clf, info, args.model, args.data)
+    proba = clf.predict_proba(X)
+    log_proba = clf.predict_log_proba(X)
+    result = metrics.evaluate(_labels(info, y), proba, clf.classes_, log_proba=log_proba, n_bins=args.bins)
+    result = {"model": str(args.model), "data": str(args.data), "split": args.split, **result}
+    if info.get("class_names"):
+        names = dict(zip(np.asarray(info["classes"]).tolist(), info["class_names"]))
+        result["class_names"] = [names.get(label, str(label)) for label in result["classes"]]
+    _write_json(result, args.output)
+    log.info("%s on %s/%s: accuracy %.4f, log-loss %.4f, ECE %.4f", args.model, args.data, args.split,
+             result["accuracy"], result["log_loss"], result["ece"])
+    return 0
+
+
+def _read_features(path, split):
+    """Features to predict: a split of a dataset file, or raw rows from CSV/NPY."""
+    path = Path(path)
+    suffixes = "".join(path.suffixes[-2:]).lower()
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        X, y, info = sio.read_dataset(path, split)
+        return X, True
+    if path.suffix.lower() == ".npy":
+        if not path.exists():
+            raise CLIError(f"data file {str(path)!r} does not exist")
+        X = np.load(path, allow_pickle=False)
+        return X, False
+    if suffixes.endswith(".csv") or suffixes.endswith(".csv.gz"):
+        X, _, _ = datasets.load_csv(path, label_column=None)
+        return X, False
+    raise CLIError(f"cannot read features from {str(path)!r}: expected .h5, .npy or .csv")
+
+
+def _cmd_predict(args):
+    out = _check_output(args.output)
+    X, preprocessed = _read_features(args.data, args.split)
+    X = np.asarray(X)
+    clf, minfo = sio.load_model(args.model, return_info=True)
+    if X.ndim != 2 or X.shape[1] != clf.n_features_in_:
+        raise CLIError(
+            f"model {str(args.model)!r} expects {clf.n_features_in_} features but {str(args.data)!r} "
+            f"has shape {X.shape}"
+        )
+    if not preprocessed and minfo["preprocessing"] is not None:
+        # Raw features: apply the standardization the model was trained after.
+        X = datasets.apply_standardization(X, minfo["preprocessing"], X.dtype if X.dtype.kind == "f" else None)
+    X = np.ascontiguousarray(X if X.dtype in (np.float32, np.float64) else X.astype(np.float64))
+    if not np.isfinite(X).all():
+        raise CLIError(f"{str(args.data)!r} holds NaN or infinite feature values")
+    proba = clf.predict_proba(X)
+    predicted = np.asarray(clf.classes_)[proba.argmax(axis=1)]
+    with sio.atomic_write(out, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        header = ["row", "predicted"]
+        if not args.no_proba:
+            header += [f"p_{label}" for label in np.asarray(clf.classes_).tolist()]
+        writer.writerow(header)
+        for i in range(len(X)):
+            row = [i, predicted[i]]
+            if not args.no_proba:
+                row += [f"{p:.9g}" for p in proba[i]]
+            writer.writerow(row)
+    log.info("wrote %d predictions to %s", len(X), out)
+    return 0
+
+
+def _cmd_gradcheck(args):
+    from softmax_nb import gradcheck
+
+    if args.output:
+        _check_output(args.output)
+    X, y, info = sio.read_dataset(args.data, args.split)
+    if len(y) == 0:
+        raise CLIError(f"split {args.split!r} of {str(args.data)!r} is empty")
+    clf, _ = _load_model_for(args.model, X.shape[1], args.data)
+    labels = _labels(info, y)
+    classes = np.asarray(clf.classes_)
+    known = np.isin(labels, classes)
+    if not known.all():
+        log.warning("%d row(s) have classes the model does not know; they are left out", int((~known).sum()))
+        X, labels = X[known], labels[known]
+    position = {label: k for k, label in enumerate(classes.tolist())}
+    y_index = np.array([position[label] for label in labels.tolist()], dtype=np.int64)
+    params = clf.get_params()
+    # Sample the rows here (seeded) so that the penalty can be that of the objective
+    # on exactly the checked rows: lambda = 1 / (C * sum of their sample weights),
+    # the same data-to-penalty balance as in training.
+    if args.n_samples is not None and args.n_samples < 1:
+        raise CLIError(f"--n-samples must be >= 1, got {args.n_samples}", EXIT_USAGE)
+    if args.n_samples is not None and args.n_samples < len(y_index):
+        rng = np.random.default_rng(args.seed)
+        rows = np.sort(rng.choice(len(y_index), size=args.n_samples, replace=False))
+        X, y_index = X[rows], y_index[rows]
+    n_used = len(y_index)
+    sample_weight = _class_sample_weight(params.get("class_weight"), classes, y_index)
+    weight_sum = float(n_used if sample_weight is None else sample_weight.sum())
+    C = float(params["C"])
+    l2 = 0.0 if np.isinf(C) or weight_sum == 0 else 1.0 / (C * weight_sum)
+    coef = np.asarray(clf.coef_, dtype=np.float64)
+    intercept = np.asarray(clf.intercept_, dtype=np.float64) if params.get("fit_intercept", True) else None
+    result = gradcheck(
+        np.ascontiguousarray(X), y_index.astype(np.int64), coef, intercept,
+        sample_weight=sample_weight, l2_reg_strength=l2,
+        label_smoothing=float(params.get("label_smoothing", 0.0)),
+        eps=args.eps, tolerance=args.max_rel_error, random_state=args.seed,
+    )
+    table = {
+        "model": str(args.model),
+        "data": str(args.data),
+        "split": args.split,
+        "n_samples": n_used,
+        "n_checked": {block: result[block]["n_checked"] for block in ("coef", "intercept") if block in result},
+        "eps": args.eps,
+        "l2_reg_strength": l2,
+        "max_rel_error_allowed": args.max_rel_error,
+        "blocks": [],
+    }
+    passed = True
+    for block in ("coef", "intercept"):
+        entry = result.get(block)
+        if not entry:
+            continue
+        ok = bool(entry["max_rel_error"] <= args.max_rel_error)
+        passed &= ok
+        table["blocks"].append({"block": block, "max_abs_error": float(entry["max_abs_error"]),
+                                "max_rel_error": float(entry["max_rel_error"]), "passed": ok})
+    table["passed"] = passed
+    if args.output:
+        if Path(args.output).suffix.lower() == ".csv":
+            with sio.atomic_write(args.output, "w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["block", "max_abs_error", "max_rel_error", "passed"])
+                for row in table["blocks"]:
+                    writer.writerow([row["block"], repr(row["max_abs_error"]), repr(row["max_rel_error"]),
+                                     row["passed"]])
+        else:
+            _write_json(table, args.output)
+    else:
+        print(f"{'block':10s} {'max_abs_error':>14s} {'max_rel_error':>14s}  passed")
+        for row in table["blocks"]:
+            print(f"{row['block']:10s} {row['max_abs_error']:14.3e} {row['max_rel_error']:14.3e}  {row['passed']}")
+    if not passed:
+        log.warning("gradient check failed: relative error above %g", args.max_rel_error)
+        if args.strict:
+            return EXIT_DATA
+    return 0
+
+
+def _class_sample_weight(class_weight, classes, y_index):
+    if class_weight is None:
+        return None
+    if class_weight == "balanced":
+        counts = np.bincount(y_index, minlength=len(classes)).astype(np.float64)
+        per_class = np.where(counts > 0, len(y_index) / (len(classes) * np.maximum(counts, 1)), 0.0)
+    else:
+        per_class = np.array([float(class_weight.get(label, 1.0)) for label in classes.tolist()])
+    return per_class[y_index]
+
+
+def _cmd_info(args):
+    if args.json:
+        _write_json(sio.file_info(args.path), None)
+    else:
+        print(sio.describe(args.path))
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# parser
+# ---------------------------------------------------------------------------
+
+
+def build_parser():
+    """The argparse parser of ``softmax-nb`` (exposed for documentation and tests)."""
+    parser = _Parser(
+        prog=PROG,
+        description="Softmax (multinomial logistic regression) classifier on Numba kernels.",
+        epilog="Run 'softmax-nb COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("prepare", help="load a data source, split and standardize it, write a dataset .h5",
+                       description="Load a data source, make a stratified train/val/test split, standardize "
+                                   "with statistics of the training rows, and write a dataset HDF5 file.")
+    p.add_argument("-o", "--output", required=True, help="dataset file to write (.h5)")
+    p.add_argument("--source", choices=sorted(datasets.SOURCES),
+                   help="data source (default digits); its options go in --arg")
+    p.add_argument("--arg", action="append", metavar="KEY=VALUE",
+                   help="a source option, repeatable: path=data.csv, label_column=label, n_samples=5000, "
+                        "images=a.gz, labels=b.gz, x_key=X ...")
+    p.add_argument("--test-arg", action="append", metavar="KEY=VALUE",
+                   help="options of a second source of the same kind whose rows are the test split "
+                        "(e.g. the official MNIST test files); implies --test-fraction 0")
+    p.add_argument("--config", help="workflow configuration file (config/config.yaml)")
+    p.add_argument("--dataset", help="name of the dataset entry in --config")
+    p.add_argument("--val-fraction", type=float, help="fraction of rows for validation (default 0.15)")
+    p.add_argument("--test-fraction", type=float, help="fraction of rows for the test split (default 0.15)")
+    p.add_argument("--seed", type=int, help="seed of the split (default 0)")
+    p.add_argument("--no-standardize", action="store_true", help="store the features as they are")
+    p.add_argument("--no-stratify", action="store_true", help="plain seeded random split")
+    p.add_argument("--dtype", choices=["float32", "float64"], help="stored feature dtype (default float64)")
+    p.add_argument("--chunk-rows", type=int, help="rows per HDF5 chunk (default ~1 MiB chunks; 0 = contiguous)")
+    p.add_argument("--compression", choices=["lzf", "gzip"], help="HDF5 compression of X and y")
+    p.add_argument("--max-samples", type=int, help="stratified subsample of this many rows before splitting")
+    p.set_defaults(func=_cmd_prepare)
+
+    p = sub.add_parser("train", help="train a SoftmaxClassifier on a dataset .h5, write a model .h5",
+                       description="Fit a SoftmaxClassifier on the train split (the val split is the eval_set "
+                                   "recorded in the history) and write a model HDF5 file.")
+    p.add_argument("data", help="dataset file from 'prepare'")
+    p.add_argument("-o", "--output", required=True, help="model file to write (.h5)")
+    p.add_argument("--history", help="also write the training history (.csv or .json)")
+    p.add_argument("--config", help="workflow configuration file; hyperparameters from models.NAME")
+    p.add_argument("--model", help="name of the model entry in --config")
+    p.add_argument("--params", help="hyperparameters as a JSON object or a JSON file")
+    p.add_argument("--C", dest="C", type=float, help="inverse L2 regularization strength (default 1.0)")
+    p.add_argument("--solver", choices=["lbfgs", "gd", "sgd", "adam"])
+    p.add_argument("--max-iter", type=int, help="iterations (lbfgs, gd) or epochs (sgd, adam)")
+    p.add_argument("--tol", type=float)
+    p.add_argument("--class-weight", help="'balanced' or a JSON object {label: weight}")
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--lr-schedule", choices=["constant", "invscaling", "cosine"])
+    p.add_argument("--momentum", type=float)
+    p.add_argument("--validation-fraction", type=float)
+    p.add_argument("--n-iter-no-change", type=int)
+    p.add_argument("--random-state", type=int)
+    p.add_argument("--dtype", choices=["float32", "float64"], help="computation dtype (default: the data's)")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"])
+    p.add_argument("--verbose", type=int)
+    for name, (flag, _, text) in _BOOL_FLAGS.items():
+        p.add_argument(flag, dest=name, action="store_true", help=text)
+    p.add_argument("--init-model", help="model file to start from (warm start)")
+    p.add_argument("--threads", type=int, help="numba threads (numba.set_num_threads)")
+    p.add_argument("--no-eval", action="store_true", help="do not record validation metrics in the history")
+    p.add_argument("--config-hash", help="hash of the configuration, recorded in the model file")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="metrics JSON of a model on a split of a dataset",
+                       description="Accuracy, mean log-loss, per-class precision/recall/F1, confusion matrix "
+                                   "and expected calibration error of a model on one split.")
+    p.add_argument("model", help="model file")
+    p.add_argument("data", help="dataset file")
+    p.add_argument("--split", default="test", choices=list(sio.SPLITS))
+    p.add_argument("-o", "--output", help="metrics JSON to write (default: stdout)")
+    p.add_argument("--bins", type=int, default=15, help="calibration bins (default 15)")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("gradcheck", help="finite-difference check of the gradient at a trained model",
+                       description="Compare the analytic gradient of the objective at the model's parameters "
+                                   "with central differences on a sample of rows.")
+    p.add_argument("model", help="model file")
+    p.add_argument("data", help="dataset file")
+    p.add_argument("--split", default="train", choices=list(sio.SPLITS))
+    p.add_argument("--n-samples", type=int, default=200, help="rows to use (default 200)")
+    p.add_argument("--eps", type=float, default=1e-6, help="central-difference step (default 1e-6)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the row sample")
+    p.add_argument("--max-rel-error", type=float, default=1e-4, help="pass threshold (default 1e-4)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when the check fails")
+    p.add_argument("-o", "--output", help="write the table (.json or .csv) instead of printing it")
+    p.set_defaults(func=_cmd_gradcheck)
+
+    p = sub.add_parser("info", help="describe a dataset or model file",
+                       description="Check a softmax_nb HDF5 file and describe its contents.")
+    p.add_argument("path", help="dataset or model file")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("predict", help="predicted labels and probabilities as CSV",
+                       description="Predict with a model; DATA is a dataset file (one split, already "
+                                   "standardized) or raw features in .npy/.csv (the model's stored "
+                                   "standardization is applied).")
+    p.add_argument("model", help="model file")
+    p.add_argument("data", help="dataset .h5, or raw features .npy/.csv")
+    p.add_argument("--split", default="test", choices=list(sio.SPLITS), help="split of a dataset file")
+    p.add_argument("-o", "--output", required=True, help="CSV to write")
+    p.add_argument("--no-proba", action="store_true", help="labels only")
+    p.set_defaults(func=_cmd_predict)
+    return parser
+
+
+def main(argv=None):
+    """Run ``softmax-nb``; returns the exit status (0 success, 1 data error, 2 usage)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format=f"{PROG}: %(message)s",
+        stream=sys.stderr,
+    )
+    debug = os.environ.get("SOFTMAX_NB_DEBUG", "") not in ("", "0")
+    try:
+        return args.func(args)
+    except CLIError as exc:
+        if debug:
+            raise
+        parser.exit(exc.code, f"{PROG}: error: {exc}\n")
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        if debug:
+            raise
+        message = str(exc) if exc.filename is None else f"{exc.strerror}: {exc.filename!r}"
+        parser.exit(EXIT_DATA, f"{PROG}: error: {message}\n")
+    except (ValueError, OSError) as exc:
+        # Library errors (DataError, FileFormatError, the estimator's input checks)
+        # carry a message meant for the user.
+        if debug:
+            raise
+        parser.exit(EXIT_DATA, f"{PROG}: error: {exc}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, f"{PROG}: error: interrupted\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
