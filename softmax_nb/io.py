@@ -521,8 +521,10 @@ def write_dataset(
                     x_kwargs, y_kwargs = {}, {}
                 else:
                     rows = int(min(chunk_rows, n_rows))
-                    x_kwargs = {"chunks": (rows, n_features), **filter_kwargs}
-                    y_kwargs = {"chunks": (rows,), **filter_kwargs}
+                    # fletcher32: a checksum per chunk, so a corrupted chunk fails
+                    # loudly on read instead of feeding wrong numbers to training.
+                    x_kwargs = {"chunks": (rows, n_features), "fletcher32": True, **filter_kwargs}
+                    y_kwargs = {"chunks": (rows,), "fletcher32": True, **filter_kwargs}
                 group.create_dataset("X", data=np.ascontiguousarray(X), **x_kwargs)
                 group.create_dataset("y", data=y, **y_kwargs)
                 group.attrs["n_samples"] = int(n_rows)
@@ -803,8 +805,12 @@ def save_model(path, clf, *, preprocessing=None, extra=None, config_hash=None):
             if config_hash is not None:
                 root["config_hash"] = str(config_hash)
             root["extra"] = _to_json(extra if extra is not None else {})
-            handle.create_dataset("coef", data=coef)
-            handle.create_dataset("intercept", data=intercept)
+            # Checksummed (fletcher32 needs chunked storage): a flipped bit in the
+            # parameters is reported at load time, not silently predicted with.
+            handle.create_dataset("coef", data=coef, chunks=coef.shape if coef.size else None,
+                                  fletcher32=bool(coef.size))
+            handle.create_dataset("intercept", data=intercept, chunks=intercept.shape if intercept.size else None,
+                                  fletcher32=bool(intercept.size))
             handle.create_dataset("classes", data=class_values)
             if feature_names is not None:
                 handle.create_dataset(
