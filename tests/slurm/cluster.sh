@@ -3,7 +3,10 @@
 #
 # Usage (as root):
 #   bash tests/slurm/cluster.sh install          # apt-get the daemons if they are missing
-#   bash tests/slurm/cluster.sh start DIR [PART] # configure and start a cluster whose files all live in DIR
+#   bash tests/slurm/cluster.sh start DIR [PARTITION...]
+#                                                # configure and start a cluster whose files all live in
+#                                                # DIR; its one node is in every partition named (the
+#                                                # first is the default; 'cpu' if none is named)
 #   bash tests/slurm/cluster.sh stop DIR         # stop the daemons that `start DIR` started, by PID
 #   source DIR/env.sh                            # point sinfo/sbatch/squeue at that cluster (SLURM_CONF)
 #
@@ -91,9 +94,13 @@ unlink_system_conf() {
 
 cmd_start() {
     need_root
-    local dir=${1:?usage: cluster.sh start DIR [PARTITION]}
-    local partition=${2:-cpu}
-    [[ $partition =~ ^[A-Za-z0-9_-]+$ ]] || die "bad partition name '$partition'"
+    local dir=${1:?usage: cluster.sh start DIR [PARTITION...]}
+    shift
+    local partitions=("$@") partition
+    ((${#partitions[@]})) || partitions=(cpu)
+    for partition in "${partitions[@]}"; do
+        [[ $partition =~ ^[A-Za-z0-9_-]+$ ]] || die "bad partition name '$partition'"
+    done
     for bin in slurmctld slurmd sinfo munged; do
         command -v "$bin" >/dev/null 2>&1 || die "$bin not found: run 'cluster.sh install' first"
     done
@@ -156,8 +163,12 @@ SlurmdLogFile=${dir}/log/slurmd.log
 SlurmctldDebug=info
 SlurmdDebug=info
 NodeName=${host} NodeAddr=127.0.0.1 CPUs=${cpus} RealMemory=${node_mem} State=UNKNOWN
-PartitionName=${partition} Nodes=${host} Default=YES MaxTime=INFINITE State=UP
 CONF
+    local default=YES
+    for partition in "${partitions[@]}"; do
+        echo "PartitionName=${partition} Nodes=${host} Default=${default} MaxTime=INFINITE State=UP" >>"$dir/slurm.conf"
+        default=NO
+    done
     cat >"$dir/env.sh" <<ENV
 export SLURM_CONF=${dir}/slurm.conf
 ENV
@@ -188,7 +199,7 @@ ENV
         sleep 0.5
     done
     [[ $state == idle ]] || die "node not idle after 60 s (state '${state}'; see $dir/log)"
-    log "cluster ready: partition '$partition', node $host, ${cpus} CPUs, ${node_mem} MB"
+    log "cluster ready: partitions ${partitions[*]}, node $host, ${cpus} CPUs, ${node_mem} MB"
 }
 
 cmd_stop() {
@@ -230,5 +241,5 @@ case ${1:-} in
     install) shift; cmd_install "$@" ;;
     start) shift; cmd_start "$@" ;;
     stop) shift; cmd_stop "$@" ;;
-    *) echo "usage: $0 install | start DIR [PARTITION] | stop DIR" >&2; exit 2 ;;
+    *) echo "usage: $0 install | start DIR [PARTITION...] | stop DIR" >&2; exit 2 ;;
 esac
