@@ -1,0 +1,45 @@
+"""Plain NumPy references for every kernel, written straight from the formulas in
+``softmax_nb.kernels``'s docstring, in float64."""
+
+import numpy as np
+
+
+def logits(X, coef, intercept=None):
+    a = np.asarray(X, dtype=np.float64) @ np.asarray(coef, dtype=np.float64).T
+    if intercept is not None:
+        a = a + intercept
+    return a
+
+
+def log_softmax(a):
+    a_max = a.max(axis=1, keepdims=True)
+    return a - a_max - np.log(np.exp(a - a_max).sum(axis=1, keepdims=True))
+
+
+def loss_gradient(X, y, coef, intercept=None, sample_weight=None, l2_reg_strength=0.0,
+                  label_smoothing=0.0):
+    X = np.asarray(X, dtype=np.float64)
+    n_samples = X.shape[0]
+    n_classes = coef.shape[0]
+    s = np.ones(n_samples) if sample_weight is None else np.asarray(sample_weight, float)
+    s = s / s.sum()
+    targets = (1 - label_smoothing) * np.eye(n_classes)[y] + label_smoothing / n_classes
+    a = logits(X, coef, intercept)
+    log_p = log_softmax(a)
+    loss = -(s * (targets * log_p).sum(axis=1)).sum() + 0.5 * l2_reg_strength * np.sum(coef**2)
+    dloss = s[:, None] * (np.exp(log_p) - targets)
+    grad_coef = dloss.T @ X + l2_reg_strength * coef
+    grad_intercept = dloss.sum(axis=0) if intercept is not None else None
+    return loss, grad_coef, grad_intercept
+
+
+def predict_proba(X, coef, intercept=None):
+    return np.exp(log_softmax(logits(X, coef, intercept)))
+
+
+def predict_log_proba(X, coef, intercept=None):
+    return log_softmax(logits(X, coef, intercept))
+
+
+def predict(X, coef, intercept=None):
+    return np.argmax(logits(X, coef, intercept), axis=1)

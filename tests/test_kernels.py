@@ -1,0 +1,182 @@
+"""Each kernel against the NumPy reference in naive.py."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from softmax_nb import kernels
+
+import naive
+
+SHAPES = [(1, 1, 2), (37, 5, 3), (700, 33, 7), (3001, 64, 10)]
+TOL = {np.float64: 1e-12, np.float32: 2e-5}
+
+
+def make_problem(n_samples, n_features, n_classes, dtype, seed=0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, n_features)).astype(dtype)
+    y = rng.integers(0, n_classes, n_samples)
+    coef = scale * rng.normal(size=(n_classes, n_features))
+    intercept = scale * rng.normal(size=n_classes)
+    sample_weight = rng.random(n_samples)
+    return X, y, coef, intercept, sample_weight
+
+
+def assert_close(actual, expected, rtol, what):
+    scale = max(np.max(np.abs(expected)), 1e-300)
+    err = np.max(np.abs(np.asarray(actual, float) - expected)) / scale
+    assert err <= rtol, f"{what}: relative error {err:.3g} > {rtol:.3g}"
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("l2", [0.0, 0.7])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_loss_gradient_matches_reference(dtype, shape, fit_intercept, weighted, l2, smoothing):
+    X, y, coef, intercept, sample_weight = make_problem(*shape, dtype)
+    intercept = intercept if fit_intercept else None
+    sample_weight = sample_weight if weighted else None
+    loss, grad_coef, grad_intercept = kernels.loss_gradient(
+        X, y, coef, intercept, sample_weight, l2, smoothing
+    )
+    # The reference sees the same (rounded) X and the coef rounded to X's dtype.
+    coef_seen = coef.astype(dtype).astype(np.float64)
+    ref_loss, ref_coef, ref_intercept = naive.loss_gradient(
+        X, y, coef_seen, intercept, sample_weight, 0.0, smoothing
+    )
+    ref_loss += 0.5 * l2 * np.sum(coef**2)
+    ref_coef += l2 * coef
+    tol = TOL[dtype]
+    assert abs(loss - ref_loss) <= tol * max(1.0, abs(ref_loss))
+    assert grad_coef.dtype == np.float64
+    assert_close(grad_coef, ref_coef, tol, "grad_coef")
+    if fit_intercept:
+        assert_close(grad_intercept, ref_intercept, tol, "grad_intercept")
+    else:
+        assert grad_intercept is None
+
+
+def test_class_weights_are_sample_weights():
+    X, y, coef, intercept, _ = make_problem(500, 8, 4, np.float64)
+    class_weight = np.array([0.5, 2.0, 1.0, 3.0])
+    a = kernels.loss_gradient(X, y, coef, intercept, class_weight[y])
+    b = naive.loss_gradient(X, y, coef, intercept, class_weight[y])
+    assert abs(a[0] - b[0]) < 1e-12
+    assert_close(a[1], b[1], 1e-12, "grad_coef")
+
+
+def test_intercept_equals_column_of_ones():
+    X, y, coef, intercept, sw = make_problem(300, 6, 3, np.float64)
+    X1 = np.hstack([X, np.ones((300, 1))])
+    coef1 = np.hstack([coef, intercept[:, None]])
+    loss, grad_coef, grad_intercept = kernels.loss_gradient(X, y, coef, intercept, sw)
+    loss1, grad_coef1, _ = kernels.loss_gradient(X1, y, coef1, None, sw)
+    assert abs(loss - loss1) < 1e-13
+    assert_close(grad_coef, grad_coef1[:, :-1], 1e-13, "coef")
+    assert_close(grad_intercept, grad_coef1[:, -1], 1e-13, "intercept")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_predictions_match_reference(dtype, shape):
+    X, y, coef, intercept, _ = make_problem(*shape, dtype)
+    coef_seen = coef.astype(dtype).astype(np.float64)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    logits = kernels.decision_function(X, coef, intercept)
+    proba = kernels.predict_proba(X, coef, intercept)
+    log_proba = kernels.predict_log_proba(X, coef, intercept)
+    assert logits.dtype == proba.dtype == log_proba.dtype == dtype
+    assert_close(logits, naive.logits(X, coef_seen, intercept), tol, "logits")
+    assert_close(proba, naive.predict_proba(X, coef_seen, intercept), tol, "proba")
+    assert_close(log_proba, naive.predict_log_proba(X, coef_seen, intercept), tol * 10, "log_proba")
+    predicted = kernels.predict(X, coef, intercept)
+    assert predicted.dtype == np.int64
+    np.testing.assert_array_equal(predicted, np.argmax(logits, axis=1))
+
+
+@pytest.mark.parametrize("dtype,scale", [(np.float64, 1e4), (np.float32, 1e30)])
+def test_extreme_logits_stay_finite(dtype, scale):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 3)).astype(dtype)
+    coef = np.array([[1.0, 0, 0], [0, 1.0, 0], [-1.0, 0, 1.0]]) * scale
+    y = rng.integers(0, 3, 200)
+    loss, grad_coef, grad_intercept = kernels.loss_gradient(X, y, coef, np.zeros(3))
+    assert np.isfinite(loss) and np.all(np.isfinite(grad_coef)) and np.all(np.isfinite(grad_intercept))
+    proba = kernels.predict_proba(X, coef, np.zeros(3))
+    log_proba = kernels.predict_log_proba(X, coef, np.zeros(3))
+    assert np.all(np.isfinite(proba)) and np.all(np.isfinite(log_proba))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    if dtype == np.float64:
+        ref = naive.loss_gradient(X, y, coef, np.zeros(3))
+        assert abs(loss - ref[0]) <= 1e-12 * abs(ref[0])
+
+
+def test_float32_input_is_not_copied_or_upcast(monkeypatch):
+    X, y, coef, intercept, _ = make_problem(100, 4, 3, np.float32)
+    seen = {}
+    original = kernels._loss_gradient
+
+    def spy(X_in, *args):
+        seen["X"] = X_in
+        return original(X_in, *args)
+
+    monkeypatch.setattr(kernels, "_loss_gradient", spy)
+    kernels.loss_gradient(X, y, coef, intercept)
+    assert seen["X"] is X
+
+
+def test_non_contiguous_input_works():
+    X, y, coef, intercept, _ = make_problem(100, 8, 3, np.float64)
+    wide = np.zeros((100, 16))
+    wide[:, ::2] = X
+    a = kernels.loss_gradient(wide[:, ::2], y, coef, intercept)
+    b = kernels.loss_gradient(X, y, coef, intercept)
+    assert a[0] == b[0]
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("bad,match", [
+    (dict(X=np.zeros(5)), "2-D"),
+    (dict(X=np.zeros((5, 2), dtype=np.int64)), "float32 or float64"),
+    (dict(y=np.array([0, 1, 5, 0, 1])), "class indices"),
+    (dict(coef=np.zeros((3, 7))), "coef must have shape"),
+    (dict(intercept=np.zeros(2)), "intercept must have shape"),
+    (dict(sample_weight=np.array([1.0, -1, 1, 1, 1])), "sample_weight"),
+    (dict(y=np.zeros(4, dtype=int)), "y must have shape"),
+])
+def test_wrappers_reject_bad_input(bad, match):
+    args = dict(X=np.zeros((5, 2)), y=np.array([0, 1, 2, 0, 1]), coef=np.zeros((3, 2)),
+                intercept=np.zeros(3), sample_weight=None)
+    args.update(bad)
+    with pytest.raises((ValueError, TypeError), match=match):
+        kernels.loss_gradient(**args)
+
+
+DETERMINISM_SCRIPT = """
+import hashlib, numpy as np, numba, sys
+numba.set_num_threads(int(sys.argv[1]))
+from softmax_nb import kernels
+rng = np.random.default_rng(3)
+for dtype in (np.float32, np.float64):
+    X = rng.normal(size=(20000, 40)).astype(dtype)
+    y = rng.integers(0, 6, 20000)
+    loss, g, b = kernels.loss_gradient(X, y, rng.normal(size=(6, 40)), rng.normal(size=6),
+                                       rng.random(20000), 0.1, 0.05)
+    digest = hashlib.sha256(g.tobytes() + b.tobytes()).hexdigest()
+    sys.stdout.write(repr(loss) + " " + digest + "\\n")
+"""
+
+
+def test_bitwise_identical_across_thread_counts():
+    outputs = []
+    for threads in ("1", "2"):
+        env = dict(os.environ, NUMBA_NUM_THREADS="2")
+        result = subprocess.run([sys.executable, "-c", DETERMINISM_SCRIPT, threads],
+                                capture_output=True, text=True, env=env, check=True)
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
