@@ -961,7 +961,7 @@ def prepare(
         out_path,
         splits,
         classes,
-        {"source": source_entry["name"], "seed": int(seed), **meta, "split": options},
+        {"source": source_entry["name"], "seed": int(seed), "source_meta": meta, "split": options},
         preprocessing=preprocessing,
         feature_names=feature_names,
         image_shape=image_shape,
