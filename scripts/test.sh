@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The project's test command (README quick start; .ci/run calls it):
+# sets up .venv with the test extras, then runs
+#   1. the whole pytest suite (CPU kernels, estimator, I/O, CLI, workflow, ...),
+#   2. the CUDA kernel tests on numba's CUDA simulator,
+#   3. the SLURM cluster test (needs root for apt-get; skipped otherwise).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh test
+export NUMBA_CACHE_DIR="$PWD/.numba_cache"
+export PATH="$PWD/.venv/bin:$PATH"
+
+echo "== pytest (CPU) =="
+python -m pytest -q
+
+echo "== pytest (CUDA kernels on numba's CUDA simulator) =="
+NUMBA_ENABLE_CUDASIM=1 python -m pytest -q -p no:cacheprovider tests/test_gpu_kernels.py
+
+if [ -f tests/slurm/run_slurm_test.sh ]; then
+  if [ "$(id -u)" = 0 ] && [ "${SOFTMAX_NB_SKIP_SLURM:-0}" != 1 ]; then
+    echo "== SLURM cluster test =="
+    bash tests/slurm/run_slurm_test.sh
+  else
+    echo "== SLURM cluster test skipped (needs root to install and start SLURM;" \
+         "set SOFTMAX_NB_SKIP_SLURM=0 as root to run it) =="
+  fi
+fi
