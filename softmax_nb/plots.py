@@ -13,8 +13,6 @@ runs without a display.
 from __future__ import annotations
 
 import math
-import os
-import uuid
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -24,6 +22,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
+
+from .io import atomic_write  # noqa: E402
 
 __all__ = [
     "save_figure",
@@ -63,16 +63,10 @@ def save_figure(fig, path):
     if not fmt:
         raise ValueError(f"cannot infer an image format from the path {str(path)!r}: give it a suffix such as .png")
     path.parent.mkdir(parents=True, exist_ok=True)
-    # The temporary file lives beside the target so os.replace stays a rename on one file system;
-    # a unique name keeps concurrent writers apart. (mkstemp would create it with mode 0600.)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        fig.savefig(tmp, format=fmt, dpi=_DPI, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        # A temporary file beside the target, renamed over it when complete.
+        with atomic_write(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=_DPI, bbox_inches="tight")
     finally:
         plt.close(fig)
     return path
@@ -311,8 +305,13 @@ def image_shape_for(n_features: int) -> tuple[int, int] | None:
     return (side, side) if side > 1 and side * side == n_features else None
 
 
-def plot_weights(coef, path, *, image_shape=None, class_names=None, title: str | None = None):
-    """Draw each class's weight vector as an image (a template the class matches).
+def plot_weights(coef, path, *, image_shape=None, class_names=None, feature_names=None, title: str | None = None):
+    """Draw the learned weights: one image per class when the features form an image.
+
+    When the features are pixels of a ``(height, width)`` image (given, or
+    inferred because ``n_features`` is a perfect square), each class's weight
+    vector is drawn as an image: the template that class responds to. Otherwise
+    the weights are drawn as one heat map of classes by features.
 
     Parameters
     ----------
@@ -321,10 +320,11 @@ def plot_weights(coef, path, *, image_shape=None, class_names=None, title: str |
     path : str or os.PathLike
         Where to write the figure.
     image_shape : tuple of int, optional
-        ``(height, width)`` with ``height * width == n_features``; inferred when
-        ``n_features`` is a perfect square.
+        ``(height, width)`` with ``height * width == n_features``.
     class_names : sequence of str, optional
-        Panel titles (defaults to 0..n_classes-1).
+        Panel titles or row labels (defaults to 0..n_classes-1).
+    feature_names : sequence of str, optional
+        Column labels of the heat map (used when there are at most 40 features).
     title : str, optional
         Figure title.
 
@@ -332,11 +332,6 @@ def plot_weights(coef, path, *, image_shape=None, class_names=None, title: str |
     -------
     pathlib.Path
         The path written.
-
-    Raises
-    ------
-    ValueError
-        When the features do not form an image of the given or inferred shape.
     """
     coef = np.asarray(coef, dtype=np.float64)
     if coef.ndim != 2:
@@ -344,17 +339,18 @@ def plot_weights(coef, path, *, image_shape=None, class_names=None, title: str |
     n_classes, n_features = coef.shape
     if image_shape is None:
         image_shape = image_shape_for(n_features)
-        if image_shape is None:
-            raise ValueError(f"{n_features} features are not a square image; pass image_shape")
+    labels = _class_labels(class_names, n_classes)
+    # One symmetric colour scale for all classes: red pushes towards the class, blue away,
+    # and classes are comparable with each other.
+    limit = float(np.max(np.abs(coef))) if coef.size else 1.0
+    limit = limit if limit > 0 else 1.0
+    if image_shape is None:
+        return _plot_weight_heatmap(coef, path, labels, limit, feature_names, title)
     height, width = (int(v) for v in image_shape)
     if height * width != n_features:
         raise ValueError(f"image_shape {height}x{width} does not hold {n_features} features")
-    labels = _class_labels(class_names, n_classes)
-    n_cols = min(n_classes, 10 if n_classes > 12 else max(1, math.ceil(n_classes / 2)) if n_classes > 5 else n_classes)
+    n_cols = n_classes if n_classes <= 5 else (math.ceil(n_classes / 2) if n_classes <= 12 else 10)
     n_rows = math.ceil(n_classes / n_cols)
-    # One symmetric colour scale for all classes: red pushes towards the class, blue away,
-    # and panels are comparable with each other.
-    limit = float(np.max(np.abs(coef))) or 1.0
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.7 * n_cols + 1.0, 1.8 * n_rows + 0.4), squeeze=False)
     image = None
     for k, ax in enumerate(axes.flat):
@@ -367,6 +363,21 @@ def plot_weights(coef, path, *, image_shape=None, class_names=None, title: str |
         ax.set_title(labels[k], fontsize=9)
     fig.colorbar(image, ax=axes.ravel().tolist(), fraction=0.025, pad=0.02, label="weight")
     fig.suptitle(title or "learned weights per class")
+    return save_figure(fig, path)
+
+
+def _plot_weight_heatmap(coef, path, labels, limit, feature_names, title):
+    n_classes, n_features = coef.shape
+    fig, ax = plt.subplots(figsize=(min(max(6.0, 0.25 * n_features + 2.5), 16.0), max(2.5, 0.35 * n_classes + 1.5)))
+    image = ax.imshow(coef, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
+    ax.set_yticks(np.arange(n_classes), labels)
+    if feature_names is not None and n_features <= 40:
+        ax.set_xticks(np.arange(n_features), [str(name) for name in feature_names], rotation=90, fontsize=8)
+    ax.set_xlabel("feature")
+    ax.set_ylabel("class")
+    fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02, label="weight")
+    ax.set_title(title or "learned weights (classes x features)")
+    fig.tight_layout()
     return save_figure(fig, path)
 
 
@@ -421,15 +432,18 @@ def plot_reliability(bin_confidence, bin_accuracy, bin_count, path, *, ece: floa
     ax.set_xlim(0.0, 1.0)
     ax.set_ylim(0.0, 1.0)
     ax.set_ylabel("accuracy")
-    ax.legend(loc="upper left")
+    # Above the axes: inside, bars of any height would hide it or be hidden.
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, fontsize=8, frameon=False)
     ax.grid(True, alpha=0.3)
     heading = title or "reliability diagram (test split)"
     if ece is not None:
         heading += f"\nECE = {ece:.4f}"
-    ax.set_title(heading)
+    ax.set_title(heading, pad=34)
     ax_hist.bar(centers, count, width=1.0 / n_bins, color="grey", edgecolor="black")
     if count.max(initial=0) > 0:
         ax_hist.set_yscale("log")
+        ax_hist.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax_hist.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(_label_two_and_five))
     ax_hist.set_xlabel("confidence (top-class probability)")
     ax_hist.set_ylabel("samples")
     fig.tight_layout()

@@ -1,0 +1,254 @@
+"""Configuration checks, the run list and input/resource functions shared by all rules."""
+
+import hashlib
+import importlib
+import json
+import math
+import os
+import shlex
+from pathlib import Path
+
+from snakemake.utils import validate
+
+# ---------------------------------------------------------------------------
+# configuration
+# ---------------------------------------------------------------------------
+
+# Types, ranges and unknown keys (with the defaults filled in) come from the schema;
+# the checks below span several keys, which a JSON schema cannot say clearly.
+validate(config, "../schemas/config.schema.yaml")
+
+
+class ConfigError(ValueError):
+    """A configuration value the workflow cannot run with; the message names the key."""
+
+
+def _check_dataset(name, dataset):
+    key = f"datasets.{name}"
+    val, test = dataset["val_fraction"], dataset["test_fraction"]
+    if val + test >= 1:
+        raise ConfigError(
+            f"{key}.val_fraction + {key}.test_fraction = {val} + {test} = {val + test:g}, "
+            "but must be below 1 so that rows are left for training"
+        )
+    source = dataset["source"]
+    if source in ("csv", "npz", "hdf5", "idx") and not dataset["path"]:
+        raise ConfigError(f"{key}.path is required for source {source!r}")
+    if isinstance(dataset["path"], list) and source != "idx":
+        raise ConfigError(
+            f"{key}.path may be a list for source 'idx' only, not {source!r}"
+        )
+    if source == "idx":
+        if not dataset["labels_path"]:
+            raise ConfigError(f"{key}.labels_path is required for source 'idx'")
+        images = (
+            dataset["path"] if isinstance(dataset["path"], list) else [dataset["path"]]
+        )
+        labels = (
+            dataset["labels_path"]
+            if isinstance(dataset["labels_path"], list)
+            else [dataset["labels_path"]]
+        )
+        if len(images) != len(labels):
+            raise ConfigError(
+                f"{key}.path names {len(images)} image file(s) but {key}.labels_path {len(labels)} label file(s)"
+            )
+    elif dataset["labels_path"]:
+        raise ConfigError(
+            f"{key}.labels_path applies to source 'idx' only, not {source!r}"
+        )
+    names = dataset["class_names"]
+    if names is not None and len(set(names)) != len(names):
+        raise ConfigError(f"{key}.class_names has duplicates")
+
+
+def cuda_status():
+    """Return ``(usable, reason)`` for the CUDA backend on the machine running Snakemake."""
+    try:
+        gpu_kernels = importlib.import_module("softmax_nb.gpu_kernels")
+    except ImportError as error:
+        return (
+            False,
+            f"the CUDA backend softmax_nb.gpu_kernels cannot be imported ({error})",
+        )
+    if not hasattr(gpu_kernels, "cuda_available"):
+        return (
+            False,
+            "softmax_nb.gpu_kernels has no cuda_available(); CUDA is treated as unavailable",
+        )
+    if gpu_kernels.cuda_available():
+        return True, "a CUDA GPU is usable"
+    return False, "no usable CUDA GPU was found (numba-cuda sees none)"
+
+
+def _build_runs(cfg):
+    """The (dataset, model) pairs to train, checked against the defined names."""
+    runs = []
+    for dataset, models in cfg["run"].items():
+        if dataset not in cfg["datasets"]:
+            raise ConfigError(
+                f"run.{dataset} names dataset {dataset!r}, which is not defined under datasets "
+                f"(defined: {', '.join(sorted(cfg['datasets'])) or 'none'})"
+            )
+        names = sorted(cfg["models"]) if models == "all" else list(models)
+        if not names:
+            raise ConfigError(
+                f"run.{dataset} is 'all' but no models are defined under models"
+            )
+        for model in names:
+            if model not in cfg["models"]:
+                raise ConfigError(
+                    f"run.{dataset} names model {model!r}, which is not defined under models "
+                    f"(defined: {', '.join(sorted(cfg['models'])) or 'none'})"
+                )
+            runs.append((dataset, model))
+    if not runs:
+        raise ConfigError("run is empty: name at least one dataset and its models")
+    return runs
+
+
+def check_config(cfg):
+    """Checks across keys, run at start-up before any job; raises ConfigError naming the key."""
+    for name, dataset in cfg["datasets"].items():
+        _check_dataset(name, dataset)
+    runs = _build_runs(cfg)
+    cuda_models = sorted({m for _, m in runs if cfg["models"][m]["device"] == "cuda"})
+    if cuda_models:
+        usable, reason = cuda_status()
+        if not usable:
+            keys = ", ".join(f"models.{m}.device" for m in cuda_models)
+            raise ConfigError(f"{keys} is 'cuda' but {reason}; use 'cpu' or 'auto'")
+    return runs
+
+
+RUNS = check_config(config)
+DATASETS = sorted({dataset for dataset, _ in RUNS})
+PLOT_EXT = config["plots"]["format"]
+
+
+# ---------------------------------------------------------------------------
+# helpers for rules
+# ---------------------------------------------------------------------------
+
+
+def models_of(dataset):
+    return [m for d, m in RUNS if d == dataset]
+
+
+def run_outputs(pattern, **extra):
+    """Expand ``pattern`` over every (dataset, model) pair of the run."""
+    return [pattern.format(dataset=d, model=m, **extra) for d, m in RUNS]
+
+
+def model_config(wildcards):
+    return config["models"][wildcards.model]
+
+
+def model_threads(wildcards):
+    threads = config["models"][wildcards.model]["threads"]
+    return threads if threads is not None else config["threads"]
+
+
+def model_uses_gpu(model):
+    device = config["models"][model]["device"]
+    if device == "cuda":
+        return 1
+    if device == "auto":
+        return 1 if _cuda_usable_cached() else 0
+    return 0
+
+
+_CUDA_CACHE = {}
+
+
+def _cuda_usable_cached():
+    if "usable" not in _CUDA_CACHE:
+        _CUDA_CACHE["usable"] = cuda_status()[0]
+    return _CUDA_CACHE["usable"]
+
+
+def source_files(wildcards):
+    """The raw input files of a dataset entry (none for digits and synthetic)."""
+    dataset = config["datasets"][wildcards.dataset]
+    files = []
+    for key in ("path", "labels_path"):
+        value = dataset[key]
+        files.extend(value if isinstance(value, list) else [value] if value else [])
+    return files
+
+
+_DTYPE_BYTES = {"float32": 4, "float64": 8}
+
+
+def prepare_mem_mb(wildcards, input):
+    """Memory of prepare: the raw data as floats, a few copies (split, standardize)."""
+    dataset = config["datasets"][wildcards.dataset]
+    raw_mb = 0.0
+    for path in input:
+        size = os.path.getsize(path) / 2**20
+        # gzip'd IDX images shrink about 2-5x; assume the worst common case; IDX
+        # pixels are 1 byte each, so floats multiply them by the dtype's width.
+        expansion = 5.0 if str(path).endswith(".gz") else 1.0
+        per_value = (
+            _DTYPE_BYTES[dataset["dtype"]] if dataset["source"] == "idx" else 1.0
+        )
+        raw_mb += size * expansion * per_value
+    if dataset["source"] == "synthetic":
+        raw_mb = dataset["n_samples"] * dataset["n_features"] * 8 / 2**20
+    return int(512 + 4 * raw_mb)
+
+
+def data_mem_mb(wildcards, input):
+    """Memory of a job that loads one dataset file: all splits, plus working copies."""
+    return int(512 + 3 * input.size_mb)
+
+
+def train_runtime(wildcards, input):
+    """Minutes for a training job, with a wide margin: passes over the data grow with max_iter."""
+    max_iter = config["models"][wildcards.model]["max_iter"]
+    return int(10 + math.ceil(input.size_mb * max_iter / 2000))
+
+
+def train_params_json(model):
+    """The model's hyperparameters for ``softmax-nb train --params``, shell-quoted JSON.
+
+    Threads go through ``--threads`` (the job's threads) instead.
+    """
+    params = {
+        key: value for key, value in config["models"][model].items() if key != "threads"
+    }
+    return shlex.quote(json.dumps(params, sort_keys=True))
+
+
+def config_hash(dataset, model):
+    """A short hash of everything that determines a model: its dataset and model entries."""
+    text = json.dumps(
+        {"dataset": config["datasets"][dataset], "model": config["models"][model]},
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def final_outputs():
+    """The targets of the default run: per-model results, tables, figures and report pages."""
+    per_model = [
+        "results/metrics/{dataset}/{model}.json",
+        "results/gradcheck/{dataset}/{model}.json",
+    ] + [
+        f"results/plots/{{dataset}}/{{model}}/{figure}.{PLOT_EXT}"
+        for figure in ("history", "confusion", "per_class", "reliability", "weights")
+    ]
+    outputs = [path for pattern in per_model for path in run_outputs(pattern)]
+    outputs += [
+        f"results/plots/{dataset}/comparison.{PLOT_EXT}" for dataset in DATASETS
+    ]
+    outputs += [
+        "results/summary.csv",
+        "results/report/summary.html",
+        "results/gradcheck.csv",
+        "results/report/gradcheck.html",
+        "results/report/environment.html",
+        "results/report/config.html",
+        "results/report/methods.html",
+    ]
+    return outputs

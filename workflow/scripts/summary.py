@@ -1,0 +1,71 @@
+"""Rule summary: one row per (dataset, model), the best model per dataset by validation loss."""
+
+import csv
+import io as text_io
+import json
+
+from script_utils import html_page, html_table, start_logging, write_text
+
+logger = start_logging(snakemake)
+
+COLUMNS = [
+    "dataset", "model", "best", "solver", "C", "learning_rate", "batch_size", "max_iter", "dtype", "device_used",
+    "n_iter", "fit_time", "train_objective", "val_loss", "val_accuracy", "test_accuracy", "test_log_loss",
+    "test_ece", "test_macro_f1",
+]
+
+rows = []
+for path in snakemake.input.metrics:
+    with open(path) as handle:
+        result = json.load(handle)
+    params = result["hyperparameters"]
+    rows.append({
+        "dataset": result["dataset"],
+        "model": result["model"],
+        "solver": params.get("solver"),
+        "C": params.get("C"),
+        "learning_rate": params.get("learning_rate"),
+        "batch_size": params.get("batch_size") if params.get("solver") in ("sgd", "adam") else None,
+        "max_iter": params.get("max_iter"),
+        "dtype": params.get("dtype") or "data",
+        "device_used": result["device_used"],
+        "n_iter": result["n_iter"],
+        "fit_time": result["fit_time"],
+        "train_objective": result["final_train_objective"],
+        "val_loss": result["val"]["log_loss"],
+        "val_accuracy": result["val"]["accuracy"],
+        "test_accuracy": result["test"]["accuracy"],
+        "test_log_loss": result["test"]["log_loss"],
+        "test_ece": result["test"]["ece"],
+        "test_macro_f1": result["test"]["macro_avg"]["f1"],
+    })
+
+# Model selection uses the validation split only; the test split stays untouched by it.
+best = {}
+for row in rows:
+    current = best.get(row["dataset"])
+    if current is None or row["val_loss"] < current["val_loss"]:
+        best[row["dataset"]] = row
+for row in rows:
+    row["best"] = best[row["dataset"]] is row
+for dataset, row in sorted(best.items()):
+    logger.info("best model on %s by validation loss: %s (val loss %.4f, test accuracy %.4f)",
+                dataset, row["model"], row["val_loss"], row["test_accuracy"])
+
+buffer = text_io.StringIO()
+writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+writer.writeheader()
+for row in rows:
+    writer.writerow({key: ("" if row[key] is None else row[key]) for key in COLUMNS})
+write_text(snakemake.output.csv, buffer.getvalue())
+
+parts = []
+for dataset in sorted(best):
+    chosen = best[dataset]
+    parts.append(
+        f"<p><b>{dataset}</b>: best model by validation loss is <b>{chosen['model']}</b> "
+        f"(validation loss {chosen['val_loss']:.4f}, test accuracy {chosen['test_accuracy']:.4f}).</p>"
+    )
+    parts.append(html_table([r for r in rows if r["dataset"] == dataset], COLUMNS[1:], caption=dataset,
+                            highlight=lambda r: r["best"]))
+write_text(snakemake.output.html, html_page("Summary of all models", "\n".join(parts)))
