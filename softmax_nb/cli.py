@@ -701,15 +701,29 @@ def build_parser():
     return parser
 
 
+def _configure_logging(level):
+    """Log lines of the package on the current stderr, prefixed with the program name.
+
+    Configured on every call (not with ``logging.basicConfig``, which works only
+    once per process), so repeated in-process calls log to the stderr of the time.
+    """
+    logger = logging.getLogger("softmax_nb")
+    for handler in list(logger.handlers):
+        if getattr(handler, "_softmax_nb_cli", False):
+            logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+    handler._softmax_nb_cli = True
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+
+
 def main(argv=None):
     """Run ``softmax-nb``; returns the exit status (0 success, 1 data error, 2 usage)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format=f"{PROG}: %(message)s",
-        stream=sys.stderr,
-    )
+    _configure_logging(logging.WARNING if args.quiet else logging.INFO)
     debug = os.environ.get("SOFTMAX_NB_DEBUG", "") not in ("", "0")
     try:
         return args.func(args)

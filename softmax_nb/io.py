@@ -17,6 +17,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -304,7 +305,9 @@ def _short(exc):
 def _h5_open_message(path, what, exc):
     text = str(exc)
     if "truncated" in text:
-        return f"{what} {str(path)!r} is truncated (an interrupted copy or write?): {_short(exc)}"
+        sizes = re.search(r"eof = (\d+).*stored_eof = (\d+)", text)
+        detail = f": it holds {sizes[1]} bytes, its header says {sizes[2]}" if sizes else ""
+        return f"{what} {str(path)!r} is truncated{detail} (an interrupted copy or write?)"
     if "signature" in text or "not an hdf5" in text.lower():
         return f"{what} {str(path)!r} is not an HDF5 file"
     return f"cannot open {what} {str(path)!r} as HDF5: {_short(exc)}"

@@ -1,0 +1,317 @@
+"""The softmax-nb command line: a round trip on digits and the bad-input matrix."""
+
+import csv
+import gzip
+import json
+import os
+import struct
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from softmax_nb import io as sio
+from softmax_nb.cli import main
+
+
+def run(argv, capsys):
+    """Run main(argv); return (exit status, stdout, stderr)."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def no_outputs(folder, *names):
+    """None of ``names`` exists and no temporary file of atomic_write is left."""
+    present = set(os.listdir(folder))
+    return not (present & set(names)) and not [n for n in present if ".tmp-" in n]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """prepare -> train on digits, shared by the tests that need a model."""
+    folder = tmp_path_factory.mktemp("cli")
+    assert main(["-q", "prepare", "-o", str(folder / "digits.h5"), "--seed", "0"]) == 0
+    assert main(["-q", "train", str(folder / "digits.h5"), "-o", str(folder / "model.h5"),
+                 "--history", str(folder / "history.csv"), "--threads", "1", "--max-iter", "300"]) == 0
+    return folder
+
+
+def test_round_trip_on_digits(trained, capsys, tmp_path):
+    data, model = trained / "digits.h5", trained / "model.h5"
+    with open(trained / "history.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["iteration", "loss", "grad_norm", "val_loss", "val_accuracy", "time"]
+    assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
+    assert float(rows[-1]["val_accuracy"]) > 0.9  # the val split is the eval_set
+
+    code, out, err = run(["evaluate", model, data, "-o", tmp_path / "metrics.json"], capsys)
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["split"] == "test" and metrics["n_samples"] == 270
+    assert metrics["accuracy"] > 0.93
+    assert 0 < metrics["log_loss"] < 0.3 and 0 <= metrics["ece"] < 0.1
+    assert len(metrics["confusion_matrix"]) == 10 and len(metrics["per_class"]) == 10
+
+    code, out, _ = run(["evaluate", model, data, "--split", "val"], capsys)
+    assert code == 0 and json.loads(out)["split"] == "val"
+
+    code, out, _ = run(["info", model], capsys)
+    assert code == 0 and "model file" in out and "standardization stored: yes" in out
+    code, out, _ = run(["info", data, "--json"], capsys)
+    info = json.loads(out)
+    assert info["kind"] == "dataset" and info["image_shape"] == [8, 8]
+
+    code, out, _ = run(["gradcheck", model, data, "--n-samples", "50", "-o", tmp_path / "grad.json"], capsys)
+    assert code == 0
+    grad = json.loads((tmp_path / "grad.json").read_text())
+    assert grad["passed"] and grad["n_samples"] == 50
+    assert {b["block"] for b in grad["blocks"]} == {"coef", "intercept"}
+    assert max(b["max_rel_error"] for b in grad["blocks"]) < 1e-5
+    code, out, _ = run(["gradcheck", model, data, "--n-samples", "20", "--strict"], capsys)
+    assert code == 0 and "coef" in out and "max_rel_error" in out
+
+    code, _, err = run(["predict", model, data, "-o", tmp_path / "pred.csv"], capsys)
+    assert code == 0, err
+    with open(tmp_path / "pred.csv") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0][:3] == ["row", "predicted", "p_0"] and len(rows) == 271
+    X, y, _ = sio.read_dataset(data, "test")
+    predicted = np.array([int(r[1]) for r in rows[1:]])
+    assert np.mean(predicted == y) == pytest.approx(metrics["accuracy"])
+    np.testing.assert_allclose([sum(map(float, r[2:])) for r in rows[1:]], 1.0, atol=1e-7)
+
+    # Raw (unstandardized) features: the model's stored standardization is applied.
+    from sklearn.datasets import load_digits
+
+    raw = load_digits().data[:25]
+    np.save(tmp_path / "raw.npy", raw)
+    code, _, err = run(["predict", model, tmp_path / "raw.npy", "-o", tmp_path / "raw.csv", "--no-proba"], capsys)
+    assert code == 0, err
+    with open(tmp_path / "raw.csv") as handle:
+        labels = [int(r[1]) for r in list(csv.reader(handle))[1:]]
+    assert np.mean(np.array(labels) == load_digits().target[:25]) > 0.9
+    assert no_outputs(tmp_path)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_train_options_and_config(tmp_path, capsys, trained):
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "datasets:\n  syn:\n    source: synthetic\n    n_samples: 300\n    n_features: 4\n    n_classes: 3\n"
+        "    val_fraction: 0.2\n    test_fraction: 0.2\n    seed: 1\n    dtype: float32\n"
+        "models:\n  adam:\n    solver: adam\n    learning_rate: 0.05\n    max_iter: 5\n    batch_size: 32\n"
+        "    random_state: null\n    threads: 1\n    class_weight: {0: 2.0}\n"
+    )
+    code, _, err = run(["prepare", "--config", config, "--dataset", "syn", "-o", tmp_path / "syn.h5"], capsys)
+    assert code == 0, err
+    assert sio.dataset_info(tmp_path / "syn.h5")["splits"]["train"]["dtype"] == "float32"
+    code, _, err = run(["train", tmp_path / "syn.h5", "--config", config, "--model", "adam",
+                        "-o", tmp_path / "m.h5", "--history", tmp_path / "h.json", "--config-hash", "cafe"], capsys)
+    assert code == 0, err
+    assert "numba kernels ready in" in err  # the compile/cache-load time is logged
+    clf, info = sio.load_model(tmp_path / "m.h5", return_info=True)
+    assert clf.solver == "adam" and clf.random_state == 0 and clf.class_weight == {0: 2.0}
+    assert info["config_hash"] == "cafe" and info["extra"]["compile_seconds"] >= 0
+    history = json.loads((tmp_path / "h.json").read_text())
+    assert history["iteration"] == [1, 2, 3, 4, 5]
+    # Flags override the config; --params takes JSON.
+    code, _, err = run(["train", tmp_path / "syn.h5", "-o", tmp_path / "m2.h5", "--params",
+                        '{"C": 0.1, "max_iter": 50}', "--C", "0.5", "--no-intercept", "--no-eval"], capsys)
+    assert code == 0, err
+    clf = sio.load_model(tmp_path / "m2.h5")
+    assert clf.C == 0.5 and clf.max_iter == 50 and not clf.fit_intercept
+    assert np.isnan(clf.history_["val_loss"]).all()
+    # The generator's own prepare options from the command line.
+    code, _, err = run(["prepare", "--source", "synthetic", "--arg", "n_samples=200", "--arg", "n_classes=4",
+                        "--chunk-rows", "16", "--compression", "gzip", "-o", tmp_path / "s2.h5"], capsys)
+    assert code == 0, err
+    info = sio.dataset_info(tmp_path / "s2.h5")
+    assert info["n_classes"] == 4 and info["splits"]["train"]["chunks"] == (16, 20)
+
+
+@pytest.mark.parametrize("sub", ["prepare", "train", "evaluate", "gradcheck", "info", "predict"])
+def test_help_of_each_command(capsys, sub):
+    code, out, _ = run([sub, "--help"], capsys)
+    assert code == 0 and out.startswith(f"usage: softmax-nb {sub}")
+
+
+def test_console_script_help_and_error_without_traceback(tmp_path):
+    exe = os.path.join(os.path.dirname(sys.executable), "softmax-nb")
+    command = [exe] if os.path.exists(exe) else [sys.executable, "-m", "softmax_nb.cli"]
+    done = subprocess.run(command + ["--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "usage: softmax-nb" in done.stdout
+    for sub in ("prepare", "train", "evaluate", "gradcheck", "info", "predict"):
+        assert sub in done.stdout
+    done = subprocess.run(command + ["info", str(tmp_path / "missing.h5")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"softmax-nb: error: file {str(tmp_path / 'missing.h5')!r} does not exist"
+    assert "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------------------
+# the bad-input matrix: message, exit status, and no output left behind
+# ---------------------------------------------------------------------------
+
+
+def _write_idx(path, array, magic=None, cut=0):
+    header = magic if magic is not None else bytes([0, 0, 8, array.ndim])
+    data = header + struct.pack(f">{array.ndim}I", *array.shape) + array.astype(np.uint8).tobytes()
+    with gzip.open(path, "wb") as handle:
+        handle.write(data[: len(data) - cut])
+
+
+@pytest.mark.parametrize(
+    "make, argv, message",
+    [
+        (None, ["--source", "csv", "--arg", "path={d}/missing.csv"], "CSV file '{d}/missing.csv' does not exist"),
+        (lambda d: (d / "r.csv").write_text("1,2,0\n1,2\n"), ["--source", "csv", "--arg", "path={d}/r.csv"],
+         "line 2 has 2 columns but line 1 has 3"),
+        (lambda d: (d / "n.csv").write_text("a,b,y\n1,2,0\n1,two,1\n"), ["--source", "csv", "--arg", "path={d}/n.csv"],
+         "line 3, column 2 ('b'): 'two' is not a number"),
+        (lambda d: (d / "h.csv").write_text("a,b,y\n1,2,3,0\n"), ["--source", "csv", "--arg", "path={d}/h.csv"],
+         "line 2 has 4 columns but the header has 3"),
+        (lambda d: (d / "h.csv").write_text("a,b,y\n1,2,0\n"),
+         ["--source", "csv", "--arg", "path={d}/h.csv", "--arg", "label_column=target"],
+         "label column 'target' is not in the header"),
+        (lambda d: (d / "c.csv").write_text("a,y\n" + "".join(f"{i},{i / 7}\n" for i in range(20))),
+         ["--source", "csv", "--arg", "path={d}/c.csv"], "y looks continuous"),
+        (lambda d: (_write_idx(d / "i.gz", np.zeros((4, 2, 2)), magic=b"\x01\x00\x08\x03"),
+                    _write_idx(d / "l.gz", np.zeros(4))),
+         ["--source", "idx", "--arg", "images={d}/i.gz", "--arg", "labels={d}/l.gz"], "bad magic number"),
+        (lambda d: (_write_idx(d / "i.gz", np.zeros((4, 2, 2)), cut=5), _write_idx(d / "l.gz", np.zeros(4))),
+         ["--source", "idx", "--arg", "images={d}/i.gz", "--arg", "labels={d}/l.gz"],
+         "but the file holds 11 bytes"),
+        (lambda d: (_write_idx(d / "i.gz", np.zeros((4, 2, 2))), _write_idx(d / "l.gz", np.zeros(3))),
+         ["--source", "idx", "--arg", "images={d}/i.gz", "--arg", "labels={d}/l.gz"],
+         "has 3 labels, shorter than the 4 images"),
+        (lambda d: np.savez(d / "x.npz", X=np.ones((10, 2)), y=np.zeros(10)),
+         ["--source", "npz", "--arg", "path={d}/x.npz"], "single class"),
+        (lambda d: np.savez(d / "x.npz", X=np.ones((10, 2)), y=np.arange(10) % 2),
+         ["--source", "npz", "--arg", "path={d}/x.npz", "--arg", "x_key=features"], "no array 'features'"),
+        (None, ["--source", "digits", "--val-fraction", "0.6", "--test-fraction", "0.5"], "must be below 1"),
+        (None, ["--source", "synthetic", "--arg", "bogus=1"], "source 'synthetic' does not take 'bogus'"),
+    ],
+)
+def test_prepare_bad_input(tmp_path, capsys, make, argv, message):
+    if make:
+        make(tmp_path)
+    argv = [a.format(d=tmp_path) for a in argv]
+    code, _, err = run(["prepare", *argv, "-o", tmp_path / "out.h5"], capsys)
+    assert code == 1
+    assert err.startswith("softmax-nb: error: ") and message.format(d=tmp_path) in err
+    assert "Traceback" not in err
+    assert no_outputs(tmp_path, "out.h5")
+
+
+def _truncated(path):
+    sio.write_dataset(path, {s: (np.ones((4, 2)), np.array([0, 1, 0, 1])) for s in sio.SPLITS}, [0, 1],
+                      {"source": "t"})
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+
+
+def _not_ours(path):
+    with h5py.File(path, "w") as handle:
+        handle["train/X"] = np.ones((3, 2))
+
+
+def _future_version(path):
+    sio.write_dataset(path, {s: (np.ones((4, 2)), np.array([0, 1, 0, 1])) for s in sio.SPLITS}, [0, 1],
+                      {"source": "t"})
+    with h5py.File(path, "r+") as handle:
+        handle.attrs["format_version"] = 7
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (None, "dataset file '{p}' does not exist"),
+        (_truncated, "dataset file '{p}' is truncated: it holds"),
+        (lambda p: p.write_text("hello"), "dataset file '{p}' is not an HDF5 file"),
+        (_not_ours, "dataset file '{p}' is an HDF5 file but not a softmax_nb file"),
+        (_future_version, "dataset file '{p}' has format version 7; this softmax_nb reads version 1"),
+    ],
+)
+def test_train_bad_data_file(tmp_path, capsys, make, message):
+    data = tmp_path / "data.h5"
+    if make:
+        make(data)
+    code, _, err = run(["train", data, "-o", tmp_path / "model.h5", "--history", tmp_path / "h.csv"], capsys)
+    assert code == 1 and err.startswith(f"softmax-nb: error: {message.format(p=data)}")
+    assert err.count("\n") == 1  # one line, no traceback
+    assert no_outputs(tmp_path, "model.h5", "h.csv")
+
+
+def test_evaluate_and_predict_bad_model_or_data(tmp_path, capsys, trained):
+    data, model = trained / "digits.h5", trained / "model.h5"
+    # A model file that is a dataset file.
+    code, _, err = run(["evaluate", data, data, "-o", tmp_path / "m.json"], capsys)
+    assert code == 1 and "format 'softmax_nb-dataset', expected 'softmax_nb-model'" in err
+    # A model for other features.
+    sio.write_dataset(tmp_path / "other.h5", {s: (np.ones((4, 3)), np.array([0, 1, 0, 1])) for s in sio.SPLITS},
+                      [0, 1], {"source": "t"})
+    code, _, err = run(["evaluate", model, tmp_path / "other.h5", "-o", tmp_path / "m.json"], capsys)
+    assert code == 1 and "expects 64 features but" in err
+    # A model for other classes.
+    sio.write_dataset(tmp_path / "cls.h5", {s: (np.ones((4, 64)), np.array([0, 1, 0, 1])) for s in sio.SPLITS},
+                      ["x", "y"], {"source": "t"})
+    code, _, err = run(["evaluate", model, tmp_path / "cls.h5", "-o", tmp_path / "m.json"], capsys)
+    assert code == 1 and "no class in common" in err
+    # Truncated model.
+    (tmp_path / "cut.h5").write_bytes(model.read_bytes()[:2000])
+    code, _, err = run(["predict", tmp_path / "cut.h5", data, "-o", tmp_path / "p.csv"], capsys)
+    assert code == 1 and "model file" in err and "truncated" in err
+    # Raw features with NaN, or the wrong width.
+    np.save(tmp_path / "nan.npy", np.full((2, 64), np.nan))
+    code, _, err = run(["predict", model, tmp_path / "nan.npy", "-o", tmp_path / "p.csv"], capsys)
+    assert code == 1 and "NaN or infinite" in err
+    np.save(tmp_path / "narrow.npy", np.ones((2, 5)))
+    code, _, err = run(["predict", model, tmp_path / "narrow.npy", "-o", tmp_path / "p.csv"], capsys)
+    assert code == 1 and "expects 64 features" in err
+    assert no_outputs(tmp_path, "m.json", "p.csv")
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train"], "the following arguments are required"),
+        (["frobnicate"], "invalid choice"),
+        (["train", "{d}", "-o", "{t}/m.h5", "--solver", "newton"], "invalid choice"),
+        (["train", "{d}", "-o", "{t}/m.h5", "--threads", "999"], "exceeds numba's limit"),
+        (["train", "{d}", "-o", "{t}/m.h5", "--params", "{{bad"], "--params is not valid JSON"),
+        (["train", "{d}", "-o", "{t}/m.h5", "--params", '{{"gamma": 1}}'], "unknown hyperparameter(s): gamma"),
+        (["train", "{d}", "-o", "{t}/m.h5", "--model", "x"], "--model needs --config"),
+        (["train", "{d}", "-o", "{t}/m.h5", "--history", "{t}/h.txt"], "--history must end in .csv or .json"),
+        (["prepare", "-o", "{t}/x.h5", "--dataset", "d"], "--dataset needs --config"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path, capsys, trained, argv, message):
+    argv = [a.format(d=trained / "digits.h5", t=tmp_path) for a in argv]
+    code, _, err = run(argv, capsys)
+    assert code == 2 and "softmax-nb: error: " in err and message in err
+    assert no_outputs(tmp_path, "m.h5", "x.h5", "h.txt")
+
+
+def test_data_errors_in_hyperparameters_and_config(tmp_path, capsys, trained):
+    data = trained / "digits.h5"
+    code, _, err = run(["train", data, "-o", tmp_path / "m.h5", "--class-weight", '{"11": 2}'], capsys)
+    assert code == 1 and "class_weight names class '11'" in err
+    code, _, err = run(["train", data, "-o", tmp_path / "m.h5", "--C", "-1"], capsys)
+    assert code == 1 and "C" in err and "softmax-nb: error:" in err
+    config = tmp_path / "c.yaml"
+    config.write_text("datasets:\n  a: {source: digits}\n")
+    code, _, err = run(["prepare", "--config", config, "--dataset", "b", "-o", tmp_path / "x.h5"], capsys)
+    assert code == 1 and "defines no datasets.b (defined: a)" in err
+    code, _, err = run(["prepare", "--config", tmp_path / "none.yaml", "--dataset", "a", "-o", tmp_path / "x.h5"],
+                       capsys)
+    assert code == 1 and "config file" in err and "does not exist" in err
+    code, _, err = run(["train", data, "-o", tmp_path / "no" / "m.h5"], capsys)
+    assert code == 1 and "does not exist" in err
+    assert no_outputs(tmp_path, "m.h5", "x.h5")
