@@ -1057,6 +1057,9 @@ def describe(path):
         lines.append(f"  features: {info['n_features']}" + (
             f"  (image {info['image_shape'][0]}x{info['image_shape'][1]})" if info["image_shape"] else ""))
         lines.append(f"  classes ({info['n_classes']}): {shown}")
+        if info["class_names"]:
+            names = info["class_names"]
+            lines.append("  class names: " + ", ".join(names[:20]) + (", ..." if len(names) > 20 else ""))
         lines.append(f"  standardized: {'yes (mean/scale in /preprocessing)' if info['standardized'] else 'no'}")
         for name, split in info["splits"].items():
             chunks = split["chunks"][0] if split["chunks"] else "contiguous"
