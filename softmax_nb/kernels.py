@@ -65,61 +65,110 @@ def _n_chunks(n_samples, n_classes, n_features):
 
 @njit(**_JIT)
 def _block_logits(X, row0, n_rows, coef, intercept, logits):
-    """logits[r, k] = X[row0 + r] . coef[k] + intercept[k], in float64."""
+    """logits[r, k] = X[row0 + r] . coef[k] + intercept[k], in float64.
+
+    Register blocking: two rows x four classes per pass over the features, so each
+    loaded element of X serves four dot products and each of coef two.
+    """
     n_classes, n_features = coef.shape
     zero = X.dtype.type(0)
     r = 0
-    # Two rows at a time: each coef row loaded from cache serves two dot products.
-    while r + 2 <= n_rows:
+    while r < n_rows:
         x0 = X[row0 + r]
-        x1 = X[row0 + r + 1]
-        for k in range(n_classes):
-            w = coef[k]
-            acc0 = zero
-            acc1 = zero
+        # A lone last row is paired with itself; its second result is discarded.
+        x1 = X[row0 + r + 1] if r + 1 < n_rows else x0
+        k = 0
+        while k + 4 <= n_classes:
+            w0 = coef[k]
+            w1 = coef[k + 1]
+            w2 = coef[k + 2]
+            w3 = coef[k + 3]
+            a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = zero
             for j in range(n_features):
-                acc0 += x0[j] * w[j]
-                acc1 += x1[j] * w[j]
-            logits[r, k] = np.float64(acc0) + intercept[k]
-            logits[r + 1, k] = np.float64(acc1) + intercept[k]
+                u = x0[j]
+                v = x1[j]
+                a00 += u * w0[j]
+                a01 += u * w1[j]
+                a02 += u * w2[j]
+                a03 += u * w3[j]
+                a10 += v * w0[j]
+                a11 += v * w1[j]
+                a12 += v * w2[j]
+                a13 += v * w3[j]
+            logits[r, k] = np.float64(a00) + intercept[k]
+            logits[r, k + 1] = np.float64(a01) + intercept[k + 1]
+            logits[r, k + 2] = np.float64(a02) + intercept[k + 2]
+            logits[r, k + 3] = np.float64(a03) + intercept[k + 3]
+            if r + 1 < n_rows:
+                logits[r + 1, k] = np.float64(a10) + intercept[k]
+                logits[r + 1, k + 1] = np.float64(a11) + intercept[k + 1]
+                logits[r + 1, k + 2] = np.float64(a12) + intercept[k + 2]
+                logits[r + 1, k + 3] = np.float64(a13) + intercept[k + 3]
+            k += 4
+        while k < n_classes:
+            w0 = coef[k]
+            a00 = a10 = zero
+            for j in range(n_features):
+                a00 += x0[j] * w0[j]
+                a10 += x1[j] * w0[j]
+            logits[r, k] = np.float64(a00) + intercept[k]
+            if r + 1 < n_rows:
+                logits[r + 1, k] = np.float64(a10) + intercept[k]
+            k += 1
         r += 2
-    if r < n_rows:
-        x0 = X[row0 + r]
-        for k in range(n_classes):
-            w = coef[k]
-            acc0 = zero
-            for j in range(n_features):
-                acc0 += x0[j] * w[j]
-            logits[r, k] = np.float64(acc0) + intercept[k]
 
 
 @njit(**_JIT)
 def _block_gradient(X, row0, n_rows, dloss_dlogits, grad_block):
-    """grad_block[k] = sum_r dloss_dlogits[r, k] X[row0 + r], in X's dtype."""
+    """grad_block[k] = sum_r dloss_dlogits[r, k] X[row0 + r], in X's dtype.
+
+    Register blocking: four rows x four classes per pass over the features, so one
+    load and store of a gradient row is shared by four rows of X.
+    """
     n_classes, n_features = grad_block.shape
-    for k in range(n_classes):
-        g_k = grad_block[k]
-        g_k[:] = 0
-        r = 0
-        # Four rows at a time: one load and store of g_k per four rows of X.
-        while r + 4 <= n_rows:
-            d0 = dloss_dlogits[r, k]
-            d1 = dloss_dlogits[r + 1, k]
-            d2 = dloss_dlogits[r + 2, k]
-            d3 = dloss_dlogits[r + 3, k]
-            x0 = X[row0 + r]
-            x1 = X[row0 + r + 1]
-            x2 = X[row0 + r + 2]
-            x3 = X[row0 + r + 3]
+    grad_block[:] = 0
+    d = dloss_dlogits
+    r = 0
+    while r + 4 <= n_rows:
+        x0 = X[row0 + r]
+        x1 = X[row0 + r + 1]
+        x2 = X[row0 + r + 2]
+        x3 = X[row0 + r + 3]
+        k = 0
+        while k + 4 <= n_classes:
+            g0 = grad_block[k]
+            g1 = grad_block[k + 1]
+            g2 = grad_block[k + 2]
+            g3 = grad_block[k + 3]
+            d00, d10, d20, d30 = d[r, k], d[r + 1, k], d[r + 2, k], d[r + 3, k]
+            d01, d11, d21, d31 = d[r, k + 1], d[r + 1, k + 1], d[r + 2, k + 1], d[r + 3, k + 1]
+            d02, d12, d22, d32 = d[r, k + 2], d[r + 1, k + 2], d[r + 2, k + 2], d[r + 3, k + 2]
+            d03, d13, d23, d33 = d[r, k + 3], d[r + 1, k + 3], d[r + 2, k + 3], d[r + 3, k + 3]
             for j in range(n_features):
-                g_k[j] += d0 * x0[j] + d1 * x1[j] + d2 * x2[j] + d3 * x3[j]
-            r += 4
-        while r < n_rows:
-            d0 = dloss_dlogits[r, k]
-            x0 = X[row0 + r]
+                u0 = x0[j]
+                u1 = x1[j]
+                u2 = x2[j]
+                u3 = x3[j]
+                g0[j] += d00 * u0 + d10 * u1 + d20 * u2 + d30 * u3
+                g1[j] += d01 * u0 + d11 * u1 + d21 * u2 + d31 * u3
+                g2[j] += d02 * u0 + d12 * u1 + d22 * u2 + d32 * u3
+                g3[j] += d03 * u0 + d13 * u1 + d23 * u2 + d33 * u3
+            k += 4
+        while k < n_classes:
+            g0 = grad_block[k]
+            d00, d10, d20, d30 = d[r, k], d[r + 1, k], d[r + 2, k], d[r + 3, k]
             for j in range(n_features):
-                g_k[j] += d0 * x0[j]
-            r += 1
+                g0[j] += d00 * x0[j] + d10 * x1[j] + d20 * x2[j] + d30 * x3[j]
+            k += 1
+        r += 4
+    while r < n_rows:
+        x0 = X[row0 + r]
+        for k in range(n_classes):
+            g0 = grad_block[k]
+            d00 = d[r, k]
+            for j in range(n_features):
+                g0[j] += d00 * x0[j]
+        r += 1
 
 
 @njit(parallel=True, **_JIT)
