@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -719,6 +720,10 @@ def _configure_logging(level):
     logger.propagate = False
 
 
+def _log_warning(message, category, filename, lineno, file=None, line=None):
+    log.warning("warning: %s (%s)", message, category.__name__)
+
+
 def main(argv=None):
     """Run ``softmax-nb``; returns the exit status (0 success, 1 data error, 2 usage)."""
     parser = build_parser()
@@ -726,7 +731,11 @@ def main(argv=None):
     _configure_logging(logging.WARNING if args.quiet else logging.INFO)
     debug = os.environ.get("SOFTMAX_NB_DEBUG", "") not in ("", "0")
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            # Warnings (a ConvergenceWarning, say) as one log line each, like the
+            # rest of the output, instead of Python's two-line file:line form.
+            warnings.showwarning = _log_warning
+            return args.func(args)
     except CLIError as exc:
         if debug:
             raise
