@@ -745,9 +745,9 @@ def main(argv=None):
             raise
         message = str(exc) if exc.filename is None else f"{exc.strerror}: {exc.filename!r}"
         parser.exit(EXIT_DATA, f"{PROG}: error: {message}\n")
-    except (ValueError, OSError) as exc:
-        # Library errors (DataError, FileFormatError, the estimator's input checks)
-        # carry a message meant for the user.
+    except (ValueError, OSError, ArithmeticError) as exc:
+        # Library errors (DataError, FileFormatError, the estimator's input checks,
+        # a diverging optimiser's FloatingPointError) carry a message meant for the user.
         if debug:
             raise
         parser.exit(EXIT_DATA, f"{PROG}: error: {exc}\n")
