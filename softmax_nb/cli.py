@@ -352,6 +352,14 @@ def _cmd_train(args):
             raise CLIError(f"--history must end in .csv or .json, got {args.history!r}", EXIT_USAGE)
     params, threads = _hyperparameters(args)
     threads = _set_threads(threads)
+    if params.get("device", "cpu") != "cpu":
+        # Before any data is read: "no GPU here" is a setup problem, not a crash.
+        from softmax_nb.estimator import resolve_device
+
+        try:
+            resolve_device(params["device"])
+        except (RuntimeError, ImportError) as exc:
+            raise CLIError(str(exc)) from exc
     if threads is not None and "n_threads" not in params:
         params["n_threads"] = threads
     X, y, info = sio.read_dataset(args.data, "train")
@@ -598,7 +606,17 @@ def build_parser():
         epilog="Run 'softmax-nb COMMAND --help' for a command's options.",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    # -q also after the command name; SUPPRESS keeps the top-level value when absent.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="only warnings and errors on stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_parser = sub.add_parser
+
+    def add_parser(name, **kwargs):
+        return _add_parser(name, parents=[common], **kwargs)
+
+    sub.add_parser = add_parser
     sub.required = True
 
     p = sub.add_parser("prepare", help="load a data source, split and standardize it, write a dataset .h5",

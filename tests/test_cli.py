@@ -315,3 +315,26 @@ def test_data_errors_in_hyperparameters_and_config(tmp_path, capsys, trained):
     code, _, err = run(["train", data, "-o", tmp_path / "no" / "m.h5"], capsys)
     assert code == 1 and "does not exist" in err
     assert no_outputs(tmp_path, "m.h5", "x.h5")
+
+
+def test_cuda_without_gpu_is_a_clear_error(tmp_path, capsys, trained):
+    from softmax_nb.estimator import resolve_device
+
+    try:
+        resolve_device("cuda")
+    except (RuntimeError, ImportError):
+        pass
+    else:
+        pytest.skip("a CUDA GPU is usable here")
+    code, _, err = run(["train", trained / "digits.h5", "-o", tmp_path / "m.h5", "--device", "cuda"], capsys)
+    assert code == 1 and err.startswith("softmax-nb: error: device='cuda' was requested but")
+    assert "Traceback" not in err and no_outputs(tmp_path, "m.h5")
+
+
+def test_quiet_after_the_command(tmp_path, capsys):
+    code, _, err = run(["prepare", "-q", "-o", tmp_path / "d.h5", "--source", "synthetic",
+                        "--arg", "n_samples=100"], capsys)
+    assert code == 0 and err == ""
+    code, _, err = run(["prepare", "-o", tmp_path / "d.h5", "--source", "synthetic", "--arg", "n_samples=100"],
+                       capsys)
+    assert code == 0 and "wrote" in err
