@@ -6,6 +6,7 @@ scikit-learn's multinomial ``LogisticRegression`` (lambda = 1 / (C sum_j s_j)).
 """
 
 import contextlib
+import os
 import time
 import warnings
 
@@ -19,6 +20,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import kernels
+from .checkpoint import (TerminationGuard, TrainingInterrupted, fingerprint,  # noqa: F401
+                         load_checkpoint, save_checkpoint)
 from .optim import LR_SCHEDULES, LBFGS, SGD, SOLVERS, Adam, GradientDescent
 
 DEVICES = ("cpu", "cuda", "auto")
@@ -178,6 +181,13 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         Numba threads for fit and predict; None leaves numba's setting.
     device : {'cpu', 'cuda', 'auto'}, default='cpu'
     verbose : int, default=0
+    checkpoint_path : str or None
+        Where to write training checkpoints (HDF5, atomically): every
+        ``checkpoint_every`` iterations, every ``checkpoint_seconds`` seconds, and on
+        SIGTERM, after which fit raises ``TrainingInterrupted``. ``fit(...,
+        resume=True)`` continues from it, bitwise identically to an uninterrupted fit.
+    checkpoint_every : int, default=10
+    checkpoint_seconds : float, default=300.0
 
     Attributes
     ----------
@@ -219,6 +229,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         n_threads=None,
         device="cpu",
         verbose=0,
+        checkpoint_path=None,
+        checkpoint_every=10,
+        checkpoint_seconds=300.0,
     ):
         self.C = C
         self.fit_intercept = fit_intercept
@@ -241,6 +254,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.n_threads = n_threads
         self.device = device
         self.verbose = verbose
+        self.checkpoint_path = checkpoint_path
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint_seconds = checkpoint_seconds
 
     # -- checks -------------------------------------------------------------
 
@@ -288,7 +304,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     # -- fit ----------------------------------------------------------------
 
-    def fit(self, X, y, sample_weight=None, *, eval_set=None):
+    def fit(self, X, y, sample_weight=None, *, eval_set=None, resume=False):
         """Fit the model.
 
         Parameters
@@ -301,6 +317,10 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         eval_set : tuple (X_val, y_val), optional
             Validation data whose loss and accuracy are recorded in ``history_``
             each iteration (not used for stopping unless ``early_stopping``).
+        resume : bool, default=False
+            Continue from ``checkpoint_path`` when that file exists (it must have
+            been written for the same data and hyperparameters; ``max_iter`` may
+            differ); start afresh when it does not.
 
         Returns
         -------
@@ -333,12 +353,27 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 "warm_start needs the same classes and number of features as the "
                 "previous fit"
             )
+
+        seed = _seed(self.random_state)
+        checkpoint_id = resume_state = None
+        if self.checkpoint_path is not None:
+            checkpoint_id = fingerprint(X, y_encoded, sample_weight, classes,
+                                        self._optimisation_params())
+            if resume and os.path.exists(self.checkpoint_path):
+                resume_state = load_checkpoint(self.checkpoint_path, solver=self.solver,
+                                               expected_fingerprint=checkpoint_id)
+                seed = resume_state["seed"]
+            elif seed is None:
+                # Drawn once and saved in the checkpoint, so a resume replays it.
+                seed = int(np.random.SeedSequence().entropy % 2**32)
+        elif resume:
+            raise ValueError("resume=True needs checkpoint_path")
         self.classes_ = classes
 
         X_val = y_val = None
         if self.early_stopping:
             X, X_val, y_encoded, y_val, sample_weight, _ = _split_validation(
-                X, y_encoded, sample_weight, self.validation_fraction, self.random_state
+                X, y_encoded, sample_weight, self.validation_fraction, seed
             )
         elif eval_set is not None:
             X_val, y_val_raw = eval_set
@@ -356,33 +391,60 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             x0 = np.zeros(n_classes * n_features + (n_classes if self.fit_intercept else 0))
 
         start = time.perf_counter()
-        with _num_threads(self.n_threads):
-            optimizer = self._make_optimizer(objective, x0, X.shape[0])
+        with _num_threads(self.n_threads), \
+                TerminationGuard(enabled=self.checkpoint_path is not None) as guard:
+            optimizer = self._make_optimizer(objective, x0, X.shape[0], seed)
+            monitor = _Monitor(self.tol, self.n_iter_no_change)
             self.history_ = {key: [] for key in HISTORY_KEYS}
-            best = _Monitor(self.tol, self.n_iter_no_change)
-            converged = getattr(optimizer, "converged", False)
-            while not converged and optimizer.iteration < self.max_iter:
+            elapsed_before = 0.0
+            if resume_state is not None:
+                optimizer.load_state_dict(resume_state["optimizer"])
+                monitor.load_state_dict(resume_state["monitor"])
+                self.history_ = _history_from_checkpoint(resume_state["history"])
+                elapsed_before = resume_state["elapsed"]
+            minibatch = self.solver in ("sgd", "adam")
+            converged = monitor.stopped if minibatch else optimizer.converged
+            stopped_early = self.early_stopping and monitor.stopped
+            last_checkpoint = time.perf_counter()
+            while not (converged or stopped_early) and optimizer.iteration < self.max_iter:
                 optimizer.step()
+                elapsed = elapsed_before + time.perf_counter() - start
                 val_loss, val_accuracy = self._validation_scores(objective, optimizer.x,
                                                                  X_val, y_val)
-                self._record(optimizer, val_loss, val_accuracy, time.perf_counter() - start)
-                if self.early_stopping:
-                    if best.update(val_loss, optimizer.x):
-                        break
-                elif self.solver in ("sgd", "adam"):
-                    if best.update(optimizer.loss, optimizer.x):
-                        converged = True
-                else:
-                    converged = optimizer.converged
+                self._record(optimizer, val_loss, val_accuracy, elapsed)
                 if not np.isfinite(optimizer.loss):
                     raise FloatingPointError(
                         f"the loss became {optimizer.loss} at iteration {optimizer.iteration}; "
                         "lower learning_rate or standardize the features"
                     )
-            params = best.best_x if self.early_stopping and best.best_x is not None else optimizer.x
-        self.fit_time_ = time.perf_counter() - start
+                if self.early_stopping:
+                    stopped_early = monitor.update(val_loss, optimizer.x)
+                elif minibatch:
+                    converged = monitor.update(optimizer.loss, optimizer.x)
+                else:
+                    converged = optimizer.converged
+                if self.checkpoint_path is not None and (
+                    guard.requested
+                    or optimizer.iteration % self.checkpoint_every == 0
+                    or time.perf_counter() - last_checkpoint >= self.checkpoint_seconds
+                ):
+                    save_checkpoint(
+                        self.checkpoint_path, solver=self.solver, fingerprint=checkpoint_id,
+                        seed=seed, elapsed=elapsed, optimizer_state=optimizer.state_dict(),
+                        monitor_state=monitor.state_dict(), history=self.history_,
+                    )
+                    last_checkpoint = time.perf_counter()
+                    if guard.requested:
+                        raise TrainingInterrupted(
+                            f"training stopped by SIGTERM after iteration {optimizer.iteration}; "
+                            f"checkpoint written to {self.checkpoint_path}; fit again with "
+                            "resume=True (softmax-nb train --resume) to continue"
+                        )
+            params = optimizer.x
+            if stopped_early and monitor.best_x is not None:
+                params = monitor.best_x
+        self.fit_time_ = elapsed_before + time.perf_counter() - start
         self.n_iter_ = optimizer.iteration
-        stopped_early = self.early_stopping and best.stopped
         if not converged and not stopped_early and optimizer.iteration >= self.max_iter:
             warnings.warn(
                 f"{self.solver} did not converge in max_iter={self.max_iter} iterations; "
@@ -395,7 +457,13 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                            else np.zeros(n_classes))
         return self
 
-    def _make_optimizer(self, objective, x0, n_samples):
+    def _optimisation_params(self):
+        """Hyperparameters that shape the optimisation path (a resume must share them)."""
+        ignored = {"verbose", "n_threads", "max_iter", "device", "warm_start",
+                   "checkpoint_path", "checkpoint_every", "checkpoint_seconds"}
+        return {k: v for k, v in self.get_params().items() if k not in ignored}
+
+    def _make_optimizer(self, objective, x0, n_samples, seed):
         lr = self.learning_rate
         if lr is None:
             lr = _DEFAULT_LEARNING_RATE[self.solver]
@@ -405,7 +473,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             return GradientDescent(objective, x0, learning_rate=lr, gtol=self.tol)
         common = dict(batch_size=self.batch_size, learning_rate=lr,
                       lr_schedule=self.lr_schedule, max_epochs=self.max_iter,
-                      random_state=_seed(self.random_state))
+                      random_state=seed)
         if self.solver == "sgd":
             return SGD(objective, objective.batch, x0, n_samples, momentum=self.momentum,
                        nesterov=self.nesterov, **common)
@@ -534,6 +602,22 @@ class _Monitor:
         self.stopped = self.bad_rounds >= self.patience
         return self.stopped
 
+    def state_dict(self):
+        return {"best_value": np.float64(self.best_value), "best_x": self.best_x,
+                "bad_rounds": np.int64(self.bad_rounds), "stopped": np.bool_(self.stopped)}
+
+    def load_state_dict(self, state):
+        self.best_value = float(state["best_value"])
+        self.best_x = None if state.get("best_x") is None else np.array(state["best_x"])
+        self.bad_rounds = int(state["bad_rounds"])
+        self.stopped = bool(state["stopped"])
+
+
+def _history_from_checkpoint(columns):
+    history = {key: list(columns.get(key, [])) for key in HISTORY_KEYS}
+    history["iteration"] = [int(i) for i in history["iteration"]]
+    return history
+
 
 def _seed(random_state):
     """An int seed for numpy's Generator from sklearn-style random_state."""
@@ -544,10 +628,9 @@ def _seed(random_state):
     return random_state
 
 
-def _split_validation(X, y, sample_weight, fraction, random_state):
+def _split_validation(X, y, sample_weight, fraction, seed):
     """Stratified hold-out split; falls back to a plain split when a class is too
     small to stratify."""
-    seed = _seed(random_state)
     try:
         parts = train_test_split(X, y, sample_weight, test_size=fraction,
                                  random_state=seed, stratify=y)
