@@ -24,6 +24,7 @@ import numpy as np
 
 from . import datasets
 from . import io as sio
+from .checkpoint import TrainingInterrupted
 
 PROG = "softmax-nb"
 EXIT_DATA = 1
@@ -381,6 +382,16 @@ def _cmd_train(args):
         clf.set_params(warm_start=True)
         for attr in ("coef_", "intercept_", "classes_", "n_features_in_"):
             setattr(clf, attr, getattr(previous, attr))
+    checkpoint = None if args.no_checkpoint else Path(args.checkpoint or f"{out}.ckpt")
+    if checkpoint is not None:
+        clf.set_params(checkpoint_path=str(checkpoint), checkpoint_every=args.checkpoint_every,
+                       checkpoint_seconds=args.checkpoint_seconds)
+        if args.resume and checkpoint.exists():
+            log.info("resuming from checkpoint %s", checkpoint)
+        elif args.resume:
+            log.info("no checkpoint at %s: training from the start", checkpoint)
+    elif args.resume:
+        raise CLIError("--resume needs checkpoints (drop --no-checkpoint)", EXIT_USAGE)
     compile_seconds = _warm_up(X, len(np.unique(y)))
     import numba
 
@@ -390,7 +401,7 @@ def _cmd_train(args):
     )
     log.info("training on %s: %d rows x %d features, %d classes; %s", args.data, X.shape[0], X.shape[1],
              len(np.unique(y)), json.dumps(params, default=str, sort_keys=True))
-    clf.fit(X, y_labels, eval_set=eval_set)
+    clf.fit(X, y_labels, eval_set=eval_set, resume=bool(args.resume))
     history = getattr(clf, "history_", {}) or {}
     final = {k: v[-1] for k, v in history.items() if len(v)}
     log.info("done in %.2f s, %s iterations; final %s", getattr(clf, "fit_time_", float("nan")),
@@ -409,6 +420,9 @@ def _cmd_train(args):
     sio.save_model(out, clf, preprocessing=info["preprocessing"], extra=extra, config_hash=args.config_hash)
     if args.history:
         _write_history(history, args.history)
+    if checkpoint is not None and checkpoint.exists():
+        # The model is safely written: the training state is no longer needed.
+        checkpoint.unlink()
     log.info("wrote %s", out)
     return 0
 
@@ -675,6 +689,14 @@ def build_parser():
     p.add_argument("--threads", type=int, help="numba threads (numba.set_num_threads)")
     p.add_argument("--no-eval", action="store_true", help="do not record validation metrics in the history")
     p.add_argument("--config-hash", help="hash of the configuration, recorded in the model file")
+    p.add_argument("--checkpoint", help="training checkpoint file (default: OUTPUT.ckpt); removed once "
+                   "the model is written")
+    p.add_argument("--checkpoint-every", type=int, default=10, help="checkpoint every N iterations (default 10)")
+    p.add_argument("--checkpoint-seconds", type=float, default=60.0,
+                   help="and at least every S seconds (default 60)")
+    p.add_argument("--no-checkpoint", action="store_true", help="write no checkpoints")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoint if there is one (after a kill or SIGTERM)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="metrics JSON of a model on a split of a dataset",
@@ -758,6 +780,9 @@ def main(argv=None):
         if debug:
             raise
         parser.exit(exc.code, f"{PROG}: error: {exc}\n")
+    except TrainingInterrupted as exc:
+        # 128 + SIGTERM, as a shell reports a process ended by that signal.
+        parser.exit(143, f"{PROG}: error: {exc}\n")
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         if debug:
             raise
