@@ -418,6 +418,35 @@ def loss_gradient(
     return float(loss), grad_coef, (grad_intercept if intercept is not None else None)
 
 
+def loss_gradient_sums(X, y, coef, intercept=None, sample_weight=None, label_smoothing=0.0):
+    """Un-normalised weighted sums over the rows of X, for data seen in pieces.
+
+    Returns ``(loss_sum, grad_coef_sum, grad_intercept_sum, weight_sum)`` with
+    ``loss_sum = sum_j s_j loss_j`` and the gradient sums likewise (no L2 term).
+    Summing these over the pieces of a dataset, in a fixed order, then dividing by
+    the total weight and adding the L2 term gives ``loss_gradient`` of the whole.
+    """
+    X = _check_X(X)
+    n_samples, n_features = X.shape
+    coef_x, intercept_64 = _check_params(coef, intercept, n_features, X.dtype)
+    n_classes = coef_x.shape[0]
+    y = np.ascontiguousarray(y, dtype=np.int64)
+    if y.shape != (n_samples,):
+        raise ValueError(f"y must have shape ({n_samples},), got {y.shape}")
+    if n_samples and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(f"y must hold class indices in [0, {n_classes})")
+    if sample_weight is None:
+        sample_weight = np.ones(n_samples)
+    sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
+    if n_samples == 0:
+        return 0.0, np.zeros((n_classes, n_features)), np.zeros(n_classes), 0.0
+    loss, grad_coef, grad_intercept = _loss_gradient(
+        X, y, coef_x, intercept_64, sample_weight, float(label_smoothing),
+        _n_chunks(n_samples, n_classes, n_features), config.BLOCK_ROWS,
+    )
+    return float(loss), grad_coef, grad_intercept, float(sample_weight.sum())
+
+
 def decision_function(X, coef, intercept=None):
     """Logits ``X @ coef.T + intercept``, shape (n_samples, n_classes), X's dtype."""
     X = _check_X(X)
