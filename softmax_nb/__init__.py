@@ -7,8 +7,6 @@ estimator on top of them.
 
 __version__ = "0.1.0"
 
-from .estimator import SoftmaxClassifier  # noqa: E402
-from .gradcheck import gradcheck  # noqa: E402
 from .kernels import (  # noqa: E402
     decision_function,
     loss_gradient,
@@ -16,6 +14,21 @@ from .kernels import (  # noqa: E402
     predict_log_proba,
     predict_proba,
 )
+
+# scikit-learn takes about a second to import: the estimator and gradcheck load on
+# first use, so that `import softmax_nb` plus a kernel call stays fast.
+_LAZY = {"SoftmaxClassifier": "estimator", "gradcheck": "gradcheck"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "__version__",
