@@ -35,6 +35,7 @@ __all__ = [
     "FileFormatError",
     "atomic_write",
     "write_dataset",
+    "DatasetWriter",
     "read_dataset",
     "dataset_info",
     "save_model",
@@ -685,6 +686,223 @@ def read_dataset(path, split, *, mmap_ok=False):
             f"dataset file {str(path)!r}: /{split}/y holds class indices outside 0..{info['n_classes'] - 1}"
         )
     return X, y, info
+
+
+# ---------------------------------------------------------------------------
+# dataset files written in row blocks (out-of-core conversion, docs/OUT_OF_CORE.md)
+# ---------------------------------------------------------------------------
+
+
+class DatasetWriter:
+    """Write a dataset file one block of rows at a time, never holding X whole.
+
+    The file has exactly the layout of :func:`write_dataset` (docs/FORMATS.md): X
+    chunked by rows with fletcher32 checksums (empty splits contiguous), y int64,
+    per-split ``n_samples`` and ``class_counts``.  The row count of every split is
+    declared up front and :meth:`append` fills the splits in order; leaving the
+    ``with`` block checks that every declared row was written, then renames the
+    temporary file over ``path`` (atomically, as :func:`atomic_write`).  An
+    exception inside the block leaves no file behind.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Target ``.h5`` file.
+    classes : array-like
+        Class labels in index order.
+    n_features : int
+    split_rows : dict
+        ``{"train": n, "val": n, "test": n}``, the rows each split will receive.
+    dtype : {"float32", "float64"}
+        Stored dtype of X; appended blocks are cast to it.
+    attrs, preprocessing, feature_names, image_shape, class_names, config
+        As :func:`write_dataset`.
+    chunk_rows : int, optional
+        Rows per HDF5 chunk (default about 1 MiB per chunk); must be positive:
+        block-wise writing is for chunked files.
+    compression : {None, "lzf", "gzip"}
+    compression_level : int, optional
+
+    Examples
+    --------
+    >>> with DatasetWriter("big.h5", [0, 1], 784, {"train": n, "val": 0, "test": 0}) as w:  # doctest: +SKIP
+    ...     for X_block, y_block in blocks:
+    ...         w.append("train", X_block, y_block)
+    """
+
+    def __init__(self, path, classes, n_features, split_rows, *, dtype="float32", attrs=None,
+                 preprocessing=None, feature_names=None, image_shape=None, class_names=None,
+                 config=None, chunk_rows=None, compression=None, compression_level=None):
+        if compression not in _COMPRESSIONS:
+            raise ValueError(f"compression must be one of {_COMPRESSIONS}, got {compression!r}")
+        if chunk_rows is not None and (isinstance(chunk_rows, bool)
+                                       or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1):
+            raise ValueError(f"chunk_rows must be a positive integer or None for block-wise writing, got {chunk_rows!r}")
+        if str(dtype) not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        if isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) or n_features < 1:
+            raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
+        if sorted(split_rows) != sorted(SPLITS):
+            raise ValueError(f"split_rows must name exactly the splits {SPLITS}, got {sorted(split_rows)}")
+        for name, rows in split_rows.items():
+            if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or rows < 0:
+                raise ValueError(f"split_rows[{name!r}] must be a non-negative integer, got {rows!r}")
+        if split_rows["train"] == 0:
+            raise ValueError("split_rows['train'] is 0: the training split needs rows")
+        self.path = Path(path)
+        self.classes, self._class_tag = _encode_labels(classes, "classes")
+        self.n_classes = len(self.classes)
+        if self.n_classes < 1:
+            raise ValueError("a dataset needs at least one class")
+        self.n_features = int(n_features)
+        self.dtype = np.dtype(dtype)
+        self.split_rows = {name: int(split_rows[name]) for name in SPLITS}
+        self.attrs = dict(attrs or {})
+        self.preprocessing = preprocessing
+        self.feature_names = None if feature_names is None else [str(v) for v in feature_names]
+        self.image_shape = None if image_shape is None else tuple(int(v) for v in image_shape)
+        self.class_names = None if class_names is None else [str(v) for v in class_names]
+        self.config = config
+        if self.feature_names is not None and len(self.feature_names) != self.n_features:
+            raise ValueError(f"{len(self.feature_names)} feature names for {self.n_features} features")
+        if self.image_shape is not None and int(np.prod(self.image_shape)) != self.n_features:
+            raise ValueError(f"image_shape {self.image_shape} does not match {self.n_features} features")
+        if self.class_names is not None and len(self.class_names) != self.n_classes:
+            raise ValueError(f"{len(self.class_names)} class names for {self.n_classes} classes")
+        if chunk_rows is None:
+            chunk_rows = max(1, _DEFAULT_CHUNK_BYTES // (self.n_features * self.dtype.itemsize))
+        self.chunk_rows = int(chunk_rows)
+        self._filters = {}
+        if compression is not None:
+            self._filters["compression"] = compression
+            if compression == "gzip" and compression_level is not None:
+                self._filters["compression_opts"] = int(compression_level)
+        self._written = dict.fromkeys(SPLITS, 0)
+        self._counts = {name: np.zeros(self.n_classes, dtype=np.int64) for name in SPLITS}
+        self._stack = None
+        self._handle = None
+
+    def __enter__(self):
+        self._stack = contextlib.ExitStack()
+        try:
+            tmp = self._stack.enter_context(atomic_write(self.path))
+            # Closed before atomic_write syncs and renames (ExitStack unwinds in reverse).
+            self._handle = self._stack.enter_context(h5py.File(tmp, "w"))
+            self._write_header()
+        except BaseException:
+            self._stack.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def _write_header(self):
+        handle, root, attrs = self._handle, self._handle.attrs, dict(self.attrs)
+        root["format"] = DATASET_FORMAT
+        root["format_version"] = DATASET_FORMAT_VERSION
+        root["source"] = str(attrs.pop("source", "unknown"))
+        seed = attrs.pop("seed", None)
+        root["seed"] = -1 if seed is None else int(seed)
+        root["n_features"] = self.n_features
+        root["n_classes"] = self.n_classes
+        root["classes_dtype"] = self._class_tag
+        root["standardized"] = self.preprocessing is not None
+        root["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        root["library_versions"] = _to_json(library_versions())
+        root["meta"] = _to_json(attrs)
+        root["config"] = _to_json(self.config if self.config is not None else {})
+        if self.image_shape is not None:
+            root["image_shape"] = np.asarray(self.image_shape, dtype=np.int64)
+        handle.create_dataset("classes", data=self.classes)
+        strings = h5py.string_dtype("utf-8")
+        if self.feature_names is not None:
+            handle.create_dataset("feature_names", data=np.array(self.feature_names, dtype=strings))
+        if self.class_names is not None:
+            handle.create_dataset("class_names", data=np.array(self.class_names, dtype=strings))
+        for name in SPLITS:
+            rows = self.split_rows[name]
+            group = handle.create_group(name)
+            if rows == 0:
+                x_kwargs, y_kwargs = {}, {}
+            else:
+                chunk = min(self.chunk_rows, rows)
+                x_kwargs = {"chunks": (chunk, self.n_features), "fletcher32": True, **self._filters}
+                y_kwargs = {"chunks": (chunk,), "fletcher32": True, **self._filters}
+            group.create_dataset("X", shape=(rows, self.n_features), dtype=self.dtype, **x_kwargs)
+            group.create_dataset("y", shape=(rows,), dtype=np.int64, **y_kwargs)
+        if self.preprocessing is not None:
+            mean = np.asarray(self.preprocessing["mean"], dtype=np.float64)
+            scale = np.asarray(self.preprocessing["scale"], dtype=np.float64)
+            if mean.shape != (self.n_features,) or scale.shape != (self.n_features,):
+                raise ValueError(f"preprocessing mean/scale must have shape ({self.n_features},)")
+            if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
+                raise ValueError("preprocessing mean must be finite and scale finite and positive")
+            group = handle.create_group("preprocessing")
+            group.attrs["method"] = "standardize"
+            group.create_dataset("mean", data=mean)
+            group.create_dataset("scale", data=scale)
+
+    def append(self, split, X, y):
+        """Write the next rows of ``split``.
+
+        Parameters
+        ----------
+        split : {"train", "val", "test"}
+        X : array-like of shape (n_rows, n_features)
+            Real numbers; cast to the file's dtype.
+        y : array-like of shape (n_rows,)
+            Class indices ``0..n_classes-1``.
+        """
+        if self._handle is None:
+            raise RuntimeError("DatasetWriter.append must be called inside its 'with' block")
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        X = np.asarray(X)
+        y = np.asarray(y)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(f"split {split!r}: X block must have shape (n, {self.n_features}), got {X.shape}")
+        if X.dtype.kind not in "biuf":
+            raise ValueError(f"split {split!r}: X block must hold real numbers, got dtype {X.dtype}")
+        if y.shape != (X.shape[0],):
+            raise ValueError(f"split {split!r}: y block must have shape ({X.shape[0]},), got {y.shape}")
+        if y.size and (y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= self.n_classes):
+            raise ValueError(f"split {split!r}: y must hold class indices in 0..{self.n_classes - 1}")
+        start = self._written[split]
+        stop = start + X.shape[0]
+        if stop > self.split_rows[split]:
+            raise ValueError(
+                f"split {split!r}: appending {X.shape[0]} rows after {start} exceeds the declared "
+                f"{self.split_rows[split]} rows"
+            )
+        if X.shape[0] == 0:
+            return
+        group = self._handle[split]
+        group["X"][start:stop] = np.ascontiguousarray(X, dtype=self.dtype)
+        group["y"][start:stop] = y.astype(np.int64, copy=False)
+        self._counts[split] += np.bincount(y, minlength=self.n_classes).astype(np.int64)
+        self._written[split] = stop
+
+    @property
+    def rows_written(self):
+        """Rows appended so far, per split."""
+        return dict(self._written)
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                short = {n: (self._written[n], self.split_rows[n]) for n in SPLITS
+                         if self._written[n] != self.split_rows[n]}
+                if short:
+                    detail = ", ".join(f"{n} {w} of {r}" for n, (w, r) in short.items())
+                    raise ValueError(f"{str(self.path)!r}: not every declared row was written ({detail})")
+                for name in SPLITS:
+                    group = self._handle[name]
+                    group.attrs["n_samples"] = self.split_rows[name]
+                    group.attrs["class_counts"] = self._counts[name]
+        except BaseException:
+            self._handle = None
+            self._stack.__exit__(*sys.exc_info())
+            raise
+        self._handle = None
+        return self._stack.__exit__(exc_type, exc, tb)
 
 
 # ---------------------------------------------------------------------------
