@@ -380,6 +380,15 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             X_val = self._validate_X(X_val, reset=False)
             y_val = self._encode(np.asarray(y_val_raw))
 
+        if self.solver in ("sgd", "adam") and X.size:
+            largest = float(np.max(np.abs(X)))
+            if largest > 1e6:
+                warnings.warn(
+                    f"features reach {largest:.3g}: {self.solver} takes fixed-size steps and "
+                    "will overshoot on unscaled data; standardize the features (softmax-nb "
+                    "prepare does by default) or use solver='lbfgs'",
+                    UserWarning,
+                )
         device, self.device_used_ = resolve_device(self.device)
         n_classes, n_features = len(classes), X.shape[1]
         l2_reg_strength = 0.0 if np.isinf(self.C) else 1.0 / (self.C * sample_weight.sum())
@@ -445,6 +454,14 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 params = monitor.best_x
         self.fit_time_ = elapsed_before + time.perf_counter() - start
         self.n_iter_ = optimizer.iteration
+        if converged and not minibatch and np.isinf(self.C) and not optimizer.gradient_small:
+            warnings.warn(
+                f"{self.solver} stopped after {optimizer.iteration} iterations because the loss "
+                f"no longer decreases, while max|gradient| = {np.max(np.abs(optimizer.grad)):.3g} "
+                f"> tol: without regularization (C=inf) the optimum of linearly separable data "
+                "lies at infinity; use a finite C",
+                ConvergenceWarning,
+            )
         if not converged and not stopped_early and optimizer.iteration >= self.max_iter:
             warnings.warn(
                 f"{self.solver} did not converge in max_iter={self.max_iter} iterations; "
@@ -452,6 +469,15 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 ConvergenceWarning,
             )
         coef, intercept = objective.unpack(params)
+        if np.isinf(self.C) and np.array_equal(
+            kernels.predict(X, coef, intercept), y_encoded
+        ):
+            warnings.warn(
+                "the training data are linearly separable and C=inf: the maximum-likelihood "
+                "coefficients are infinite, and the fit stopped at finite ones "
+                f"(max |coef| = {np.max(np.abs(coef)):.3g}); use a finite C for a unique solution",
+                ConvergenceWarning,
+            )
         self.coef_ = np.array(coef, dtype=np.float64)
         self.intercept_ = (np.array(intercept, dtype=np.float64) if self.fit_intercept
                            else np.zeros(n_classes))

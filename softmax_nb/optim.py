@@ -14,7 +14,9 @@ interface, so the estimator can drive, record and checkpoint any of them:
 ``batch_fun(x, indices) -> (loss, grad)`` on a subset of rows.
 """
 
+import ast
 import math
+import warnings
 
 import numpy as np
 from scipy.optimize import line_search
@@ -52,6 +54,11 @@ class _FullBatchOptimizer:
         self.loss, self.grad = self.objective(self.x)
         self.iteration = 0
         self.converged = False
+
+    @property
+    def gradient_small(self):
+        """True when the stop was by the gradient rule (max|grad| <= gtol)."""
+        return bool(np.max(np.abs(self.grad)) <= self.gtol)
 
     def _base_state(self):
         return {
@@ -118,21 +125,25 @@ class LBFGS(_FullBatchOptimizer):
             self.s_history.clear()
             self.y_history.clear()
             direction = -self.grad / max(np.linalg.norm(self.grad), 1.0)
-        alpha, _, _, new_loss, _, new_grad = line_search(
-            self.objective.loss,
-            self.objective.grad,
-            self.x,
-            direction,
-            gfk=self.grad,
-            old_fval=self.loss,
-            old_old_fval=self.previous_loss,
-            c1=1e-4,
-            c2=0.9,
-            maxiter=self.max_line_search,
-        )
+        with warnings.catch_warnings():
+            # A failed Wolfe search falls back to backtracking below; scipy's
+            # LineSearchWarning about it is not news for the user.
+            warnings.filterwarnings("ignore", message="The line search algorithm")
+            alpha, _, _, new_loss, _, new_grad = line_search(
+                self.objective.loss,
+                self.objective.grad,
+                self.x,
+                direction,
+                gfk=self.grad,
+                old_fval=self.loss,
+                old_old_fval=self.previous_loss,
+                c1=1e-4,
+                c2=0.9,
+                maxiter=self.max_line_search,
+            )
         if alpha is None:
             alpha, new_loss = _backtracking(self.objective.loss, self.x, self.loss,
-                                            self.grad, direction, self.max_line_search)
+                                            self.grad, direction)
             if alpha is None:
                 # No decrease representable in float64: we are at the optimum to
                 # machine precision.
@@ -174,14 +185,21 @@ class LBFGS(_FullBatchOptimizer):
         self.previous_loss = None if math.isnan(previous) else previous
 
 
-def _backtracking(loss_fun, x, loss, grad, direction, max_steps, alpha=1.0):
-    """Armijo backtracking: the largest alpha = 2^-k that decreases the loss enough."""
+def _backtracking(loss_fun, x, loss, grad, direction, alpha=1.0):
+    """Armijo backtracking: the first alpha that decreases the loss enough.
+
+    alpha halves 30 times, then shrinks by 1e-3 per try down to 1e-300, so that
+    badly scaled problems (features of 1e30, say) still find their tiny first step
+    in about a hundred evaluations instead of failing.
+    """
     slope = np.dot(grad, direction)
-    for _ in range(max_steps):
+    tries = 0
+    while alpha > 1e-300:
         new_loss = loss_fun(x + alpha * direction)
-        if new_loss <= loss + 1e-4 * alpha * slope:
+        if np.isfinite(new_loss) and new_loss <= loss + 1e-4 * alpha * slope:
             return alpha, new_loss
-        alpha *= 0.5
+        alpha *= 0.5 if tries < 30 else 1e-3
+        tries += 1
     return None, None
 
 
@@ -194,17 +212,16 @@ class GradientDescent(_FullBatchOptimizer):
     """
 
     def __init__(self, fun, x0, *, learning_rate=1.0, gtol=1e-4,
-                 ftol=64 * np.finfo(float).eps, max_line_search=60):
+                 ftol=64 * np.finfo(float).eps):
         super().__init__(fun, x0)
         self.step_size = float(learning_rate)
         self.gtol = gtol
         self.ftol = ftol
-        self.max_line_search = max_line_search
         self.converged = np.max(np.abs(self.grad)) <= gtol
 
     def step(self):
         alpha, new_loss = _backtracking(self.objective.loss, self.x, self.loss, self.grad,
-                                        -self.grad, self.max_line_search, self.step_size)
+                                        -self.grad, self.step_size)
         self.iteration += 1
         if alpha is None:
             self.converged = True
@@ -295,8 +312,6 @@ class _MinibatchOptimizer:
 
 
 def _literal(text):
-    import ast
-
     return ast.literal_eval(text)
 
 
