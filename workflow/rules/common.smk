@@ -135,6 +135,14 @@ def models_of(dataset):
     return [m for d, m in RUNS if d == dataset]
 
 
+def dataset_metrics(wildcards):
+    """The metrics files of every model run on one dataset."""
+    return [
+        f"results/metrics/{wildcards.dataset}/{model}.json"
+        for model in models_of(wildcards.dataset)
+    ]
+
+
 def run_outputs(pattern, **extra):
     """Expand ``pattern`` over every (dataset, model) pair of the run."""
     return [pattern.format(dataset=d, model=m, **extra) for d, m in RUNS]
@@ -212,7 +220,8 @@ def train_runtime(wildcards, input):
 def train_params_json(model):
     """The model's hyperparameters for ``softmax-nb train --params``, shell-quoted JSON.
 
-    Threads go through ``--threads`` (the job's threads) instead.
+    Threads go through ``--threads`` (the job's threads) instead; a null
+    random_state means 0, so reruns reproduce the same model.
     """
     params = {
         key: value for key, value in config["models"][model].items() if key != "threads"

@@ -22,10 +22,28 @@ rule evaluate:
         "../scripts/evaluate.py"
 
 
-rule summary:
-    """One table across all models, naming the best model of each dataset by validation loss."""
+rule summary_dataset:
+    """The models of one dataset in one table, naming the best by validation loss."""
     input:
-        metrics=run_outputs("results/metrics/{dataset}/{model}.json"),
+        metrics=dataset_metrics,
+    output:
+        csv="results/summary/{dataset}.csv",
+    log:
+        "logs/summary/{dataset}.log",
+    conda:
+        "../envs/softmax_nb.yaml"
+    threads: 1
+    resources:
+        mem_mb=512,
+        runtime=5,
+    script:
+        "../scripts/summary_dataset.py"
+
+
+rule summary:
+    """All models of all datasets in one table (CSV and a report page)."""
+    input:
+        tables=expand("results/summary/{dataset}.csv", dataset=DATASETS),
     output:
         csv="results/summary.csv",
         html=report(
@@ -43,7 +61,7 @@ rule summary:
         mem_mb=512,
         runtime=5,
     script:
-        "../scripts/summary.py"
+        "../scripts/summary_table.py"
 
 
 rule gradcheck:

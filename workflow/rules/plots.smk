@@ -75,7 +75,7 @@ rule plot_model:
 rule plot_comparison:
     """All models of one dataset side by side: test accuracy, test log-loss, validation loss, fit time."""
     input:
-        summary="results/summary.csv",
+        summary="results/summary/{dataset}.csv",
     output:
         figure=report(
             f"results/plots/{{dataset}}/comparison.{PLOT_EXT}",

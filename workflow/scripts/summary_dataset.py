@@ -1,13 +1,14 @@
-"""Rule summary: one row per (dataset, model), the best model per dataset by validation loss."""
+"""Rule summary_dataset: one row per model of a dataset, the best one by validation loss marked."""
 
 import csv
 import io as text_io
 import json
 
-from script_utils import html_page, html_table, start_logging, write_text
+from script_utils import start_logging, write_text
 
 logger = start_logging(snakemake)
 
+# The column order of results/summary.csv (summary_table.py reads this list).
 COLUMNS = [
     "dataset", "model", "best", "solver", "C", "learning_rate", "batch_size", "max_iter", "dtype", "device_used",
     "n_iter", "fit_time", "train_objective", "val_loss", "val_accuracy", "test_accuracy", "test_log_loss",
@@ -58,14 +59,3 @@ writer.writeheader()
 for row in rows:
     writer.writerow({key: ("" if row[key] is None else row[key]) for key in COLUMNS})
 write_text(snakemake.output.csv, buffer.getvalue())
-
-parts = []
-for dataset in sorted(best):
-    chosen = best[dataset]
-    parts.append(
-        f"<p><b>{dataset}</b>: best model by validation loss is <b>{chosen['model']}</b> "
-        f"(validation loss {chosen['val_loss']:.4f}, test accuracy {chosen['test_accuracy']:.4f}).</p>"
-    )
-    parts.append(html_table([r for r in rows if r["dataset"] == dataset], COLUMNS[1:], caption=dataset,
-                            highlight=lambda r: r["best"]))
-write_text(snakemake.output.html, html_page("Summary of all models", "\n".join(parts)))

@@ -1,0 +1,382 @@
+"""The Snakemake workflow: lint, format, config validation, and an end-to-end run.
+
+The end-to-end test copies the workflow into a temporary folder with a tiny
+configuration (digits subsampled to 400 rows with two models, and a 5-feature
+synthetic dataset with one model), runs it, builds the report, and checks
+rerun behaviour. The config-validation tests run Snakemake in dry-run mode and
+check that it stops before any job, naming the offending key.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+TINY_CONFIG = {
+    "threads": 1,
+    "datasets": {
+        "digits": {"source": "digits", "max_samples": 400, "val_fraction": 0.2, "test_fraction": 0.2, "seed": 1},
+        "blobs": {
+            "source": "synthetic",
+            "n_samples": 300,
+            "n_features": 5,
+            "n_classes": 3,
+            "val_fraction": 0.25,
+            "test_fraction": 0.25,
+            "dtype": "float32",
+        },
+    },
+    "models": {
+        "lbfgs": {"solver": "lbfgs", "C": 1.0, "max_iter": 50},
+        "sgd": {"solver": "sgd", "C": 1.0, "learning_rate": 0.05, "batch_size": 32, "max_iter": 4},
+    },
+    "run": {"digits": "all", "blobs": ["lbfgs"]},
+    "gradcheck": {"n_samples": 50},
+}
+RUNS = [("digits", "lbfgs"), ("digits", "sgd"), ("blobs", "lbfgs")]
+FIGURES = ("history", "confusion", "per_class", "reliability", "weights")
+
+
+def _env():
+    env = dict(os.environ)
+    # The workflow's scripts and the softmax-nb command must find this checkout's package.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
+    # A CUDA simulator switched on by another test session would make 'cuda' look usable.
+    env.pop("NUMBA_ENABLE_CUDASIM", None)
+    return env
+
+
+def _snakemake(workdir, *args, check=True, timeout=900):
+    result = subprocess.run(
+        [*SNAKEMAKE, *args],
+        cwd=workdir,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def _copy_workflow(target: Path, config: dict) -> Path:
+    shutil.copy(ROOT / "Snakefile", target / "Snakefile")
+    shutil.copytree(ROOT / "workflow", target / "workflow", ignore=shutil.ignore_patterns("__pycache__"))
+    (target / "config").mkdir()
+    _write_config(target, config)
+    return target
+
+
+def _write_config(target: Path, config: dict) -> None:
+    (target / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def _planned_outputs(dry_run_output: str) -> list[str]:
+    """Output files of the jobs a dry run lists."""
+    outputs = []
+    for line in dry_run_output.splitlines():
+        match = re.match(r"\s+output: (.*)", line)
+        if match:
+            outputs.extend(part.strip() for part in match.group(1).split(","))
+    return outputs
+
+
+def _planned_rules(dry_run_output: str) -> list[str]:
+    return re.findall(r"^(?:local)?rule (\w+):", dry_run_output, flags=re.M)
+
+
+# ---------------------------------------------------------------------------
+# static checks
+# ---------------------------------------------------------------------------
+
+
+def test_lint_is_clean():
+    result = _snakemake(ROOT, "--lint", timeout=300)
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def test_snakefmt_check_passes():
+    snakefmt = shutil.which("snakefmt", path=os.path.dirname(sys.executable)) or shutil.which("snakefmt")
+    assert snakefmt, "snakefmt is not installed (pip install -e '.[test]')"
+    result = subprocess.run([snakefmt, "--check", "Snakefile", "workflow"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _walk_schema(node, path):
+    """Yield (path, property schema) for every property of every object in the schema."""
+    if isinstance(node, dict):
+        for name, prop in node.get("properties", {}).items():
+            yield f"{path}.{name}", prop
+            yield from _walk_schema(prop, f"{path}.{name}")
+        for key in ("additionalProperties", "items"):
+            if isinstance(node.get(key), dict):
+                yield from _walk_schema(node[key], f"{path}[{key}]")
+        for name, sub in node.get("$defs", {}).items():
+            yield from _walk_schema(sub, f"$defs.{name}")
+
+
+def test_schema_documents_every_key_with_a_default():
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    properties = list(_walk_schema(schema, "config"))
+    assert len(properties) > 40
+    for path, prop in properties:
+        assert prop.get("description"), f"{path} has no description"
+        assert "default" in prop, f"{path} has no default"
+    objects = [schema, schema["$defs"]["dataset"], schema["$defs"]["model"]]
+    objects += [p for _, p in properties if p.get("type") == "object" and "properties" in p]
+    for node in objects:
+        assert node.get("additionalProperties") is False, "unknown keys must be rejected"
+
+
+def test_config_readme_documents_every_key():
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    readme = (ROOT / "config/README.md").read_text()
+    keys = set(schema["properties"]) | set(schema["$defs"]["dataset"]["properties"])
+    keys |= set(schema["$defs"]["model"]["properties"])
+    for section in ("evaluate", "gradcheck", "plots"):
+        keys |= set(schema["properties"][section]["properties"])
+    missing = sorted(key for key in keys if f"`{key}`" not in readme)
+    assert not missing, f"config/README.md does not document {missing}"
+
+
+def test_default_config_is_valid_and_plans_the_digits_run(tmp_path):
+    shutil.copy(ROOT / "Snakefile", tmp_path / "Snakefile")
+    shutil.copytree(ROOT / "workflow", tmp_path / "workflow")
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    result = _snakemake(tmp_path, "--dry-run", "--cores", "2", timeout=300)
+    outputs = _planned_outputs(result.stdout + result.stderr)
+    for model in ("lbfgs_C1", "lbfgs_C0.01", "sgd", "adam"):
+        assert f"results/models/digits/{model}.h5" in outputs
+    # Fashion-MNIST is ready but not enabled by default.
+    assert not any("fashion_mnist" in path for path in outputs)
+
+
+# ---------------------------------------------------------------------------
+# bad configurations stop before any job runs
+# ---------------------------------------------------------------------------
+
+
+def _bad(mutate):
+    config = json.loads(json.dumps(TINY_CONFIG))
+    mutate(config)
+    return config
+
+
+BAD_CONFIGS = {
+    "unknown top-level key": (lambda c: c.update(thread=2), "thread"),
+    "unknown model key": (lambda c: c["models"]["lbfgs"].update(max_iters=5), "max_iters"),
+    "unknown dataset key": (lambda c: c["datasets"]["digits"].update(seed_value=3), "seed_value"),
+    "wrong type": (lambda c: c["models"]["lbfgs"].update(max_iter="many"), "max_iter"),
+    "negative C": (lambda c: c["models"]["sgd"].update(C=-1.0), "'C'"),
+    "zero learning rate": (lambda c: c["models"]["sgd"].update(learning_rate=0), "learning_rate"),
+    "unknown solver": (lambda c: c["models"]["sgd"].update(solver="newton"), "solver"),
+    "split fractions": (
+        lambda c: c["datasets"]["digits"].update(val_fraction=0.5, test_fraction=0.5),
+        "datasets.digits.val_fraction + datasets.digits.test_fraction",
+    ),
+    "run names unknown dataset": (lambda c: c["run"].update(mnist=["lbfgs"]), "run.mnist"),
+    "run names unknown model": (lambda c: c["run"].update(digits=["lbfgs", "newton"]), "'newton'"),
+    "csv without path": (
+        lambda c: c["datasets"].update(mine={"source": "csv"}) or c["run"].update(mine="all"),
+        "datasets.mine.path",
+    ),
+    "cuda without a GPU": (lambda c: c["models"]["lbfgs"].update(device="cuda"), "models.lbfgs.device"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, case):
+    if case == "cuda without a GPU":
+        from softmax_nb.gpu_kernels import cuda_available
+
+        if cuda_available():
+            pytest.skip("a CUDA GPU is usable here, so device 'cuda' is valid")
+    mutate, key = BAD_CONFIGS[case]
+    _copy_workflow(tmp_path, _bad(mutate))
+    result = _snakemake(tmp_path, "--cores", "1", check=False, timeout=300)
+    message = result.stdout + result.stderr
+    assert result.returncode != 0, message
+    assert key in message, f"the error does not name {key!r}:\n{message}"
+    # Nothing ran: no job output, no job log.
+    assert not (tmp_path / "results").exists()
+    assert not (tmp_path / "logs").exists()
+
+
+# ---------------------------------------------------------------------------
+# end to end
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    workdir = _copy_workflow(tmp_path_factory.mktemp("workflow"), TINY_CONFIG)
+    run = _snakemake(workdir, "--cores", "2", "--workflow-profile", "workflow/profiles/default")
+    report = _snakemake(workdir, "--report", "results/report.html")
+    return workdir, run, report
+
+
+def test_all_outputs_exist_and_are_valid(finished_run):
+    workdir, _, _ = finished_run
+    results = workdir / "results"
+    from softmax_nb import io
+
+    for dataset in ("digits", "blobs"):
+        info = io.dataset_info(results / "data" / f"{dataset}.h5")
+        assert info["splits"]["train"]["n_samples"] > 0
+    assert io.dataset_info(results / "data/digits.h5")["image_shape"] in ([8, 8], (8, 8))
+
+    for dataset, model in RUNS:
+        clf = io.load_model(results / "models" / dataset / f"{model}.h5")
+        assert clf.coef_.shape[0] == (10 if dataset == "digits" else 3)
+        with open(results / "models" / dataset / f"{model}.history.csv", newline="") as handle:
+            history = list(csv.DictReader(handle))
+        assert len(history) == clf.n_iter_ and "val_loss" in history[0]
+        metrics = json.loads((results / "metrics" / dataset / f"{model}.json").read_text())
+        for split in ("val", "test"):
+            assert 0.0 <= metrics[split]["accuracy"] <= 1.0
+            assert metrics[split]["log_loss"] > 0
+            assert len(metrics[split]["confusion_matrix"]) == len(metrics[split]["classes"])
+        check = json.loads((results / "gradcheck" / dataset / f"{model}.json").read_text())
+        assert check["passed"], check
+        for figure in FIGURES:
+            png = (results / "plots" / dataset / model / f"{figure}.png").read_bytes()
+            assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
+    assert (results / "models/digits/lbfgs.h5").exists()
+    with h5py.File(results / "models/digits/lbfgs.h5") as handle:
+        assert handle.attrs  # a real model file, not an empty placeholder
+
+    with open(results / "summary.csv", newline="") as handle:
+        summary = list(csv.DictReader(handle))
+    assert {(row["dataset"], row["model"]) for row in summary} == set(RUNS)
+    for dataset in ("digits", "blobs"):
+        rows = [row for row in summary if row["dataset"] == dataset]
+        best = [row for row in rows if row["best"] == "True"]
+        assert len(best) == 1
+        assert float(best[0]["val_loss"]) == min(float(row["val_loss"]) for row in rows)
+    digits_lbfgs = next(r for r in summary if r["dataset"] == "digits" and r["model"] == "lbfgs")
+    assert float(digits_lbfgs["test_accuracy"]) > 0.85
+
+    with open(results / "gradcheck.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == len(RUNS)
+    compile_report = json.loads((results / "kernels/compile.json").read_text())
+    assert compile_report["seconds"] > 0
+    train_log = (workdir / "logs/train/digits/lbfgs.log").read_text()
+    assert "numba kernels ready in" in train_log
+    environment = (results / "report/environment.html").read_text()
+    for item in ("numba", "numpy", "snakemake", "python", "CPU", "threads"):
+        assert item in environment
+    methods = (results / "report/methods.html").read_text()
+    assert "<math" in methods and "gradient" in methods.lower()
+
+
+def test_report_embeds_every_plot_and_page(finished_run):
+    workdir, _, _ = finished_run
+    html = (workdir / "results/report.html").read_text()
+    match = re.search(r"var results = (\{.*?\});\n", html, flags=re.S)
+    assert match, "no results table in the report"
+    embedded = json.loads(match.group(1))
+    figures = sorted(p.relative_to(workdir).as_posix() for p in (workdir / "results/plots").rglob("*.png"))
+    assert len(figures) == len(RUNS) * len(FIGURES) + 2  # + one comparison per dataset
+    pages = [f"results/report/{name}.html" for name in ("summary", "gradcheck", "environment", "config", "methods")]
+    for path in figures + pages:
+        assert path in embedded, f"{path} is not in the report"
+        entry = embedded[path]
+        assert entry["caption"].strip(), f"{path} has no caption"
+        payload = entry["data_uri"].split("base64,", 1)[1]
+        assert base64.b64decode(payload) == (workdir / path).read_bytes(), f"{path} is not embedded intact"
+
+
+def test_second_run_has_nothing_to_do(finished_run):
+    workdir, _, _ = finished_run
+    result = _snakemake(workdir, "--dry-run", "--cores", "2")
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout
+
+
+def test_changing_one_models_C_reruns_only_that_model(finished_run):
+    workdir, _, _ = finished_run
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["models"]["sgd"]["C"] = 0.5
+    _write_config(workdir, config)
+    try:
+        result = _snakemake(workdir, "--dry-run", "--cores", "2")
+    finally:
+        _write_config(workdir, TINY_CONFIG)
+    outputs = _planned_outputs(result.stdout + result.stderr)
+    rules = _planned_rules(result.stdout + result.stderr)
+    assert "results/models/digits/sgd.h5" in outputs
+    per_model = [path for path in outputs if re.match(r"results/(models|metrics|gradcheck|plots)/\w+/\w+", path)]
+    for path in per_model:
+        if path.startswith("results/plots/") and path.endswith("comparison.png"):
+            assert path == "results/plots/digits/comparison.png"
+            continue
+        assert "/digits/sgd" in path, f"{path} would be rebuilt although its model did not change"
+    # The data, the kernels and the other models stay as they are; the report's
+    # configuration page shows the new value.
+    for rule in ("prepare", "compile_kernels", "methods", "environment"):
+        assert rule not in rules
+    assert rules.count("train") == 1 and "config_page" in rules
+    assert "results/summary/blobs.csv" not in outputs
+
+
+def test_train_jobs_use_their_threads(finished_run):
+    workdir, _, _ = finished_run
+    # threads: 1 in the tiny config; numba ran with exactly that many.
+    for dataset, model in RUNS:
+        log = (workdir / "logs" / "train" / dataset / f"{model}.log").read_text()
+        assert "1 thread(s)" in log, log
+
+
+def _train_resources(dry_run_output):
+    """{(dataset, model): resources line} of the train jobs in a dry run."""
+    found = {}
+    for block in re.split(r"\n(?=\[|rule |localrule )", dry_run_output):
+        if re.match(r"(local)?rule train:", block.strip()):
+            wildcards = re.search(r"wildcards: dataset=([^,\s]+), model=(\S+)", block)
+            resources = re.search(r"resources: (.*)", block)
+            found[wildcards.groups()] = resources.group(1)
+    return found
+
+
+def test_cuda_models_declare_a_gpu_and_memory_follows_the_data(tmp_path):
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["models"]["lbfgs"]["device"] = "cuda"
+    _copy_workflow(tmp_path, config)
+    env = _env()
+    # numba's CUDA simulator makes the GPU check pass on a machine without one.
+    env["NUMBA_ENABLE_CUDASIM"] = "1"
+    result = subprocess.run(
+        [*SNAKEMAKE, "--dry-run", "--cores", "2"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    resources = _train_resources(result.stdout + result.stderr)
+    assert set(resources) == set(RUNS)
+    for (dataset, model), line in resources.items():
+        assert ("gpu=1" in line) == (model == "lbfgs"), line
+        assert "mem_mb=" in line and "runtime=" in line, line
+
+
+def test_train_memory_is_estimated_from_the_data_size(finished_run):
+    workdir, run, _ = finished_run
+    resources = _train_resources(run.stdout + run.stderr)
+    assert set(resources) == set(RUNS)
+    for (dataset, model), line in resources.items():
+        size_mb = (workdir / "results" / "data" / f"{dataset}.h5").stat().st_size / 2**20
+        mem_mb = int(re.search(r"mem_mb=(\d+)", line).group(1))
+        assert abs(mem_mb - (512 + 3 * size_mb)) <= 1, (line, size_mb)
+        assert int(re.search(r"runtime=(\d+)", line).group(1)) >= 10
