@@ -363,6 +363,8 @@ def _cmd_train(args):
             raise CLIError(str(exc)) from exc
     if threads is not None and "n_threads" not in params:
         params["n_threads"] = threads
+    if args.max_memory_mb is not None:
+        return _train_streaming(args, params, out)
     X, y, info = sio.read_dataset(args.data, "train")
     classes = info["classes"]
     y_labels = _labels(info, y)
@@ -423,6 +425,64 @@ def _cmd_train(args):
     if checkpoint is not None and checkpoint.exists():
         # The model is safely written: the training state is no longer needed.
         checkpoint.unlink()
+    log.info("wrote %s", out)
+    return 0
+
+
+# --- out-of-core training (train --max-memory-mb; docs/OUT_OF_CORE.md) -----
+
+
+def _train_streaming(args, params, out):
+    """``train --max-memory-mb``: stream the dataset file instead of loading it."""
+    import h5py
+    import numba
+
+    from softmax_nb import streaming
+
+    if not args.max_memory_mb > 0:
+        raise CLIError(f"--max-memory-mb must be positive, got {args.max_memory_mb}", EXIT_USAGE)
+    if args.resume:
+        raise CLIError("--resume is not available with --max-memory-mb (streaming training writes no "
+                       "checkpoints)", EXIT_USAGE)
+    info = sio.dataset_info(args.data)
+    classes = info["classes"]
+    if "class_weight" in params:
+        params["class_weight"] = _map_class_weight(params["class_weight"], classes)
+    init = None
+    if args.init_model:
+        init = sio.load_model(args.init_model)
+    with h5py.File(args.data, "r") as handle:
+        first_rows = handle["train/X"][:4]
+    compile_seconds = _warm_up(first_rows, len(classes))
+    log.info(
+        "numba kernels ready in %.2f s (compilation or cache load; NUMBA_CACHE_DIR=%s), %d thread(s)",
+        compile_seconds, os.environ.get("NUMBA_CACHE_DIR", "<numba default>"), numba.get_num_threads(),
+    )
+    log.info("streaming training on %s: %d rows x %d features, %d classes, max_memory_mb=%g; %s", args.data,
+             info["splits"]["train"]["n_samples"], info["n_features"], len(classes), args.max_memory_mb,
+             json.dumps(params, default=str, sort_keys=True))
+    clf = streaming.fit_streaming(args.data, params, max_memory_mb=args.max_memory_mb,
+                                  eval_split=None if args.no_eval else "val", progress=not args.quiet,
+                                  init=init)
+    history = clf.history_
+    final = {k: v[-1] for k, v in history.items() if len(v)}
+    log.info("done in %.2f s, %s iterations, %d passes over the data; final %s", clf.fit_time_, clf.n_iter_,
+             clf.streaming_["passes"], ", ".join(f"{k}={float(v):.6g}" for k, v in final.items()))
+    extra = {
+        "data": str(args.data),
+        "compile_seconds": compile_seconds,
+        "numba_threads": numba.get_num_threads(),
+        "train_rows": int(info["splits"]["train"]["n_samples"]),
+        "dataset_source": info["source"],
+        "streaming": clf.streaming_,
+    }
+    if info.get("class_names"):
+        extra["class_names"] = info["class_names"]
+    if info.get("image_shape"):
+        extra["image_shape"] = list(info["image_shape"])
+    sio.save_model(out, clf, preprocessing=info["preprocessing"], extra=extra, config_hash=args.config_hash)
+    if args.history:
+        _write_history(history, args.history)
     log.info("wrote %s", out)
     return 0
 
@@ -695,6 +755,9 @@ def build_parser():
     p.add_argument("--checkpoint-seconds", type=float, default=60.0,
                    help="and at least every S seconds (default 60)")
     p.add_argument("--no-checkpoint", action="store_true", help="write no checkpoints")
+    p.add_argument("--max-memory-mb", type=float,
+                   help="stream the dataset file in row blocks within this memory budget (MiB above the "
+                        "interpreter's baseline) instead of loading it; no checkpoints (docs/OUT_OF_CORE.md)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the checkpoint if there is one (after a kill or SIGTERM)")
     p.set_defaults(func=_cmd_train)

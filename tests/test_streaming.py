@@ -1,0 +1,393 @@
+"""Out-of-core training: streamed objective, solvers, partial_fit, memory budget, bad files."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from softmax_nb import SoftmaxClassifier, datasets, kernels, streaming
+from softmax_nb import io as sio
+from softmax_nb.cli import main as cli_main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _dataset(path, *, n_samples=1200, n_features=12, n_classes=4, chunk_rows=7, dtype="float64", seed=0):
+    datasets.prepare({"name": "synthetic", "n_samples": n_samples, "n_features": n_features,
+                      "n_classes": n_classes, "seed": seed}, path, chunk_rows=chunk_rows, dtype=dtype, seed=seed)
+    return path
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    return _dataset(tmp_path_factory.mktemp("stream") / "small.h5")
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+# -- streamed objective --------------------------------------------------------
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("class_weight", [None, "balanced"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_streamed_loss_gradient_equals_in_memory(small, fit_intercept, class_weight, label_smoothing):
+    X, y, info = sio.read_dataset(small, "train")
+    counts = np.bincount(y, minlength=info["n_classes"])
+    weights = streaming._class_weight_vector(class_weight, info["classes"], counts)
+    rng = np.random.default_rng(3)
+    coef = rng.standard_normal((info["n_classes"], info["n_features"]))
+    intercept = rng.standard_normal(info["n_classes"]) if fit_intercept else None
+    sample_weight = None if weights is None else weights[y]
+    total = len(y) if weights is None else sample_weight.sum()
+    l2 = 1.0 / (0.5 * total)
+    expected = kernels.loss_gradient(X, y, coef, intercept, sample_weight, l2, label_smoothing)
+    # Tiny blocks (2 file chunks of 7 rows) and a budget-chosen partition alike.
+    for options in ({"block_rows": 14}, {"max_memory_mb": 4}):
+        with streaming.H5Stream(small, "train", class_weight=weights, **options) as stream:
+            assert stream.total_weight == pytest.approx(total, rel=1e-15)
+            objective = streaming.StreamedObjective(stream, fit_intercept=fit_intercept, l2_reg_strength=l2,
+                                                    label_smoothing=label_smoothing)
+            loss, grad_coef, grad_intercept = objective.loss_gradient(coef, intercept)
+        assert abs(loss - expected[0]) <= 1e-12 * abs(expected[0])
+        assert _rel(grad_coef, expected[1]) <= 1e-12
+        if fit_intercept:
+            assert _rel(grad_intercept, expected[2]) <= 1e-12
+        else:
+            assert grad_intercept is None
+
+
+def test_streamed_float32_within_documented_tolerance(tmp_path):
+    path = _dataset(tmp_path / "f32.h5", dtype="float32", chunk_rows=10)
+    X, y, info = sio.read_dataset(path, "train")
+    coef = np.random.default_rng(0).standard_normal((info["n_classes"], info["n_features"]))
+    expected = kernels.loss_gradient(X, y, coef, np.zeros(info["n_classes"]))
+    with streaming.H5Stream(path, "train", block_rows=30) as stream:
+        loss, grad_coef, _ = streaming.StreamedObjective(stream).loss_gradient(coef, np.zeros(info["n_classes"]))
+    # float32 dot products, summed in float32 per 64-row block: the block edges move.
+    assert abs(loss - expected[0]) <= 1e-6 * abs(expected[0])
+    assert _rel(grad_coef, expected[1]) <= 1e-5
+
+
+def test_block_partition_is_reproducible(small):
+    coef = np.random.default_rng(1).standard_normal((4, 12))
+    results = []
+    for rows in (14, 14, 700):
+        with streaming.H5Stream(small, "train", block_rows=rows) as stream:
+            results.append(streaming.StreamedObjective(stream).loss_gradient(coef, np.ones(4)))
+    assert results[0][0] == results[1][0] and np.array_equal(results[0][1], results[1][1])
+    assert results[0][0] == pytest.approx(results[2][0], rel=1e-13)
+
+
+def test_read_ahead_gives_the_same_blocks(small):
+    with streaming.H5Stream(small, "train", block_rows=21) as stream:
+        seen = [(b.start, b.stop, b.X.copy(), b.y.copy()) for b in stream.blocks(order=[3, 0, 5])]
+        stream.prefetch = False
+        again = [(b.start, b.stop, b.X.copy(), b.y.copy()) for b in stream.blocks(order=[3, 0, 5])]
+    X, y, _ = sio.read_dataset(small, "train")
+    for (start, stop, Xb, yb), (start2, _, Xb2, yb2) in zip(seen, again):
+        assert start == start2
+        assert np.array_equal(Xb, X[start:stop]) and np.array_equal(yb, y[start:stop])
+        assert np.array_equal(Xb, Xb2) and np.array_equal(yb, yb2)
+    assert [s for s, *_ in seen] == [63, 0, 105]
+
+
+# -- memory plan ---------------------------------------------------------------
+
+
+def test_memory_plan_depends_on_the_budget_not_the_rows():
+    small = streaming.memory_plan(10_000, 784, 10, 64, itemsize=4, file_chunk_rows=334)
+    huge = streaming.memory_plan(10**9, 784, 10, 64, itemsize=4, file_chunk_rows=334)
+    assert small["block_rows"] == huge["block_rows"] and small["block_rows"] % 334 == 0
+    assert huge["peak_bytes"] <= 64 * 2**20
+    bigger = streaming.memory_plan(10**9, 784, 10, 512, itemsize=4, file_chunk_rows=334)
+    assert bigger["block_rows"] > huge["block_rows"] and bigger["peak_bytes"] <= 512 * 2**20
+    with pytest.raises(streaming.MemoryBudgetError, match="give at least"):
+        streaming.memory_plan(10**6, 784, 10, 4, itemsize=4, file_chunk_rows=334)
+
+
+# -- solvers -------------------------------------------------------------------
+
+
+def test_streamed_lbfgs_equals_in_memory_fit(small):
+    X, y, info = sio.read_dataset(small, "train")
+    labels = info["classes"][y]
+    params = {"C": 2.0, "max_iter": 6, "tol": 1e-12}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference = SoftmaxClassifier(**params).fit(X, labels)
+        streamed = streaming.fit_streaming(small, params, max_memory_mb=4, eval_split=None, progress=False)
+    assert streamed.n_iter_ == reference.n_iter_ == 6
+    # Same path to within rounding: the objectives differ by a few ulps only.
+    assert _rel(streamed.coef_, reference.coef_) <= 1e-10
+    assert _rel(streamed.intercept_, reference.intercept_) <= 1e-10
+    np.testing.assert_allclose(streamed.history_["loss"], reference.history_["loss"], rtol=1e-12)
+    # Run to convergence, both reach the same optimum (to the precision J determines it).
+    full = streaming.fit_streaming(small, {"C": 2.0, "tol": 1e-8, "max_iter": 300}, max_memory_mb=4,
+                                   progress=False)
+    ref_full = SoftmaxClassifier(C=2.0, tol=1e-8, max_iter=300).fit(X, labels)
+    assert _rel(full.coef_, ref_full.coef_) <= 1e-5
+    assert full.history_["loss"][-1] == pytest.approx(ref_full.history_["loss"][-1], rel=1e-12)
+    assert np.all(np.isfinite(full.history_["val_loss"]))
+    model = sio.load_model(_save(full, small.parent / "model.h5"))
+    assert np.array_equal(model.predict(X), full.predict(X))
+
+
+def _save(clf, path):
+    sio.save_model(path, clf)
+    return path
+
+
+def test_streamed_gd_and_max_iter_warning(small):
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        clf = streaming.fit_streaming(small, {"solver": "gd", "max_iter": 3}, max_memory_mb=4, progress=False)
+    assert clf.n_iter_ == 3 and len(clf.history_["loss"]) == 3
+    assert clf.history_["loss"][-1] < clf.history_["loss"][0]
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_minibatch_streaming_is_seeded_and_learns(small, solver):
+    params = {"solver": solver, "max_iter": 8, "random_state": 0, "batch_size": 32,
+              "learning_rate": 0.05 if solver == "sgd" else 0.01}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        first = streaming.fit_streaming(small, params, max_memory_mb=4, progress=False)
+        second = streaming.fit_streaming(small, params, max_memory_mb=4, progress=False)
+    assert np.array_equal(first.coef_, second.coef_)
+    lbfgs = streaming.fit_streaming(small, {"max_iter": 200}, max_memory_mb=4, progress=False)
+    X, y, info = sio.read_dataset(small, "val")
+    labels = info["classes"][y]
+    assert first.score(X, labels) >= lbfgs.score(X, labels) - 0.05
+    assert first.history_["loss"][-1] <= 1.05 * lbfgs.history_["loss"][-1] + 0.02
+
+
+def test_early_stopping_uses_the_validation_split(small):
+    clf = streaming.fit_streaming(small, {"solver": "sgd", "max_iter": 50, "early_stopping": True,
+                                          "n_iter_no_change": 2, "tol": 1.0, "random_state": 0},
+                                  max_memory_mb=4, progress=False)
+    # With tol=1 no epoch after the first counts as an improvement: stop after 1 + 2.
+    assert clf.n_iter_ == 3
+    best = int(np.argmin(clf.history_["val_loss"]))
+    assert clf.history_["val_loss"][best] == min(clf.history_["val_loss"])
+
+
+def test_fit_streaming_rejects_what_it_cannot_do(small):
+    with pytest.raises(ValueError, match="CPU"):
+        streaming.fit_streaming(small, {"device": "cuda"}, max_memory_mb=4)
+    with pytest.raises(ValueError, match="checkpoints"):
+        streaming.fit_streaming(small, {"checkpoint_path": "x.ckpt"}, max_memory_mb=4)
+    with pytest.raises(ValueError, match="validation split"):
+        streaming.fit_streaming(small, {"solver": "sgd", "early_stopping": True}, max_memory_mb=4,
+                                eval_split=None)
+    with pytest.raises(streaming.MemoryBudgetError, match="max_memory_mb=0.5 is too small"):
+        streaming.fit_streaming(small, {}, max_memory_mb=0.5)
+
+
+# -- partial_fit ---------------------------------------------------------------
+
+
+def test_partial_fit_over_chunks_converges(small):
+    X, y, info = sio.read_dataset(small, "train")
+    labels = info["classes"][y]
+    X_val, y_val, _ = sio.read_dataset(small, "val")
+    full = SoftmaxClassifier(max_iter=200).fit(X, labels)
+    clf = SoftmaxClassifier(solver="sgd", learning_rate=0.02, batch_size=16, random_state=0)
+    for epoch in range(6):
+        for start in range(0, len(X), 100):
+            streaming.partial_fit(clf, X[start:start + 100], labels[start:start + 100],
+                                  classes=info["classes"] if epoch == 0 and start == 0 else None)
+    assert clf.n_iter_ == 6 * len(range(0, len(X), 100))
+    val_labels = info["classes"][y_val]
+    assert clf.score(X_val, val_labels) >= full.score(X_val, val_labels) - 0.03
+    assert clf.objective(X, labels) <= 1.03 * full.objective(X, labels)
+
+
+def test_incremental_trainer_keeps_optimizer_state(small):
+    X, y, info = sio.read_dataset(small, "train")
+    labels = info["classes"][y]
+    params = {"solver": "adam", "learning_rate": 0.01, "random_state": 0, "batch_size": 50}
+    one = streaming.IncrementalTrainer(info["classes"], params)
+    one.partial_fit(X[:600], labels[:600])
+    one.partial_fit(X[600:], labels[600:])
+    # The update counter (Adam's bias correction) carries over between calls.
+    assert one.optimizer.n_updates == 12 + -(-(len(X) - 600) // 50)
+    assert one.optimizer.iteration == 2 and len(one.history["loss"]) == 2
+    again = streaming.IncrementalTrainer(info["classes"], params)
+    again.partial_fit(X[:600], labels[:600])
+    again.partial_fit(X[600:], labels[600:])
+    assert np.array_equal(one.coef, again.coef)
+
+
+def test_partial_fit_errors(small):
+    X, y, info = sio.read_dataset(small, "train")
+    labels = info["classes"][y]
+    with pytest.raises(ValueError, match="classes must be given"):
+        streaming.partial_fit(SoftmaxClassifier(solver="sgd"), X, labels)
+    with pytest.raises(ValueError, match="solver 'sgd' or 'adam'"):
+        streaming.partial_fit(SoftmaxClassifier(), X, labels, classes=info["classes"])
+    clf = SoftmaxClassifier(solver="sgd")
+    streaming.partial_fit(clf, X[:50], labels[:50], classes=info["classes"])
+    with pytest.raises(ValueError, match="not in classes"):
+        streaming.partial_fit(clf, X[:2], np.array([99, 98]))
+    with pytest.raises(ValueError, match="features"):
+        streaming.partial_fit(clf, X[:5, :3], labels[:5])
+    # After fit, partial_fit continues from the fitted parameters.
+    fitted = SoftmaxClassifier(solver="sgd", max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted.fit(X, labels)
+    before = fitted.objective(X, labels)
+    streaming.partial_fit(fitted, X, labels)
+    assert fitted.objective(X, labels) < before + 1e-3
+
+
+# -- bad files -----------------------------------------------------------------
+
+
+def test_truncated_file_gives_a_clear_error(tmp_path):
+    path = _dataset(tmp_path / "cut.h5", n_samples=3000, chunk_rows=50)
+    size = path.stat().st_size
+    with open(path, "r+b") as handle:
+        handle.truncate(size // 2)
+    with pytest.raises(sio.FileFormatError, match="truncated"):
+        streaming.fit_streaming(path, {}, max_memory_mb=4)
+
+
+def test_corrupted_chunk_names_file_and_rows(tmp_path):
+    path = _dataset(tmp_path / "bad.h5", n_samples=3000, chunk_rows=50)
+    with h5py.File(path, "r") as handle:
+        chunk = handle["train/X"].id.get_chunk_info(7)  # rows 350..399
+    with open(path, "r+b") as handle:
+        handle.seek(chunk.byte_offset + 16)
+        value = handle.read(8)
+        handle.seek(chunk.byte_offset + 16)
+        handle.write(bytes(255 - b for b in value))
+    with pytest.raises(sio.FileFormatError) as error:
+        streaming.fit_streaming(path, {}, max_memory_mb=4, progress=False)
+    message = str(error.value)
+    assert str(path) in message and "/train rows" in message and "corrupted" in message
+    start, stop = (int(v) for v in message.split("/train rows ")[1].split(" ")[0].split(".."))
+    assert start <= 350 and stop >= 399
+
+
+# -- memory budget (subprocess RSS) --------------------------------------------
+
+
+_RSS_CHILD = textwrap.dedent("""
+    import json, resource, sys, warnings
+    from softmax_nb import streaming
+    tiny, big, budget = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # Imports, compilation, the reader thread and tqdm: the baseline.
+        streaming.fit_streaming(tiny, {"max_iter": 2}, max_memory_mb=budget, progress=False)
+        baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        clf = None
+        if big != "-":
+            clf = streaming.fit_streaming(big, {"max_iter": 2}, max_memory_mb=budget, progress=False)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"baseline_kib": baseline, "peak_kib": peak,
+                      "streaming": clf.streaming_ if clf else None}))
+""")
+
+
+def _write_random(path, rows, n_features=784, n_classes=10, seed=0):
+    rng = np.random.default_rng(seed)
+    split_rows = {"train": rows, "val": rows // 10, "test": 10}
+    with sio.DatasetWriter(path, np.arange(n_classes), n_features, split_rows, dtype="float32",
+                           attrs={"source": "synthetic"}) as writer:
+        for split, n in split_rows.items():
+            for start in range(0, n, 4096):
+                m = min(4096, n - start)
+                writer.append(split, rng.standard_normal((m, n_features), dtype=np.float32),
+                              rng.integers(0, n_classes, m))
+    return path
+
+
+def test_peak_memory_stays_within_budget_on_a_larger_file(tmp_path):
+    tiny = _write_random(tmp_path / "tiny.h5", 500)
+    big = _write_random(tmp_path / "big.h5", 20_000)  # 63 MB of X, 4x the budget
+    budget = 16
+    x_bytes = 20_000 * 784 * 4
+    assert x_bytes > 3 * budget * 2**20
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+
+    def run(data):
+        out = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(tiny), data, str(budget)],
+                             capture_output=True, text=True, env=env, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    baseline = run("-")
+    streamed = run(str(big))
+    assert streamed["streaming"]["bytes_read"] >= 3 * x_bytes  # it did read the file, several times
+    growth_mib = (streamed["peak_kib"] - baseline["peak_kib"]) / 1024
+    assert growth_mib <= budget, f"peak RSS grew {growth_mib:.1f} MiB over the baseline, budget {budget} MiB"
+
+
+# -- writer and CLI ------------------------------------------------------------
+
+
+def test_dataset_writer_matches_write_dataset(tmp_path, small):
+    splits = {name: sio.read_dataset(small, name)[:2] for name in sio.SPLITS}
+    info = sio.dataset_info(small)
+    rows = {name: len(y) for name, (_, y) in splits.items()}
+    path = tmp_path / "blocks.h5"
+    with sio.DatasetWriter(path, info["classes"], info["n_features"], rows, dtype="float64", chunk_rows=7,
+                           attrs={"source": "synthetic", "seed": 0},
+                           preprocessing=info["preprocessing"]) as writer:
+        for name, (X, y) in splits.items():
+            for start in range(0, len(y), 100):
+                writer.append(name, X[start:start + 100], y[start:start + 100])
+    written = sio.dataset_info(path)
+    for name, (X, y) in splits.items():
+        X2, y2, _ = sio.read_dataset(path, name)
+        assert np.array_equal(X, X2) and np.array_equal(y, y2)
+        assert written["splits"][name]["class_counts"] == info["splits"][name]["class_counts"]
+        assert written["splits"][name]["chunks"] == info["splits"][name]["chunks"]
+    np.testing.assert_array_equal(written["preprocessing"]["mean"], info["preprocessing"]["mean"])
+
+
+def test_dataset_writer_leaves_no_file_when_rows_are_missing(tmp_path):
+    path = tmp_path / "short.h5"
+    with pytest.raises(ValueError, match="train 5 of 10"):
+        with sio.DatasetWriter(path, [0, 1], 3, {"train": 10, "val": 0, "test": 0}) as writer:
+            writer.append("train", np.zeros((5, 3)), np.zeros(5, dtype=int))
+    assert not path.exists() and not list(tmp_path.iterdir())
+    with pytest.raises(ValueError, match="exceeds the declared"):
+        with sio.DatasetWriter(path, [0, 1], 3, {"train": 2, "val": 0, "test": 0}) as writer:
+            writer.append("train", np.zeros((3, 3)), np.zeros(3, dtype=int))
+    assert not path.exists()
+
+
+def test_cli_train_with_max_memory_mb(small, tmp_path, capsys):
+    out = tmp_path / "model.h5"
+    history = tmp_path / "history.csv"
+    code = cli_main(["train", str(small), "-o", str(out), "--max-memory-mb", "4", "--history", str(history),
+                     "--C", "2.0", "--max-iter", "300", "--tol", "1e-8"])
+    assert code == 0
+    model, model_info = sio.load_model(out, return_info=True)
+    assert model_info["extra"]["streaming"]["max_memory_mb"] == 4
+    reference = out.with_name("reference.h5")
+    assert cli_main(["train", str(small), "-o", str(reference), "--C", "2.0", "--max-iter", "300",
+                     "--tol", "1e-8", "--no-checkpoint"]) == 0
+    X, _, _ = sio.read_dataset(small, "test")
+    np.testing.assert_allclose(model.predict_proba(X), sio.load_model(reference).predict_proba(X), atol=1e-6)
+    assert history.read_text().startswith("iteration,")
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["train", str(small), "-o", str(tmp_path / "x.h5"), "--max-memory-mb", "4", "--resume"])
+    assert exit_info.value.code == 2
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["train", str(small), "-o", str(tmp_path / "y.h5"), "--max-memory-mb", "0.5"])
+    assert exit_info.value.code == 1
+    assert "too small" in capsys.readouterr().err
