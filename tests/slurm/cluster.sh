@@ -112,6 +112,8 @@ cmd_start() {
     mkdir -p "$dir"/{pids,run,state,spool,log,munge}
     chown munge:munge "$dir/munge"
     chmod 755 "$dir/munge"
+    runuser -u munge -- test -w "$dir/munge" \
+        || die "the munge user cannot reach $dir/munge: every folder above it must be traversable (chmod o+x)"
 
     local host node_mem cpus ctld_port slurmd_port
     host=$(hostname -s)

@@ -39,6 +39,7 @@ since() { echo $(($(date +%s) - $1)); }
 export PATH="$(dirname "$PYTHON"):$PATH"
 # Compiled kernels: reuse the caller's cache (CI exports the project's), else one for both runs.
 WORK=$(mktemp -d /tmp/softmax_nb_slurm.XXXXXX)
+chmod 755 "$WORK" # munged runs as the munge user and must reach its socket inside
 export NUMBA_CACHE_DIR=${NUMBA_CACHE_DIR:-$WORK/numba_cache}
 CLUSTER=$WORK/cluster
 STATUS=failed
