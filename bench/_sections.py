@@ -1,0 +1,405 @@
+"""The benchmark sections: kernels (with the read floor), training, JIT.
+
+Each ``run_*`` function returns a JSON-ready dict; ``bench/run.py`` prints and
+writes them.
+"""
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import _peers
+import _timing
+
+# (n_samples, n_features, n_classes, dtype): the headline shape in both dtypes,
+# then many classes, few features, wide.
+FULL_SHAPES = [
+    (60000, 784, 10, "float32"),
+    (60000, 784, 10, "float64"),
+    (100000, 100, 100, "float32"),
+    (500000, 16, 26, "float32"),
+    (10000, 4096, 10, "float32"),
+]
+# The same regimes at sizes that run in seconds (smoke test, development).
+QUICK_SHAPES = [
+    (2000, 784, 10, "float32"),
+    (2000, 784, 10, "float64"),
+    (3000, 100, 100, "float32"),
+    (20000, 16, 26, "float32"),
+    (500, 4096, 10, "float32"),
+]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TARGET_REL = 1e-6  # "reached sklearn's final objective" means within this relative gap
+
+
+def thread_counts():
+    """1 thread, and all of numba's threads when there are more."""
+    return sorted({1, _timing.max_threads()})
+
+
+def synthetic_problem(n_samples, n_features, n_classes, dtype, seed=0):
+    """Random X, labels and parameters whose logits are of order 1.
+
+    The values do not change the work a kernel does, but logits of order 1 keep
+    every probability away from 0 and 1, where a wrong gradient would hide.
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features), dtype=np.float32).astype(dtype, copy=False)
+    y = rng.integers(0, n_classes, n_samples).astype(np.int64)
+    coef = rng.normal(0.0, 1.0 / np.sqrt(n_features), (n_classes, n_features))
+    intercept = rng.normal(0.0, 0.1, n_classes)
+    return X, y, coef, intercept
+
+
+def _case_result(section, shape, X, n_threads, timings, agreement, notes):
+    """Summaries, ratios and floor of one (shape, dtype, threads) case."""
+    impls = {}
+    for name, seconds in timings.items():
+        impls[name] = _timing.summary(seconds)
+        impls[name]["gb_per_s"] = X.nbytes / 1e9 / (impls[name]["median_ms"] / 1e3)
+        if name in agreement:
+            impls[name]["agreement"] = agreement[name]
+    probes = [name for name in impls if name.startswith("read X")]
+    floor_name = min(probes, key=lambda name: impls[name]["median_ms"])
+    floor_ms = impls[floor_name]["median_ms"]
+    ours = impls["softmax_nb"]["median_ms"] if "softmax_nb" in impls else None
+    ratios = {}
+    for name in impls:
+        if ours is None or name == "softmax_nb" or name in probes:
+            continue
+        # A peer whose result differs from ours gets no ratio: speed against a
+        # wrong implementation means nothing.
+        agrees = agreement.get(name, {}).get("agrees", True)
+        ratios[name] = impls[name]["median_ms"] / ours if agrees else None
+    return {
+        "section": section,
+        "shape": list(shape[:3]),
+        "dtype": shape[3],
+        "threads": n_threads,
+        "x_bytes": int(X.nbytes),
+        "impls": impls,
+        "floor": {"ms": floor_ms, "source": floor_name, "gb_per_s": impls[floor_name]["gb_per_s"]},
+        "speedup_vs": ratios,
+        "ours_vs_floor": ours / floor_ms if ours is not None else None,
+        "notes": notes,
+    }
+
+
+def run_kernels(section, shapes, repeats, log):
+    """Time one kernel section over shapes x thread counts, with the read probes.
+
+    Parameters
+    ----------
+    section : {"loss_gradient", "predict_proba", "bandwidth"}
+        "bandwidth" times the read probes alone.
+    shapes : list of (n_samples, n_features, n_classes, dtype)
+    repeats : int
+    log : callable
+        Progress lines.
+
+    Returns
+    -------
+    list of dict
+        One entry per case (see ``_case_result``).
+    """
+    missing = _peers.missing_peers()
+    results = []
+    for shape in shapes:
+        n_samples, n_features, n_classes, dtype = shape
+        X, y, coef, intercept = synthetic_problem(n_samples, n_features, n_classes, dtype)
+        l2_reg_strength = 1.0 / n_samples  # C = 1, as LogisticRegression's default
+        for n_threads in thread_counts():
+            log(f"{section}: {n_samples}x{n_features}x{n_classes} {dtype}, {n_threads} thread(s)")
+            notes = []
+            with _timing.threads(n_threads):
+                if section == "loss_gradient":
+                    impls = _peers.loss_gradient_impls(X, y, coef, intercept, l2_reg_strength, n_threads)
+                    notes += [note for peer, note in missing.items()]
+                elif section == "predict_proba":
+                    impls = _peers.predict_proba_impls(X, coef, intercept)
+                    if "sklearn" in missing:
+                        notes.append(missing["sklearn"])
+                else:
+                    impls = {}
+                agreement = {}
+                if impls:
+                    # First calls compile/load kernels and warm caches; their results
+                    # check every peer against ours before any timing.
+                    reference = impls["softmax_nb"]()
+                    check = (_peers.loss_gradient_agreement if section == "loss_gradient"
+                             else _peers.proba_agreement)
+                    for name, call in impls.items():
+                        if name != "softmax_nb":
+                            agreement[name] = check(reference, call(), dtype)
+                            if not agreement[name]["agrees"]:
+                                notes.append(f"{name} disagrees with softmax_nb: {agreement[name]}")
+                impls.update(_timing.read_probes(X))
+                timings = _timing.interleaved(impls, repeats)
+            results.append(_case_result(section, shape, X, n_threads, timings, agreement, notes))
+        del X
+    return results
+
+
+def bandwidth_from(cases):
+    """The read-probe rows of kernel cases, one per (shape, dtype, threads)."""
+    rows = []
+    seen = set()
+    for case in cases:
+        key = (tuple(case["shape"]), case["dtype"], case["threads"])
+        if key in seen:
+            continue
+        seen.add(key)
+        probes = {name: {k: case["impls"][name][k] for k in ("median_ms", "min_ms", "gb_per_s")}
+                  for name in case["impls"] if name.startswith("read X")}
+        rows.append({"shape": case["shape"], "dtype": case["dtype"], "threads": case["threads"],
+                     "x_bytes": case["x_bytes"], "measured_in": case["section"],
+                     "probes": probes, "floor": case["floor"]})
+    return rows
+
+
+# -- training ----------------------------------------------------------------
+
+
+def _digits(quick):
+    from softmax_nb import datasets
+
+    X, y, _ = datasets.load_digits()
+    train, _, test = datasets.stratified_split(y, 0.0, 0.25, seed=0)
+    scaling = datasets.fit_standardization(X[train])
+    X = datasets.apply_standardization(X, scaling, dtype=np.float64)
+    return X[train], y[train], X[test], y[test], "standardized (train mean/scale), 25% stratified test split"
+
+
+def _fashion_mnist(quick):
+    from softmax_nb import datasets
+
+    X_train, y_train, _ = datasets.load_fashion_mnist(subset="train", scale=255.0)
+    X_test, y_test, _ = datasets.load_fashion_mnist(subset="test", scale=255.0)
+    if quick:  # a stratified-enough slice: the files are ordered randomly
+        X_train, y_train, X_test, y_test = X_train[:2000], y_train[:2000], X_test[:500], y_test[:500]
+    return (X_train.astype(np.float64), y_train, X_test.astype(np.float64), y_test,
+            "pixels scaled to [0, 1]; the official 60000/10000 train/test files")
+
+
+def _objective_of(ours, coef, intercept, X, y, dtype):
+    """softmax_nb's objective J at (coef, intercept), X taken in ``dtype``."""
+    model = copy.copy(ours)
+    model.coef_ = np.array(coef, dtype=np.float64)
+    model.intercept_ = np.array(intercept, dtype=np.float64)
+    model.dtype = dtype
+    return float(model.objective(X, y))
+
+
+def run_training(quick, repeats, C, sklearn_dtype, max_iters, tol, log):
+    """SoftmaxClassifier(lbfgs, float32) vs LogisticRegression(lbfgs), same C, tol, max_iter.
+
+    Time to objective: sklearn's final parameters are scored with softmax_nb's
+    objective (the same formula, on the same float32 training matrix that ours
+    trains on) and ours' history gives the first iteration within ``TARGET_REL`` of
+    it. For sklearn, whose lbfgs path is deterministic, the fewest iterations that
+    reach the same value are found by refitting with a smaller max_iter, and that
+    fit is timed; so neither side is charged for iterations after the target.
+    """
+    from softmax_nb import SoftmaxClassifier
+
+    if not _peers.available("sklearn"):
+        return {"skipped": _peers.missing_peers()["sklearn"]}
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    n_threads = _timing.max_threads()
+    results = {}
+    for name, loader in (("digits", _digits), ("fashion_mnist", _fashion_mnist)):
+        try:
+            X_train, y_train, X_test, y_test, preprocessing = loader(quick)
+        except FileNotFoundError as exc:
+            results[name] = {"skipped": f"{exc}"}
+            log(f"training: {name} skipped: {exc}")
+            continue
+        max_iter = max_iters[name]
+        log(f"training: {name} {X_train.shape}, max_iter={max_iter}, tol={tol}, C={C}")
+        X_ours = np.ascontiguousarray(X_train, dtype=np.float32)
+        X_test_ours = np.ascontiguousarray(X_test, dtype=np.float32)
+        X_sk = np.ascontiguousarray(X_train, dtype=sklearn_dtype)
+        X_test_sk = np.ascontiguousarray(X_test, dtype=sklearn_dtype)
+
+        def fit_ours(iterations):
+            model = SoftmaxClassifier(C=C, solver="lbfgs", max_iter=iterations, tol=tol,
+                                      dtype="float32", n_threads=n_threads)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                start = time.perf_counter()
+                model.fit(X_ours, y_train)
+                return model, time.perf_counter() - start
+
+        def fit_sklearn(iterations):
+            model = LogisticRegression(C=C, solver="lbfgs", max_iter=iterations, tol=tol)
+            with _timing.threads(n_threads), warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                start = time.perf_counter()
+                model.fit(X_sk, y_train)
+                return model, time.perf_counter() - start
+
+        fit_ours(2)  # load the kernels for this dtype before any clock runs
+        runs = {"softmax_nb": [], "sklearn": [], "sklearn_to_objective": [],
+                "softmax_nb_to_objective": []}
+        sklearn_iterations_needed = None
+        for repeat in range(repeats):
+            first, second = (fit_ours, fit_sklearn) if repeat % 2 == 0 else (fit_sklearn, fit_ours)
+            fitted = {}
+            for fit in (first, second):
+                model, seconds = fit(max_iter)
+                fitted[fit] = model
+                runs["softmax_nb" if fit is fit_ours else "sklearn"].append(seconds)
+            ours, sk = fitted[fit_ours], fitted[fit_sklearn]
+            target = _objective_of(ours, sk.coef_, sk.intercept_, X_ours, y_train, "float32")
+            threshold = target + TARGET_REL * abs(target)
+            sk_iterations = int(np.max(sk.n_iter_))
+
+            if sklearn_iterations_needed is None:
+                def reaches(iterations):
+                    model, _ = fit_sklearn(iterations)
+                    return _objective_of(ours, model.coef_, model.intercept_, X_ours, y_train,
+                                         "float32") <= threshold
+                sklearn_iterations_needed = _fewest_iterations(sk_iterations, reaches)
+            if sklearn_iterations_needed < sk_iterations:
+                runs["sklearn_to_objective"].append(fit_sklearn(sklearn_iterations_needed)[1])
+            else:
+                runs["sklearn_to_objective"].append(runs["sklearn"][-1])
+
+            history = ours.history_
+            reached = [i for i, loss in enumerate(history["loss"]) if loss <= threshold]
+            extended = False
+            if not reached:
+                # Ours stopped (max_iter or tol) before sklearn's value: run on, only to
+                # find when it gets there.
+                longer, _ = fit_ours(4 * max_iter)
+                history, extended = longer.history_, True
+                reached = [i for i, loss in enumerate(history["loss"]) if loss <= threshold]
+            runs["softmax_nb_to_objective"].append(history["time"][reached[0]] if reached else None)
+
+        ours_objective = float(ours.objective(X_ours, y_train))
+        entry = {
+            "n_train": int(X_train.shape[0]),
+            "n_test": int(X_test.shape[0]),
+            "n_features": int(X_train.shape[1]),
+            "preprocessing": preprocessing,
+            "settings": {"C": C, "tol": tol, "max_iter": max_iter, "threads": n_threads,
+                         "softmax_nb_dtype": "float32", "sklearn_dtype": sklearn_dtype},
+            "target_objective": target,
+            "target_rel": TARGET_REL,
+            "objective_float32": {"softmax_nb": ours_objective, "sklearn": target},
+            "objective_float64": {
+                "softmax_nb": _objective_of(ours, ours.coef_, ours.intercept_, X_train, y_train, "float64"),
+                "sklearn": _objective_of(ours, sk.coef_, sk.intercept_, X_train, y_train, "float64"),
+            },
+            "iterations": {"softmax_nb": int(ours.n_iter_), "sklearn": sk_iterations,
+                           "sklearn_to_objective": sklearn_iterations_needed,
+                           "softmax_nb_to_objective": (int(history["iteration"][reached[0]])
+                                                       if reached else None)},
+            "softmax_nb_extended_run": extended,
+            "test_accuracy": {"softmax_nb": float(ours.score(X_test_ours, y_test)),
+                              "sklearn": float(sk.score(X_test_sk, y_test))},
+            "fit_s": {key: _seconds_summary(runs[key]) for key in ("softmax_nb", "sklearn")},
+            "to_objective_s": {"softmax_nb": _seconds_summary(runs["softmax_nb_to_objective"]),
+                               "sklearn": _seconds_summary(runs["sklearn_to_objective"])},
+        }
+        ours_to = entry["to_objective_s"]["softmax_nb"]["median"]
+        entry["speedup_to_objective"] = (entry["to_objective_s"]["sklearn"]["median"] / ours_to
+                                         if ours_to else None)
+        entry["speedup_fit"] = entry["fit_s"]["sklearn"]["median"] / entry["fit_s"]["softmax_nb"]["median"]
+        results[name] = entry
+    return results
+
+
+def _fewest_iterations(n_iterations, reaches):
+    """Smallest k <= n_iterations with reaches(k), assuming reaches is monotone.
+
+    The target is sklearn's own final value, so the answer is usually at or near
+    the end: gallop down from n_iterations (n-1, n-2, n-4, ...), then bisect.
+    """
+    good, step = n_iterations, 1
+    while True:
+        k = n_iterations - step
+        if k < 1:
+            bad = 0
+            break
+        if reaches(k):
+            good, step = k, 2 * step
+        else:
+            bad = k
+            break
+    while good - bad > 1:
+        middle = (good + bad) // 2
+        if reaches(middle):
+            good = middle
+        else:
+            bad = middle
+    return good
+
+
+def _seconds_summary(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return {"median": None, "min": None, "all": []}
+    return {"median": float(np.median(values)), "min": float(np.min(values)),
+            "all": [float(v) for v in values]}
+
+
+# -- JIT ---------------------------------------------------------------------
+
+
+def run_jit(quick, repeats, log):
+    """Cold compile (empty NUMBA_CACHE_DIR) and warm import + first call, in subprocesses.
+
+    Each cold run gets a new empty cache folder; the warm runs reuse the folder of
+    the last cold run, so they load every kernel from disk.
+    """
+    dtypes = ["float32"] if quick else ["float32", "float64"]
+    kernels = (["loss_gradient"] if quick else
+               ["loss_gradient", "decision_function", "predict_proba", "predict_log_proba", "predict"])
+    specs = [f"{kernel}:{dtype}" for dtype in dtypes for kernel in kernels]
+    child = Path(__file__).resolve().parent / "_jit_child.py"
+
+    def run_child(cache_dir):
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, str(child), str(REPO_ROOT), *specs], env=env,
+                              capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - start
+        if done.returncode != 0:
+            raise RuntimeError(f"JIT child failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        result["process_wall_s"] = wall
+        return result
+
+    cold, warm = [], []
+    with tempfile.TemporaryDirectory(prefix="softmax_nb_bench_cache_") as root:
+        for repeat in range(max(1, repeats)):
+            cache_dir = os.path.join(root, f"cold{repeat}")
+            os.mkdir(cache_dir)
+            log(f"jit: cold run {repeat + 1} (empty cache)")
+            cold.append(run_child(cache_dir))
+        for repeat in range(max(1, repeats)):
+            log(f"jit: warm run {repeat + 1}")
+            warm.append(run_child(cache_dir))
+
+    def medians(runs):
+        keys = ["import_numpy_s", "import_softmax_nb_s", "first_calls_total_s",
+                "import_and_first_calls_s", "process_wall_s"]
+        out = {key: float(np.median([run[key] for run in runs])) for key in keys}
+        out["first_call_s"] = {spec: float(np.median([run["first_call_s"][spec] for run in runs]))
+                               for spec in specs}
+        return out
+
+    return {"kernels": specs, "cold": medians(cold), "warm": medians(warm),
+            "runs": {"cold": cold, "warm": warm}}

@@ -1,0 +1,126 @@
+"""Timing helpers of the benchmark: thread control, interleaved repeats, the read probe."""
+
+import contextlib
+import gc
+import time
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+try:
+    import torch
+except ImportError:  # torch is an optional peer
+    torch = None
+
+
+def max_threads():
+    """Threads numba may use in this process (NUMBA_NUM_THREADS, default: the cores)."""
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+@contextlib.contextmanager
+def threads(n_threads):
+    """Give every implementation the same thread count for the block.
+
+    numba (softmax_nb and the read probe), BLAS and OpenMP (numpy, scikit-learn;
+    through threadpoolctl) and torch's intra-op pool are all set to ``n_threads``, so a
+    "2 threads" row means 2 threads for every peer, not just for ours.
+    """
+    from threadpoolctl import threadpool_limits
+
+    previous_numba = numba.get_num_threads()
+    previous_torch = torch.get_num_threads() if torch is not None else None
+    numba.set_num_threads(n_threads)
+    if torch is not None:
+        torch.set_num_threads(n_threads)
+    try:
+        with threadpool_limits(limits=n_threads):
+            yield
+    finally:
+        numba.set_num_threads(previous_numba)
+        if torch is not None:
+            torch.set_num_threads(previous_torch)
+
+
+def interleaved(functions, repeats):
+    """Wall time of each function, ``repeats`` times, interleaved.
+
+    Each repeat calls every function once, in an order rotated by one per repeat,
+    so that a burst of load from other processes on a shared machine hits all
+    implementations alike instead of one of them.
+
+    Parameters
+    ----------
+    functions : dict of str -> callable
+        Called without arguments; already warmed up (compiled, checked).
+    repeats : int
+
+    Returns
+    -------
+    dict of str -> list of float
+        Seconds per call, in call order.
+    """
+    names = list(functions)
+    times = {name: [] for name in names}
+    # One full collection before, none during: with torch and scikit-learn loaded a
+    # full collection takes a good fraction of a second, and letting it run inside
+    # a call would charge one implementation for the garbage of all of them.
+    gc.collect()
+    gc.disable()
+    try:
+        for repeat in range(repeats):
+            shift = repeat % len(names)
+            for name in names[shift:] + names[:shift]:
+                start = time.perf_counter()
+                functions[name]()
+                times[name].append(time.perf_counter() - start)
+    finally:
+        gc.enable()
+    return times
+
+
+def summary(seconds):
+    """Median and min (milliseconds) of a list of timings, and the raw list."""
+    seconds = np.asarray(seconds, dtype=np.float64)
+    return {
+        "median_ms": float(np.median(seconds) * 1e3),
+        "min_ms": float(np.min(seconds) * 1e3),
+        "times_ms": [float(s * 1e3) for s in seconds],
+    }
+
+
+# Elements per task of the parallel read: large enough that scheduling costs
+# nothing, small enough that two threads share the work evenly on every shape.
+_READ_BLOCK = 1 << 16
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def _read_sum(flat, block):
+    """Sum of all elements: a pure read of the array, in parallel blocks.
+
+    The per-block sum is np.sum of a slice: written as an explicit index loop
+    inside the prange body, LLVM left it scalar here (about 1.5 GB/s instead of
+    10). The result is only returned so that the reads cannot be optimised away.
+    """
+    n_blocks = (flat.size + block - 1) // block
+    partials = np.zeros(n_blocks)
+    for b in prange(n_blocks):
+        partials[b] = np.sum(flat[b * block:min((b + 1) * block, flat.size)])
+    return partials.sum()
+
+
+def read_probes(X):
+    """The one-read floor candidates for X: callables that read every byte once.
+
+    ``read X (numba)`` is a parallel sum with numba's current thread count;
+    ``read X (numpy)`` is ``X.sum()`` (single-threaded SIMD pairwise sum). The
+    faster of the two, measured beside the kernels, is the floor they are compared
+    with: no implementation that reads X can be faster than one read of X.
+    """
+    flat = X.reshape(-1)
+    _read_sum(flat, _READ_BLOCK)  # compile (or load from cache) before timing
+    return {
+        "read X (numba)": lambda: _read_sum(flat, _READ_BLOCK),
+        "read X (numpy)": lambda: X.sum(),
+    }

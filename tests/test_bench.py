@@ -1,0 +1,108 @@
+"""Smoke test of the benchmark suite (bench/run.py) at tiny sizes; no timing assertions."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+RUN = REPO / "bench" / "run.py"
+
+sys.path.insert(0, str(REPO / "bench"))
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "results.json"
+    done = subprocess.run(
+        [sys.executable, str(RUN), "--quick", "--out", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=REPO, env=dict(os.environ),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout, json.loads(out.read_text())
+
+
+def test_quick_run_writes_complete_json(quick_run):
+    _, results = quick_run
+    assert results["complete"] is True
+    assert results["machine"]["cpu_model"]
+    assert results["machine"]["versions"]["numba"]
+    assert any(pool["user_api"] == "blas" for pool in results["machine"]["threadpools"])
+    for section in ("loss_gradient", "predict_proba"):
+        cases = results[section]
+        # every shape in both thread counts (or 1 thread only on a 1-thread machine)
+        assert len(cases) == 5 * len(results["settings"]["threads"])
+        for case in cases:
+            impls = case["impls"]
+            assert {"softmax_nb", "numpy", "read X (numba)", "read X (numpy)"} <= set(impls)
+            assert case["floor"]["ms"] > 0 and case["floor"]["source"].startswith("read X")
+            assert case["ours_vs_floor"] > 0
+            for name, impl in impls.items():
+                assert impl["min_ms"] <= impl["median_ms"]
+                assert len(impl["times_ms"]) == results["settings"]["repeats"]
+                if name not in ("softmax_nb",) and not name.startswith("read X"):
+                    # a peer that disagrees with softmax_nb would mean a broken peer or kernel
+                    assert impl["agreement"]["agrees"], (section, case["shape"], name, impl["agreement"])
+                    assert case["speedup_vs"][name] > 0
+    assert {tuple(row["shape"]) for row in results["bandwidth"]} == {
+        tuple(case["shape"]) for case in results["loss_gradient"]
+    }
+    digits = results["training"]["digits"]
+    assert digits["test_accuracy"]["softmax_nb"] > 0.9
+    assert digits["test_accuracy"]["sklearn"] > 0.9
+    assert digits["to_objective_s"]["sklearn"]["median"] > 0
+    fashion = results["training"]["fashion_mnist"]
+    assert "skipped" in fashion or fashion["n_train"] == 2000
+    jit = results["jit"]
+    assert jit["cold"]["first_calls_total_s"] > 0
+    assert jit["warm"]["import_and_first_calls_s"] > 0
+
+
+def test_quick_run_prints_tables(quick_run):
+    stdout, results = quick_run
+    for heading in ("Machine:", "Loss + gradient summary", "predict_proba summary", "One-read floor",
+                    "Training:", "JIT", "JSON:"):
+        assert heading in stdout
+    # the headline row of the summary: ours, the floor and a ratio per peer
+    assert "2000x784x10     float32" in stdout
+    assert "vs numpy" in stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--only", "nonsense"], "unknown section 'nonsense'"),
+    (["--repeats", "0"], "--repeats must be at least 1"),
+    (["--C", "-1"], "--C must be positive"),
+])
+def test_bad_arguments_are_named(args, message):
+    done = subprocess.run([sys.executable, str(RUN), *args], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+    assert done.returncode == 2
+    assert message in done.stderr
+
+
+def test_fewest_iterations_matches_a_linear_scan():
+    import _sections
+
+    for n in (1, 2, 3, 7, 100):
+        for answer in range(1, n + 1):
+            calls = []
+
+            def reaches(k):
+                calls.append(k)
+                return k >= answer
+
+            assert _sections._fewest_iterations(n, reaches) == answer
+            assert all(1 <= k < n for k in calls)
+
+
+def test_interleaved_rotates_the_order():
+    import _timing
+
+    order = []
+    times = _timing.interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b"),
+                                 "c": lambda: order.append("c")}, repeats=3)
+    assert order == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    assert all(len(v) == 3 for v in times.values())
