@@ -206,6 +206,10 @@ def _cmd_prepare(args):
             entry["standardize"] = False
         if args.no_stratify:
             entry["stratify"] = False
+        if args.out_of_core:
+            entry["out_of_core"] = True
+        if args.block_rows is not None:
+            entry["block_rows"] = args.block_rows
         info = datasets.prepare_from_config(entry, out, name=args.dataset)
     else:
         if args.dataset:
@@ -225,7 +229,15 @@ def _cmd_prepare(args):
             "stratify": not args.no_stratify,
             "max_samples": args.max_samples,
         }
-        info = datasets.prepare(source, out, test_source=test_source, **options)
+        if args.out_of_core:
+            if test_source is not None or args.max_samples is not None:
+                raise CLIError("--out-of-core takes no --test-arg or --max-samples", EXIT_USAGE)
+            options.pop("max_samples")
+            if args.dtype is None:
+                options["dtype"] = "float32"
+            info = datasets.prepare_chunked(source, out, block_rows=args.block_rows or 65536, **options)
+        else:
+            info = datasets.prepare(source, out, test_source=test_source, **options)
     sizes = ", ".join(f"{name} {split['n_samples']}" for name, split in info["splits"].items())
     log.info("wrote %s: %d features, %d classes; %s rows", out, info["n_features"], info["n_classes"], sizes)
     return 0
@@ -716,6 +728,10 @@ def build_parser():
     p.add_argument("--chunk-rows", type=int, help="rows per HDF5 chunk (default ~1 MiB chunks; 0 = contiguous)")
     p.add_argument("--compression", choices=["lzf", "gzip"], help="HDF5 compression of X and y")
     p.add_argument("--max-samples", type=int, help="stratified subsample of this many rows before splitting")
+    p.add_argument("--out-of-core", action="store_true",
+                   help="convert a large csv/npy/idx source block by block, never holding X whole "
+                        "(default dtype float32)")
+    p.add_argument("--block-rows", type=int, help="rows per block with --out-of-core (default 65536)")
     p.set_defaults(func=_cmd_prepare)
 
     p = sub.add_parser("train", help="train a SoftmaxClassifier on a dataset .h5, write a model .h5",

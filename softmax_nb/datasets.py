@@ -48,6 +48,8 @@ __all__ = [
     "apply_standardization",
     "prepare",
     "prepare_from_config",
+    "prepare_chunked",
+    "CHUNKED_SOURCES",
 ]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -808,12 +810,15 @@ def fit_standardization(X):
     """
     X = np.asarray(X, dtype=np.float64)
     mean = X.mean(axis=0)
-    scale = X.std(axis=0)
+    return {"mean": mean, "scale": _safe_scale(mean, X.std(axis=0))}
+
+
+def _safe_scale(mean, std):
+    """Standard deviations as scales, with 1 for (numerically) constant features."""
     # A constant column in float arithmetic can show a tiny non-zero spread; treat
     # spreads below ~1e-12 of the magnitude as zero, like scikit-learn's scaler.
     tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
-    scale = np.where(scale <= tiny, 1.0, scale)
-    return {"mean": mean, "scale": scale}
+    return np.where(std <= tiny, 1.0, std)
 
 
 def apply_standardization(X, preprocessing, dtype=None):
@@ -1028,7 +1033,7 @@ _ENTRY_SOURCE_KEYS = {
     "idx": {"path": "images", "labels_path": "labels", "scale": "scale"},
     "fashion_mnist": {"path": "directory", "subset": "subset", "scale": "scale"},
 }
-_ENTRY_OTHER_KEYS = ("source", "test_path", "test_labels_path", "subset")
+_ENTRY_OTHER_KEYS = ("source", "test_path", "test_labels_path", "subset", "out_of_core", "block_rows")
 
 
 def prepare_from_config(entry, out_path, *, name="dataset"):
@@ -1072,6 +1077,14 @@ def prepare_from_config(entry, out_path, *, name="dataset"):
         # The generator shares the split's seed, so one number reproduces the file.
         source["seed"] = entry.get("seed", 0)
     options = {key: entry[key] for key in _PREPARE_KEYS if key in entry}
+    if entry.get("out_of_core"):
+        # Sources larger than memory: converted block by block (prepare_chunked).
+        if entry.get("max_samples") is not None or entry.get("test_path") is not None:
+            raise DataError(f"datasets.{name}: out_of_core conversion takes no max_samples or test_path")
+        options.pop("max_samples", None)
+        if entry.get("block_rows") is not None:
+            options["block_rows"] = entry["block_rows"]
+        return prepare_chunked(source, out_path, config={"dataset": name, **entry}, **options)
     test_source = None
     if entry.get("test_path") is not None or entry.get("test_labels_path") is not None:
         if source_name != "idx":
@@ -1083,3 +1096,389 @@ def prepare_from_config(entry, out_path, *, name="dataset"):
             test_source["scale"] = entry["scale"]
         options.setdefault("test_fraction", 0.0)
     return prepare(source, out_path, test_source=test_source, config={"dataset": name, **entry}, **options)
+
+
+# ---------------------------------------------------------------------------
+# chunked conversion of sources larger than memory (docs/OUT_OF_CORE.md)
+# ---------------------------------------------------------------------------
+
+#: Sources :func:`prepare_chunked` reads block by block.
+CHUNKED_SOURCES = ("csv", "npy", "idx")
+
+
+class _BlockSource:
+    """A source read in row blocks: ``labels`` whole (one int or str per row, small
+    next to X), then ``blocks(rows)`` yields float64 feature blocks in row order."""
+
+    n_features = None
+    meta = None
+
+    def labels(self):
+        raise NotImplementedError
+
+    def blocks(self, rows):
+        raise NotImplementedError
+
+
+class _NpyBlocks(_BlockSource):
+    def __init__(self, x_path, y_path):
+        x_paths = [x_path] if isinstance(x_path, (str, os.PathLike)) else list(x_path)
+        y_paths = [y_path] if isinstance(y_path, (str, os.PathLike)) else list(y_path)
+        if len(x_paths) != len(y_paths) or not x_paths:
+            raise DataError(f"npy: {len(x_paths)} X file(s) but {len(y_paths)} label file(s)")
+        self.arrays = []
+        for path in x_paths:
+            path = _existing(path, "NPY file for X")
+            try:
+                X = np.load(path, mmap_mode="r", allow_pickle=False)
+            except (ValueError, OSError) as exc:
+                raise DataError(f"cannot read NPY file {str(path)!r}: {exc}") from exc
+            if X.ndim != 2 or X.dtype.kind not in "biuf":
+                raise DataError(f"NPY file {str(path)!r}: X must be a 2-D array of numbers, got {X.shape} {X.dtype}")
+            if self.n_features is not None and X.shape[1] != self.n_features:
+                raise DataError(f"NPY file {str(path)!r} has {X.shape[1]} columns, the first file {self.n_features}")
+            self.n_features = X.shape[1]
+            self.arrays.append((str(path), X))
+        self.y_paths = y_paths
+        self.meta = {"x_path": [p for p, _ in self.arrays], "y_path": [str(p) for p in y_paths]}
+
+    def labels(self):
+        parts = []
+        for (x_path, X), y_path in zip(self.arrays, self.y_paths):
+            _, y, _ = load_npy(x_path, y_path)
+            y = np.asarray(y)
+            if y.shape != (len(X),):
+                raise DataError(f"NPY labels {str(y_path)!r} have shape {y.shape}, X {x_path!r} has {len(X)} rows")
+            parts.append(y)
+        return np.concatenate(parts)
+
+    def blocks(self, rows):
+        for _, X in self.arrays:
+            for start in range(0, len(X), rows):
+                yield np.asarray(X[start:start + rows], dtype=np.float64)
+
+
+def _idx_header(path):
+    """(dtype, dims, header bytes) of an IDX file, read from its first bytes."""
+    path = _existing(path, "IDX file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            head = handle.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0:
+                raise DataError(f"IDX file {str(path)!r} has a bad magic number ({head.hex() or 'empty file'})")
+            if head[2] not in _IDX_TYPES or head[3] < 1:
+                raise DataError(f"IDX file {str(path)!r} has an unknown type code or no dimensions")
+            dims = struct.unpack(f">{head[3]}I", handle.read(4 * head[3]))
+    except (OSError, EOFError, struct.error) as exc:
+        raise DataError(f"cannot read IDX file {str(path)!r}: {exc}") from exc
+    return _IDX_TYPES[head[2]], dims, 4 + 4 * len(dims)
+
+
+class _IdxBlocks(_BlockSource):
+    def __init__(self, images, labels, scale=None):
+        self.image_paths = [images] if isinstance(images, (str, os.PathLike)) else list(images)
+        self.label_paths = [labels] if isinstance(labels, (str, os.PathLike)) else list(labels)
+        if len(self.image_paths) != len(self.label_paths) or not self.image_paths:
+            raise DataError(f"IDX: {len(self.image_paths)} image file(s) but {len(self.label_paths)} label file(s)")
+        if scale is not None and (not scale or not np.isfinite(scale)):
+            raise DataError(f"IDX: scale must be a finite non-zero number, got {scale!r}")
+        self.scale = scale
+        self.headers = [_idx_header(p) for p in self.image_paths]
+        shapes = {dims[1:] for _, dims, _ in self.headers}
+        if len(shapes) != 1:
+            raise DataError(f"IDX image files hold items of different shapes {sorted(shapes)}")
+        item_shape = shapes.pop()
+        self.n_features = int(np.prod(item_shape, dtype=np.int64))
+        self.meta = {"images": [str(p) for p in self.image_paths], "labels": [str(p) for p in self.label_paths]}
+        if len(item_shape) == 2:
+            self.meta["image_shape"] = [int(item_shape[0]), int(item_shape[1])]
+
+    def labels(self):
+        parts = []
+        for path, label_path, (_, dims, _) in zip(self.image_paths, self.label_paths, self.headers):
+            y = read_idx(label_path)
+            if y.ndim != 1 or len(y) != dims[0]:
+                raise DataError(f"IDX labels file {str(label_path)!r} has shape {y.shape}, "
+                                f"the images of {str(path)!r} number {dims[0]}")
+            parts.append(y.astype(np.int64))
+        return np.concatenate(parts)
+
+    def blocks(self, rows):
+        for path, (dtype, dims, header) in zip(self.image_paths, self.headers):
+            path = Path(path)
+            item_bytes = self.n_features * dtype.itemsize
+            opener = gzip.open if path.suffix == ".gz" else open
+            with opener(path, "rb") as handle:
+                handle.read(header)
+                for start in range(0, dims[0], rows):
+                    n = min(rows, dims[0] - start)
+                    data = handle.read(n * item_bytes)
+                    if len(data) != n * item_bytes:
+                        raise DataError(f"IDX file {str(path)!r} ends after {start + len(data) // item_bytes} of "
+                                        f"the {dims[0]} items its header announces")
+                    # float32 then scaled in float32, as load_idx does, so both paths agree.
+                    block = np.frombuffer(data, dtype=dtype).reshape(n, self.n_features).astype(np.float32)
+                    if self.scale is not None:
+                        block /= np.float32(self.scale)
+                    yield block.astype(np.float64)
+                if handle.read(1):
+                    raise DataError(f"IDX file {str(path)!r} holds more data than its header announces")
+
+
+class _CsvBlocks(_BlockSource):
+    """A CSV file read twice, row by row: labels first, then feature blocks.
+
+    Same options and header rule as :func:`load_csv`."""
+
+    def __init__(self, path, label_column=-1, header="auto", delimiter=",", skip_columns=()):
+        if header not in ("auto", True, False):
+            raise DataError(f"CSV: header must be 'auto', true or false, got {header!r}")
+        if label_column is None:
+            raise DataError("CSV: chunked conversion needs a label column")
+        self.path, self.delimiter, self.name = path, delimiter, str(path)
+        first = next(self._rows(), None)
+        if first is None:
+            raise DataError(f"CSV file {self.name!r} is empty")
+        line, row = first
+        n_columns = len(row)
+        if n_columns < 2:
+            raise DataError(f"CSV file {self.name!r}: line {line} has {n_columns} column; need features and a label")
+        named = isinstance(label_column, str) or any(isinstance(c, str) for c in skip_columns)
+        if header is False and named:
+            raise DataError(f"CSV file {self.name!r}: a column given by name needs header=true")
+        if header is True or named:
+            has_header = True
+        elif header is False:
+            has_header = False
+        else:
+            not_features = {c % n_columns for c in (*skip_columns, label_column)
+                            if isinstance(c, (int, np.integer)) and -n_columns <= c < n_columns}
+            has_header = not all(_is_number(cell) for i, cell in enumerate(row) if i not in not_features)
+        names = [cell.strip() for cell in row] if has_header else None
+
+        def resolve(column, what):
+            if isinstance(column, str):
+                if column not in names:
+                    raise DataError(f"CSV file {self.name!r}: {what} {column!r} is not in the header {names}")
+                return names.index(column)
+            if not isinstance(column, (int, np.integer)) or not -n_columns <= column < n_columns:
+                raise DataError(f"CSV file {self.name!r}: {what} {column!r} is out of range for {n_columns} columns")
+            return int(column) % n_columns
+
+        self.label_index = resolve(label_column, "label column")
+        skipped = {resolve(c, "skip column") for c in skip_columns}
+        if self.label_index in skipped:
+            raise DataError(f"CSV file {self.name!r}: the label column is also in skip_columns")
+        self.feature_index = [i for i in range(n_columns) if i != self.label_index and i not in skipped]
+        if not self.feature_index:
+            raise DataError(f"CSV file {self.name!r} has no feature columns")
+        self.n_columns, self.has_header, self.names = n_columns, has_header, names
+        self.n_features = len(self.feature_index)
+        self.meta = {"path": self.name}
+        if names is not None:
+            self.meta["feature_names"] = [names[i] for i in self.feature_index]
+            self.meta["label_column"] = names[self.label_index]
+        else:
+            self.meta["label_column"] = self.label_index
+
+    def _rows(self):
+        with _open_text(self.path) as handle:
+            reader = csv.reader(handle, delimiter=self.delimiter)
+            for row in reader:
+                if row and not (len(row) == 1 and not row[0].strip()):
+                    yield reader.line_num, row
+
+    def _data_rows(self):
+        rows = self._rows()
+        if self.has_header:
+            next(rows)
+        for line, row in rows:
+            if len(row) != self.n_columns:
+                raise DataError(f"CSV file {self.name!r}: line {line} has {len(row)} columns, expected "
+                                f"{self.n_columns}")
+            yield line, row
+
+    def labels(self):
+        texts = []
+        for line, row in self._data_rows():
+            text = row[self.label_index].strip()
+            if not text:
+                raise DataError(f"CSV file {self.name!r}: line {line}, the label column is empty")
+            texts.append(text)
+        if not texts:
+            raise DataError(f"CSV file {self.name!r} has a header but no data rows")
+        values = [_parse_label(t) for t in texts]
+        kinds = {type(v) for v in values}
+        if kinds <= {int}:
+            return np.array(values, dtype=np.int64)
+        if kinds <= {int, float}:
+            return np.array(values, dtype=np.float64)
+        return np.array(texts, dtype=str)  # a mix of numbers and words: text labels, as load_csv
+
+    def blocks(self, rows):
+        cells, lines = [], []
+        for line, row in self._data_rows():
+            cells.append([row[i] for i in self.feature_index])
+            lines.append((line, row))
+            if len(cells) == rows:
+                yield self._parse(cells, lines)
+                cells, lines = [], []
+        if cells:
+            yield self._parse(cells, lines)
+
+    def _parse(self, cells, lines):
+        try:
+            return np.array(cells, dtype=np.float64)
+        except ValueError:
+            for line, row in lines:
+                for i in self.feature_index:
+                    if not _is_number(row[i]):
+                        label = f"{i + 1} ({self.names[i]!r})" if self.names else str(i + 1)
+                        raise DataError(f"CSV file {self.name!r}: line {line}, column {label}: "
+                                        f"{row[i]!r} is not a number") from None
+            raise
+
+
+def _block_source(source):
+    name = source.get("name")
+    kwargs = {k: v for k, v in source.items() if k != "name"}
+    classes = {"csv": _CsvBlocks, "npy": _NpyBlocks, "idx": _IdxBlocks}
+    if name not in classes:
+        raise DataError(f"chunked conversion reads sources {CHUNKED_SOURCES}, not {name!r}")
+    signature = inspect.signature(classes[name].__init__)
+    unknown = sorted(set(kwargs) - (set(signature.parameters) - {"self"}))
+    if unknown:
+        raise DataError(f"source {name!r} does not take {', '.join(map(repr, unknown))}")
+    return classes[name](**kwargs)
+
+
+def prepare_chunked(
+    source,
+    out_path,
+    *,
+    val_fraction=0.15,
+    test_fraction=0.15,
+    seed=0,
+    standardize=True,
+    dtype="float32",
+    chunk_rows=None,
+    compression=None,
+    stratify=True,
+    block_rows=65536,
+    class_names=None,
+    config=None,
+):
+    """:func:`prepare` for sources larger than memory: read, split and write in blocks.
+
+    The labels are read whole (one value per row); X is read ``block_rows`` rows at
+    a time, three times at most: for the standardization statistics of the
+    training rows (Chan's pairwise merge of block means and squared deviations),
+    then to write each row to its split.  The splits are the rows
+    :func:`stratified_split` chooses, in source order, exactly as :func:`prepare`
+    (the stored X equals ``prepare``'s to rounding of the standardization).
+
+    Parameters
+    ----------
+    source : dict
+        ``{"name": "csv", "path": ..., "label_column": ...}``,
+        ``{"name": "npy", "x_path": file or list, "y_path": file or list}`` or
+        ``{"name": "idx", "images": file or list, "labels": file or list, "scale": 255}``.
+    out_path : str or os.PathLike
+    block_rows : int
+        Rows held in memory at once.
+    val_fraction, test_fraction, seed, standardize, dtype, chunk_rows, compression, stratify, class_names, config
+        As :func:`prepare` (``dtype`` defaults to float32 here: large data).
+
+    Returns
+    -------
+    dict
+        :func:`softmax_nb.io.dataset_info` of the written file.
+    """
+    if dtype not in ("float32", "float64"):
+        raise DataError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise DataError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(block_rows, bool) or not isinstance(block_rows, (int, np.integer)) or block_rows < 1:
+        raise DataError(f"block_rows must be a positive integer, got {block_rows!r}")
+    if not test_fraction:
+        raise DataError("test_fraction is 0: the test split would be empty")
+    out_path = Path(out_path)
+    if not out_path.parent.exists():
+        raise FileNotFoundError(f"output folder {str(out_path.parent)!r} does not exist")
+    source_entry = dict(source)
+    reader = _block_source(source_entry)
+    labels = reader.labels()
+    where = f"source {source_entry['name']!r}"
+    # check_X_y's label rules (integral floats, strings, two classes) on the labels alone.
+    _, labels = check_X_y(np.zeros((len(labels), 1)), labels, source=where)
+    classes, y_index = encode_labels(labels)
+    del labels
+    parts = stratified_split(y_index, val_fraction, test_fraction, seed, stratify=stratify)
+    if np.unique(y_index[parts[0]]).size < 2:
+        raise DataError("the training split holds a single class")
+    split_of_row = np.empty(len(y_index), dtype=np.int8)
+    for code, rows in enumerate(parts):
+        split_of_row[rows] = code
+
+    def checked_blocks():
+        first = 0
+        for block in reader.blocks(int(block_rows)):
+            if block.shape[1] != reader.n_features:
+                raise DataError(f"{where}: rows from {first} have {block.shape[1]} features, not {reader.n_features}")
+            finite = np.isfinite(block)
+            if not finite.all():
+                row, column = np.argwhere(~finite)[0]
+                raise DataError(f"{where}: X holds NaN/infinite values; first at row {first + row}, column {column}")
+            yield first, block
+            first += len(block)
+        if first != len(y_index):
+            raise DataError(f"{where}: {first} feature rows but {len(y_index)} labels")
+
+    preprocessing = None
+    if standardize:
+        count, mean, m2 = 0, np.zeros(reader.n_features), np.zeros(reader.n_features)
+        for first, block in checked_blocks():
+            train_rows = block[split_of_row[first:first + len(block)] == 0]
+            n = len(train_rows)
+            if not n:
+                continue
+            block_mean = train_rows.mean(axis=0)
+            block_m2 = ((train_rows - block_mean) ** 2).sum(axis=0)
+            delta = block_mean - mean
+            total = count + n
+            mean = mean + delta * (n / total)
+            m2 = m2 + block_m2 + delta**2 * (count * n / total)
+            count = total
+        preprocessing = {"mean": mean, "scale": _safe_scale(mean, np.sqrt(m2 / count))}
+
+    options = {"val_fraction": val_fraction, "test_fraction": test_fraction, "seed": int(seed),
+               "standardize": bool(standardize), "dtype": dtype, "chunk_rows": chunk_rows,
+               "compression": compression, "stratify": bool(stratify), "max_samples": None,
+               "out_of_core": True, "block_rows": int(block_rows)}
+    if config is None:
+        config = {"source": source_entry, **options}
+    meta = dict(reader.meta)
+    feature_names = meta.pop("feature_names", None)
+    image_shape = meta.pop("image_shape", None)
+    if class_names is not None:
+        class_names = [str(name) for name in class_names]
+        if len(class_names) != len(classes):
+            raise DataError(f"class_names has {len(class_names)} names but the data have {len(classes)} classes")
+    split_rows = {name: len(rows) for name, rows in zip(sio.SPLITS, parts)}
+    with sio.DatasetWriter(
+        out_path, classes, reader.n_features, split_rows, dtype=dtype,
+        attrs={"source": source_entry["name"], "seed": int(seed), "source_meta": meta, "split": options},
+        preprocessing=preprocessing, feature_names=feature_names, image_shape=image_shape,
+        class_names=class_names, config=config, chunk_rows=chunk_rows, compression=compression,
+    ) as writer:
+        for first, block in checked_blocks():
+            if preprocessing is not None:
+                block = apply_standardization(block, preprocessing, dtype)
+            codes = split_of_row[first:first + len(block)]
+            y_block = y_index[first:first + len(block)]
+            for code, name in enumerate(sio.SPLITS):
+                mask = codes == code
+                if mask.any():
+                    writer.append(name, block[mask], y_block[mask])
+    return sio.dataset_info(out_path)

@@ -391,3 +391,87 @@ def test_cli_train_with_max_memory_mb(small, tmp_path, capsys):
         cli_main(["train", str(small), "-o", str(tmp_path / "y.h5"), "--max-memory-mb", "0.5"])
     assert exit_info.value.code == 1
     assert "too small" in capsys.readouterr().err
+
+
+# -- chunked conversion (prepare --out-of-core) --------------------------------
+
+
+def _raw_data(n=600, n_features=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, n_features)) * 3 + 1
+    y = np.argmax(X[:, :3] + rng.standard_normal((n, 3)), axis=1)
+    return X, y
+
+
+@pytest.mark.parametrize("kind", ["csv", "npy", "idx"])
+def test_prepare_chunked_equals_prepare(tmp_path, kind):
+    X, y = _raw_data()
+    if kind == "csv":
+        source = {"name": "csv", "path": str(tmp_path / "d.csv"), "label_column": "label"}
+        with open(source["path"], "w") as handle:
+            handle.write(",".join([f"f{i}" for i in range(X.shape[1])] + ["label"]) + "\n")
+            for row, label in zip(X, y):
+                handle.write(",".join(repr(float(v)) for v in row) + f",{['cat', 'dog', 'eel'][label]}\n")
+    elif kind == "npy":
+        np.save(tmp_path / "X1.npy", X[:250])
+        np.save(tmp_path / "X2.npy", X[250:])
+        np.save(tmp_path / "y1.npy", y[:250])
+        np.save(tmp_path / "y2.npy", y[250:])
+        np.save(tmp_path / "X.npy", X)
+        np.save(tmp_path / "y.npy", y)
+        # prepare reads one pair of files; the chunked reader takes a list of them.
+        whole_source = {"name": "npy", "x_path": str(tmp_path / "X.npy"), "y_path": str(tmp_path / "y.npy")}
+        source = {"name": "npy", "x_path": [str(tmp_path / "X1.npy"), str(tmp_path / "X2.npy")],
+                  "y_path": [str(tmp_path / "y1.npy"), str(tmp_path / "y2.npy")]}
+    else:
+        X = np.round(np.clip(X * 20 + 128, 0, 255))
+        X[:, 0] = 7  # a constant feature: scale 1
+        with open(tmp_path / "img.idx", "wb") as handle:
+            handle.write(bytes([0, 0, 0x08, 3]) + np.array([len(X), 2, 3], dtype=">u4").tobytes())
+            handle.write(X.astype(np.uint8).tobytes())
+        with open(tmp_path / "lab.idx", "wb") as handle:
+            handle.write(bytes([0, 0, 0x08, 1]) + np.array([len(y)], dtype=">u4").tobytes())
+            handle.write(y.astype(np.uint8).tobytes())
+        source = {"name": "idx", "images": str(tmp_path / "img.idx"), "labels": str(tmp_path / "lab.idx"),
+                  "scale": 255}
+    whole = datasets.prepare(whole_source if kind == "npy" else source, tmp_path / "whole.h5", dtype="float64",
+                             seed=3)
+    chunked = datasets.prepare_chunked(source, tmp_path / "chunked.h5", dtype="float64", seed=3,
+                                       block_rows=64, chunk_rows=50)
+    assert np.array_equal(chunked["classes"], whole["classes"])
+    assert chunked["feature_names"] == whole["feature_names"]
+    assert chunked["image_shape"] == whole["image_shape"]
+    np.testing.assert_allclose(chunked["preprocessing"]["mean"], whole["preprocessing"]["mean"], rtol=1e-12)
+    np.testing.assert_allclose(chunked["preprocessing"]["scale"], whole["preprocessing"]["scale"], rtol=1e-12)
+    for split in sio.SPLITS:
+        X_whole, y_whole, _ = sio.read_dataset(tmp_path / "whole.h5", split)
+        X_chunked, y_chunked, _ = sio.read_dataset(tmp_path / "chunked.h5", split)
+        assert np.array_equal(y_whole, y_chunked)
+        np.testing.assert_allclose(X_chunked, X_whole, rtol=1e-11, atol=1e-11)
+        assert chunked["splits"][split]["chunks"] in (None, (50, X.shape[1]), (len(y_whole), X.shape[1]))
+
+
+def test_prepare_chunked_reports_bad_cells(tmp_path):
+    path = tmp_path / "bad.csv"
+    X, y = _raw_data(200)
+    lines = [",".join(map(str, row)) + f",{label}" for row, label in zip(X, y)]
+    lines[150] = lines[150].replace(str(X[150, 2]), "oops", 1)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(datasets.DataError, match="line 151, column 3: 'oops' is not a number"):
+        datasets.prepare_chunked({"name": "csv", "path": str(path)}, tmp_path / "out.h5", block_rows=32)
+    assert not (tmp_path / "out.h5").exists()
+    with pytest.raises(datasets.DataError, match="chunked conversion reads sources"):
+        datasets.prepare_chunked({"name": "digits"}, tmp_path / "out.h5")
+
+
+def test_cli_prepare_out_of_core(tmp_path):
+    X, y = _raw_data(300)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    out = tmp_path / "d.h5"
+    assert cli_main(["prepare", "--source", "npy", "--arg", f"x_path={tmp_path / 'X.npy'}",
+                     "--arg", f"y_path={tmp_path / 'y.npy'}", "--out-of-core", "--block-rows", "40",
+                     "--chunk-rows", "16", "-o", str(out)]) == 0
+    info = sio.dataset_info(out)
+    assert info["splits"]["train"]["dtype"] == "float32" and info["splits"]["train"]["chunks"][0] == 16
+    assert sum(s["n_samples"] for s in info["splits"].values()) == 300
