@@ -954,6 +954,8 @@ class IncrementalTrainer:
                                          nesterov=clf.nesterov, **common)
                 else:
                     self.optimizer = Adam(call_loss, None, x0, clf.batch_size, **common)
+                # The closure holds this call's rows: keep no reference to them.
+                self.optimizer.fun = None
                 self.history = {key: [] for key in HISTORY_KEYS}
             optimizer = self.optimizer
             lr = optimizer.current_learning_rate()

@@ -475,3 +475,29 @@ def test_cli_prepare_out_of_core(tmp_path):
     info = sio.dataset_info(out)
     assert info["splits"]["train"]["dtype"] == "float32" and info["splits"]["train"]["chunks"][0] == 16
     assert sum(s["n_samples"] for s in info["splits"].values()) == 300
+
+
+def test_partial_fit_state_pickles_without_old_rows(small):
+    import pickle
+
+    X, y, info = sio.read_dataset(small, "train")
+    clf = SoftmaxClassifier(solver="adam", random_state=0)
+    streaming.partial_fit(clf, X[:300], info["classes"][y[:300]], classes=info["classes"])
+    copy = pickle.loads(pickle.dumps(clf))
+    assert len(pickle.dumps(clf)) < X[:300].nbytes  # the first piece is not kept
+    streaming.partial_fit(clf, X[300:], info["classes"][y[300:]])
+    streaming.partial_fit(copy, X[300:], info["classes"][y[300:]])
+    assert np.array_equal(clf.coef_, copy.coef_)
+
+
+def test_progress_goes_to_the_log_off_a_terminal(monkeypatch, caplog):
+    import logging
+
+    monkeypatch.setattr(sys, "stderr", open(os.devnull, "w"))
+    bar = streaming._progress_bar(100, "pass 1", True)
+    bar.delay, bar.mininterval = 0, 0
+    with caplog.at_level(logging.INFO, logger="softmax_nb.streaming"):
+        bar.update(50)
+        bar.refresh()
+        bar.close()
+    assert any("pass 1" in r.getMessage() and "50" in r.getMessage() for r in caplog.records)
