@@ -11,6 +11,10 @@ Subcommands, each exiting non-zero with a message naming what is wrong:
 ``compare SLURM_DIR LOCAL_DIR``
     Model parameters (HDF5 arrays) and metrics (JSON) of the SLURM run equal the local run's,
     apart from wall-clock timings.
+``cache CACHE_DIR WARMUP_OUTPUT``
+    The numba cache was written only by the warm-up job: it holds compiled kernels, and no file
+    in it is newer than the warm-up's output, so no later job (train, evaluate, ...) compiled
+    anything or wrote to the shared cache.
 ``failed LOG CLUSTER_DIR --rule RULE --attempts K``
     The run in LOG failed because RULE failed under SLURM: Snakemake reports the error, and
     SLURM records K attempts of it (the first try and the profile's retries) as FAILED.
@@ -85,11 +89,15 @@ def jobcomp_states(cluster_dir: Path) -> dict[int, list[str]]:
 
 
 def squeue_states(cluster_dir: Path) -> dict[int, str]:
-    env_conf = str(cluster_dir / "slurm.conf")
-    out = subprocess.run(
-        ["squeue", "-h", "-t", "all", "-o", "%i %T"],
-        check=True, capture_output=True, text=True, env={"SLURM_CONF": env_conf, "PATH": "/usr/bin:/bin"},
-    ).stdout
+    """Job id -> state, as squeue lists them (finished jobs too, for MinJobAge seconds)."""
+    try:
+        out = subprocess.run(
+            ["squeue", "-h", "-t", "all", "-o", "%i %T"],
+            check=True, capture_output=True, text=True,
+            env={"SLURM_CONF": str(cluster_dir / "slurm.conf"), "PATH": "/usr/bin:/bin"},
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as error:
+        fail(f"squeue failed ({getattr(error, 'stderr', '') or error}); is the cluster in {cluster_dir} running?")
     return {int(line.split()[0]): line.split()[1] for line in out.splitlines() if line.strip()}
 
 
@@ -203,6 +211,21 @@ def check_compare(slurm_dir: Path, local_dir: Path) -> str:
             "the local run's")
 
 
+def check_cache(cache_dir: Path, warmup_output: Path) -> str:
+    files = [p for p in cache_dir.rglob("*") if p.is_file()]
+    if not any(p.suffix == ".nbc" for p in files):
+        fail(f"{cache_dir}: no compiled kernels (.nbc files) in the numba cache")
+    if not warmup_output.exists():
+        fail(f"{warmup_output}: the warm-up job's output is missing")
+    stamp = warmup_output.stat().st_mtime
+    later = sorted(str(p.relative_to(cache_dir)) for p in files if p.stat().st_mtime > stamp)
+    if later:
+        fail("jobs after the warm-up compiled kernels into the shared cache (the warm-up misses "
+             "them): " + ", ".join(later[:10]))
+    return (f"the numba cache ({len(files)} files) was written only by the warm-up job; later jobs "
+            "loaded it")
+
+
 def check_failed(log: Path, cluster_dir: Path, rule: str, attempts: int) -> str:
     text = log.read_text()
     jobs = parse_run_log(text)
@@ -235,6 +258,9 @@ def main(argv=None) -> int:
     compare = sub.add_parser("compare")
     compare.add_argument("slurm_dir", type=Path)
     compare.add_argument("local_dir", type=Path)
+    cache = sub.add_parser("cache")
+    cache.add_argument("cache_dir", type=Path)
+    cache.add_argument("warmup_output", type=Path)
     failed = sub.add_parser("failed")
     failed.add_argument("log", type=Path)
     failed.add_argument("cluster_dir", type=Path)
@@ -246,6 +272,8 @@ def main(argv=None) -> int:
             message = check_jobs(args.log, args.cluster_dir, args.min_models, args.workdir)
         elif args.command == "compare":
             message = check_compare(args.slurm_dir, args.local_dir)
+        elif args.command == "cache":
+            message = check_cache(args.cache_dir, args.warmup_output)
         else:
             message = check_failed(args.log, args.cluster_dir, args.rule, args.attempts)
     except CheckError as error:

@@ -7,7 +7,7 @@
 #    a temporary folder (tests/slurm/cluster.sh), with the partitions the profile names;
 # 2. runs the workflow on tests/slurm/config.yaml (a sweep of 12 models) through
 #    workflow/profiles/slurm, and checks that every job ran and completed under SLURM
-#    (tests/slurm/check_slurm_run.py jobs);
+#    (tests/slurm/check_slurm_run.py jobs), and that only the warm-up job wrote the numba cache;
 # 3. runs the same config locally and checks that models and metrics are equal;
 # 4. runs a config whose prepare job must fail (a malformed CSV file) and checks that the run fails,
 #    with SLURM recording the job and its retry as FAILED;
@@ -132,6 +132,7 @@ T_SLURM=$(since "$T")
 log "SLURM run done in ${T_SLURM} s"
 "$PYTHON" "$HERE/check_slurm_run.py" jobs "$WORK/slurm.log" "$CLUSTER" --workdir "$WORK/slurm" --min-models 12
 [[ -s $WORK/slurm/results/summary.csv ]] || die "the SLURM run wrote no results/summary.csv"
+"$PYTHON" "$HERE/check_slurm_run.py" cache "$NUMBA_CACHE_DIR" "$WORK/slurm/results/kernels/compile.json"
 
 # --- 3. the same config, locally; outputs must agree --------------------------------------------
 T=$(date +%s)
