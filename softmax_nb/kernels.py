@@ -67,16 +67,19 @@ def _n_chunks(n_samples, n_classes, n_features):
 def _block_logits(X, row0, n_rows, coef, intercept, logits):
     """logits[r, k] = X[row0 + r] . coef[k] + intercept[k], in float64.
 
-    Register blocking: two rows x four classes per pass over the features, so each
-    loaded element of X serves four dot products and each of coef two.
+    Register blocking: four rows x four classes per pass over the features (16
+    accumulators), so each loaded element of X serves four dot products and each
+    element of coef four. Missing rows of the last group repeat the group's first
+    row; their results are not stored.
     """
     n_classes, n_features = coef.shape
     zero = X.dtype.type(0)
-    r = 0
-    while r < n_rows:
+    for r in range(0, n_rows, 4):
         x0 = X[row0 + r]
-        # A lone last row is paired with itself; its second result is discarded.
         x1 = X[row0 + r + 1] if r + 1 < n_rows else x0
+        x2 = X[row0 + r + 2] if r + 2 < n_rows else x0
+        x3 = X[row0 + r + 3] if r + 3 < n_rows else x0
+        rows_here = min(4, n_rows - r)
         k = 0
         while k + 4 <= n_classes:
             w0 = coef[k]
@@ -84,38 +87,61 @@ def _block_logits(X, row0, n_rows, coef, intercept, logits):
             w2 = coef[k + 2]
             w3 = coef[k + 3]
             a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = zero
+            a20 = a21 = a22 = a23 = a30 = a31 = a32 = a33 = zero
             for j in range(n_features):
-                u = x0[j]
-                v = x1[j]
-                a00 += u * w0[j]
-                a01 += u * w1[j]
-                a02 += u * w2[j]
-                a03 += u * w3[j]
-                a10 += v * w0[j]
-                a11 += v * w1[j]
-                a12 += v * w2[j]
-                a13 += v * w3[j]
-            logits[r, k] = np.float64(a00) + intercept[k]
-            logits[r, k + 1] = np.float64(a01) + intercept[k + 1]
-            logits[r, k + 2] = np.float64(a02) + intercept[k + 2]
-            logits[r, k + 3] = np.float64(a03) + intercept[k + 3]
-            if r + 1 < n_rows:
-                logits[r + 1, k] = np.float64(a10) + intercept[k]
-                logits[r + 1, k + 1] = np.float64(a11) + intercept[k + 1]
-                logits[r + 1, k + 2] = np.float64(a12) + intercept[k + 2]
-                logits[r + 1, k + 3] = np.float64(a13) + intercept[k + 3]
+                u0 = x0[j]
+                u1 = x1[j]
+                u2 = x2[j]
+                u3 = x3[j]
+                v0 = w0[j]
+                v1 = w1[j]
+                v2 = w2[j]
+                v3 = w3[j]
+                a00 += u0 * v0
+                a01 += u0 * v1
+                a02 += u0 * v2
+                a03 += u0 * v3
+                a10 += u1 * v0
+                a11 += u1 * v1
+                a12 += u1 * v2
+                a13 += u1 * v3
+                a20 += u2 * v0
+                a21 += u2 * v1
+                a22 += u2 * v2
+                a23 += u2 * v3
+                a30 += u3 * v0
+                a31 += u3 * v1
+                a32 += u3 * v2
+                a33 += u3 * v3
+            _store4(logits, r, k, rows_here, intercept, a00, a10, a20, a30)
+            _store4(logits, r, k + 1, rows_here, intercept, a01, a11, a21, a31)
+            _store4(logits, r, k + 2, rows_here, intercept, a02, a12, a22, a32)
+            _store4(logits, r, k + 3, rows_here, intercept, a03, a13, a23, a33)
             k += 4
         while k < n_classes:
             w0 = coef[k]
-            a00 = a10 = zero
+            a00 = a10 = a20 = a30 = zero
             for j in range(n_features):
-                a00 += x0[j] * w0[j]
-                a10 += x1[j] * w0[j]
-            logits[r, k] = np.float64(a00) + intercept[k]
-            if r + 1 < n_rows:
-                logits[r + 1, k] = np.float64(a10) + intercept[k]
+                v0 = w0[j]
+                a00 += x0[j] * v0
+                a10 += x1[j] * v0
+                a20 += x2[j] * v0
+                a30 += x3[j] * v0
+            _store4(logits, r, k, rows_here, intercept, a00, a10, a20, a30)
             k += 1
-        r += 2
+
+
+@njit(**_JIT)
+def _store4(logits, r, k, rows_here, intercept, a0, a1, a2, a3):
+    """Store the dot products of rows r..r+3 with class k (only the rows present)."""
+    b = intercept[k]
+    logits[r, k] = np.float64(a0) + b
+    if rows_here > 1:
+        logits[r + 1, k] = np.float64(a1) + b
+    if rows_here > 2:
+        logits[r + 2, k] = np.float64(a2) + b
+    if rows_here > 3:
+        logits[r + 3, k] = np.float64(a3) + b
 
 
 @njit(**_JIT)
@@ -154,6 +180,19 @@ def _block_gradient(X, row0, n_rows, dloss_dlogits, grad_block):
                 g2[j] += d02 * u0 + d12 * u1 + d22 * u2 + d32 * u3
                 g3[j] += d03 * u0 + d13 * u1 + d23 * u2 + d33 * u3
             k += 4
+        while k + 2 <= n_classes:
+            g0 = grad_block[k]
+            g1 = grad_block[k + 1]
+            d00, d10, d20, d30 = d[r, k], d[r + 1, k], d[r + 2, k], d[r + 3, k]
+            d01, d11, d21, d31 = d[r, k + 1], d[r + 1, k + 1], d[r + 2, k + 1], d[r + 3, k + 1]
+            for j in range(n_features):
+                u0 = x0[j]
+                u1 = x1[j]
+                u2 = x2[j]
+                u3 = x3[j]
+                g0[j] += d00 * u0 + d10 * u1 + d20 * u2 + d30 * u3
+                g1[j] += d01 * u0 + d11 * u1 + d21 * u2 + d31 * u3
+            k += 2
         while k < n_classes:
             g0 = grad_block[k]
             d00, d10, d20, d30 = d[r, k], d[r + 1, k], d[r + 2, k], d[r + 3, k]
