@@ -342,13 +342,7 @@ class H5Stream:
             counts = split_info.get("class_counts")
             self.class_counts = (np.asarray(counts, dtype=np.int64) if counts is not None
                                  else self._count_classes())
-            if class_weight is not None:
-                class_weight = np.asarray(class_weight, dtype=np.float64)
-                if class_weight.shape != (self.n_classes,):
-                    raise ValueError(f"class_weight must have shape ({self.n_classes},), got {class_weight.shape}")
-            self.class_weight = class_weight
-            self.total_weight = float(self.n_rows if class_weight is None
-                                      else np.dot(self.class_counts, class_weight))
+            self.set_class_weight(class_weight)
             n_model_classes = n_parameters_classes or self.n_classes
             self.plan = memory_plan(
                 self.n_rows, self.n_features, n_model_classes, max_memory_mb,
@@ -365,6 +359,15 @@ class H5Stream:
         self.progress = bool(progress)
         self.bytes_read = 0
         self.n_passes = 0
+
+    def set_class_weight(self, class_weight):
+        """Per-class weights (or None) for the blocks' ``sample_weight``; updates ``total_weight``."""
+        if class_weight is not None:
+            class_weight = np.asarray(class_weight, dtype=np.float64)
+            if class_weight.shape != (self.n_classes,):
+                raise ValueError(f"class_weight must have shape ({self.n_classes},), got {class_weight.shape}")
+        self.class_weight = class_weight
+        self.total_weight = float(self.n_rows if class_weight is None else np.dot(self.class_counts, class_weight))
 
     # -- resources ----------------------------------------------------------
 
@@ -731,8 +734,9 @@ def fit_streaming(path, params=None, *, max_memory_mb, split="train", eval_split
     with _num_threads(clf.n_threads), \
             H5Stream(path, split, max_memory_mb=max_memory_mb, dtype=dtype, class_weight=class_weight,
                      batch_rows=batch_rows, progress=progress, pool=pool) as stream:
-        if class_weight is None and counts.size == 0:
-            stream.class_weight = _class_weight_vector(clf.class_weight, classes, stream.class_counts)
+        if counts.size == 0 and clf.class_weight is not None:
+            # The file has no class_counts attribute: the stream counted y itself.
+            stream.set_class_weight(_class_weight_vector(clf.class_weight, classes, stream.class_counts))
         eval_stream = None
         if use_eval:
             eval_stream = H5Stream(path, eval_split, max_memory_mb=max_memory_mb, dtype=dtype,
@@ -944,6 +948,10 @@ class IncrementalTrainer:
                 n_classes = len(self.classes)
                 coef = np.zeros((n_classes, self.n_features)) if coef is None else np.asarray(coef, float)
                 intercept = np.zeros(n_classes) if intercept is None else np.asarray(intercept, float)
+                if coef.shape != (n_classes, self.n_features) or intercept.shape != (n_classes,):
+                    self.n_features = None
+                    raise ValueError(f"the starting coef has shape {coef.shape}; X and classes need "
+                                     f"({n_classes}, {X.shape[1]})")
                 x0 = objective.pack(coef, intercept)
                 lr = clf.learning_rate if clf.learning_rate is not None else _DEFAULT_LEARNING_RATE[clf.solver]
                 common = dict(batch_size=clf.batch_size, learning_rate=lr, lr_schedule=clf.lr_schedule,

@@ -501,3 +501,15 @@ def test_progress_goes_to_the_log_off_a_terminal(monkeypatch, caplog):
         bar.refresh()
         bar.close()
     assert any("pass 1" in r.getMessage() and "50" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("class_weight", ["balanced", {0: 2.0, 3: 0.5}])
+def test_streamed_class_weight_equals_in_memory(small, class_weight):
+    X, y, info = sio.read_dataset(small, "train")
+    params = {"max_iter": 5, "class_weight": class_weight, "fit_intercept": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference = SoftmaxClassifier(**params).fit(X, info["classes"][y])
+        streamed = streaming.fit_streaming(small, params, max_memory_mb=4, progress=False)
+    assert _rel(streamed.coef_, reference.coef_) <= 1e-10
+    assert np.all(streamed.intercept_ == 0)
