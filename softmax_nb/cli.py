@@ -302,6 +302,13 @@ def _hyperparameters(args):
             if not isinstance(weights, dict):
                 raise CLIError("--class-weight JSON must be an object of label: weight", EXIT_USAGE)
             params["class_weight"] = weights
+    # Not a hyperparameter: the memory budget of streaming training, accepted in a
+    # model entry or --params so the workflow can set it per model (null: in memory).
+    memory = params.pop("max_memory_mb", None)
+    if memory is not None and getattr(args, "max_memory_mb", None) is None:
+        if isinstance(memory, bool) or not isinstance(memory, (int, float)):
+            raise CLIError(f"max_memory_mb must be a number of MiB or null, got {memory!r}", EXIT_USAGE)
+        args.max_memory_mb = float(memory)
     unknown = sorted(set(params) - set(valid))
     if unknown:
         raise CLIError(f"unknown hyperparameter(s): {', '.join(unknown)}", EXIT_USAGE)

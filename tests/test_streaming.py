@@ -384,6 +384,11 @@ def test_cli_train_with_max_memory_mb(small, tmp_path, capsys):
     X, _, _ = sio.read_dataset(small, "test")
     np.testing.assert_allclose(model.predict_proba(X), sio.load_model(reference).predict_proba(X), atol=1e-6)
     assert history.read_text().startswith("iteration,")
+    # The budget may also come with the hyperparameters (a workflow model entry).
+    via_params = tmp_path / "via_params.h5"
+    assert cli_main(["train", str(small), "-o", str(via_params), "--params",
+                     json.dumps({"max_memory_mb": 4, "max_iter": 3})]) == 0
+    assert sio.load_model(via_params, return_info=True)[1]["extra"]["streaming"]["max_memory_mb"] == 4
     with pytest.raises(SystemExit) as exit_info:
         cli_main(["train", str(small), "-o", str(tmp_path / "x.h5"), "--max-memory-mb", "4", "--resume"])
     assert exit_info.value.code == 2
