@@ -1350,6 +1350,10 @@ def _block_source(source):
     unknown = sorted(set(kwargs) - (set(signature.parameters) - {"self"}))
     if unknown:
         raise DataError(f"source {name!r} does not take {', '.join(map(repr, unknown))}")
+    missing = [p.name for p in signature.parameters.values()
+               if p.name != "self" and p.default is inspect.Parameter.empty and p.name not in kwargs]
+    if missing:
+        raise DataError(f"source {name!r} needs {', '.join(map(repr, missing))}")
     return classes[name](**kwargs)
 
 

@@ -737,7 +737,8 @@ class DatasetWriter:
             raise ValueError(f"compression must be one of {_COMPRESSIONS}, got {compression!r}")
         if chunk_rows is not None and (isinstance(chunk_rows, bool)
                                        or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1):
-            raise ValueError(f"chunk_rows must be a positive integer or None for block-wise writing, got {chunk_rows!r}")
+            raise ValueError(
+                f"chunk_rows must be a positive integer or None for block-wise writing, got {chunk_rows!r}")
         if str(dtype) not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         if isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) or n_features < 1:

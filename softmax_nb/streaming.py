@@ -411,7 +411,7 @@ class H5Stream:
 
     def _count_classes(self):
         counts = np.zeros(self.n_classes, dtype=np.int64)
-        step = 1 << 20
+        step = 1 << 16  # 512 KiB of labels at a time
         for start in range(0, self.n_rows, step):
             y = self._y[start:start + step]
             counts += np.bincount(y, minlength=self.n_classes)[: self.n_classes]
@@ -473,6 +473,8 @@ class H5Stream:
         if self._file is None:
             raise RuntimeError(f"the stream over {self.path!r} is closed")
         order = list(range(self.n_blocks)) if order is None else [int(i) for i in order]
+        if any(not 0 <= i < self.n_blocks for i in order):
+            raise ValueError(f"block indices must be in [0, {self.n_blocks}), got {order}")
         if not order:
             return
         self._allocate()
