@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -482,6 +483,23 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.intercept_ = (np.array(intercept, dtype=np.float64) if self.fit_intercept
                            else np.zeros(n_classes))
         return self
+
+    @available_if(lambda self: self.solver in ("sgd", "adam"))
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One pass of minibatch updates (solver 'sgd' or 'adam') over (X, y).
+
+        The optimiser's state (momentum or Adam moments, update counter, RNG) is kept
+        between calls; ``classes`` (every label) is required on the first call. A call
+        after ``fit`` continues from the fitted parameters. See
+        :func:`softmax_nb.streaming.partial_fit`.
+
+        Returns
+        -------
+        self
+        """
+        from .streaming import partial_fit
+
+        return partial_fit(self, X, y, classes=classes, sample_weight=sample_weight)
 
     def _optimisation_params(self):
         """Hyperparameters that shape the optimisation path (a resume must share them)."""
