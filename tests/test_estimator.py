@@ -182,3 +182,13 @@ def test_gradcheck_detects_a_wrong_gradient(monkeypatch):
     rng = np.random.default_rng(0)
     result = gradcheck(rng.normal(size=(50, 3)), rng.integers(0, 3, 50), rng.normal(size=(3, 3)))
     assert not result["passed"]
+
+
+def test_partial_fit_over_pieces_learns(digits):
+    X, y = digits
+    clf = SoftmaxClassifier(solver="sgd", random_state=0)
+    for _ in range(3):
+        for start in range(0, len(y), 300):
+            clf.partial_fit(X[start:start + 300], y[start:start + 300], classes=np.unique(y))
+    assert clf.score(X, y) > 0.95
+    assert not hasattr(SoftmaxClassifier(solver="lbfgs"), "partial_fit")
