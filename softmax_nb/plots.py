@@ -33,6 +33,7 @@ __all__ = [
     "plot_weights",
     "plot_reliability",
     "plot_model_comparison",
+    "plot_parameter_curves",
     "image_shape_for",
 ]
 
@@ -349,6 +350,13 @@ def plot_weights(coef, path, *, image_shape=None, class_names=None, feature_name
     height, width = (int(v) for v in image_shape)
     if height * width != n_features:
         raise ValueError(f"image_shape {height}x{width} does not hold {n_features} features")
+    color_label = "weight"
+    if n_features >= 256:
+        # Large images have a few extreme pixels (near-constant border pixels blown up
+        # by standardization) that would wash out every template; clip the scale there.
+        clipped = float(np.percentile(np.abs(coef), 99.5))
+        if 0 < clipped < limit:
+            limit, color_label = clipped, "weight (scale clipped at the 99.5th percentile)"
     n_cols = n_classes if n_classes <= 5 else (math.ceil(n_classes / 2) if n_classes <= 12 else 10)
     n_rows = math.ceil(n_classes / n_cols)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.7 * n_cols + 1.0, 1.8 * n_rows + 0.4), squeeze=False)
@@ -361,7 +369,7 @@ def plot_weights(coef, path, *, image_shape=None, class_names=None, feature_name
             continue
         image = ax.imshow(coef[k].reshape(height, width), cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
         ax.set_title(labels[k], fontsize=9)
-    fig.colorbar(image, ax=axes.ravel().tolist(), fraction=0.025, pad=0.02, label="weight")
+    fig.colorbar(image, ax=axes.ravel().tolist(), fraction=0.025, pad=0.02, label=color_label)
     fig.suptitle(title or "learned weights per class")
     return save_figure(fig, path)
 
@@ -508,5 +516,60 @@ def plot_model_comparison(summary: Sequence[Mapping[str, object]], path, *, titl
     axes[0].set_yticks(y, labels)
     axes[0].invert_yaxis()
     fig.suptitle(title or "model comparison (green: best by validation loss)")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_parameter_curves(series: Mapping[str, tuple], path, *, x_label: str = "C",
+                          y_label: str = "validation log-loss", log_x: bool = True, title: str | None = None):
+    """Draw a metric against one hyperparameter, one line per group of otherwise equal models.
+
+    Used for sweeps: validation loss against C, one line per solver / dtype /
+    learning rate combination, with the best point of all lines marked.
+
+    Parameters
+    ----------
+    series : mapping of str to (x values, y values)
+        Line label -> the hyperparameter values and the metric at them.
+    path : str or os.PathLike
+        Where to write the figure.
+    x_label, y_label : str
+        Axis labels (the hyperparameter and the metric).
+    log_x : bool, default True
+        Logarithmic horizontal axis (C and learning rates span decades).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    if not series:
+        raise ValueError("series is empty: nothing to draw")
+    fig, ax = plt.subplots(figsize=(7.0, 4.2))
+    best = None
+    for label, (xs, ys) in series.items():
+        xs = _as_float_array(xs, f"x values of {label!r}")
+        ys = _as_float_array(ys, f"y values of {label!r}")
+        if xs.size != ys.size or xs.size == 0:
+            raise ValueError(f"series {label!r} has {xs.size} x values and {ys.size} y values")
+        if log_x and np.any(xs <= 0):
+            raise ValueError(f"series {label!r} has non-positive {x_label} values; use log_x=False")
+        order = np.argsort(xs)
+        ax.plot(xs[order], ys[order], marker="o", label=label)
+        k = int(np.nanargmin(ys)) if np.isfinite(ys).any() else None
+        if k is not None and (best is None or ys[k] < best[1]):
+            best = (xs[k], ys[k], label)
+    if best is not None:
+        ax.scatter([best[0]], [best[1]], s=160, facecolors="none", edgecolors="tab:green", linewidths=2,
+                   zorder=3, label=f"best: {best[2]}, {x_label}={best[0]:.4g}")
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title(title or f"{y_label} against {x_label}")
     fig.tight_layout()
     return save_figure(fig, path)

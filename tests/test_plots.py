@@ -167,3 +167,17 @@ def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
         plots.plot_history(_history(5), target)
     assert target.read_bytes() == before
     assert _no_temporaries(tmp_path)
+
+
+def test_parameter_curves(tmp_path):
+    series = {"lbfgs, dtype=float32": ([0.01, 1.0, 0.1], [1.2, 1.0, 1.1]), "adam": ([0.1, 1.0], [1.05, 1.3])}
+    assert _is_png(plots.plot_parameter_curves(series, tmp_path / "sweep.png"))
+
+
+def test_parameter_curves_reject_bad_series(tmp_path):
+    with pytest.raises(ValueError, match="empty"):
+        plots.plot_parameter_curves({}, tmp_path / "s.png")
+    with pytest.raises(ValueError, match="2 x values and 1 y values"):
+        plots.plot_parameter_curves({"a": ([1.0, 2.0], [1.0])}, tmp_path / "s.png")
+    with pytest.raises(ValueError, match="non-positive"):
+        plots.plot_parameter_curves({"a": ([0.0, 2.0], [1.0, 2.0])}, tmp_path / "s.png")

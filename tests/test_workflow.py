@@ -219,6 +219,48 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, case):
 
 
 # ---------------------------------------------------------------------------
+# sweeps
+# ---------------------------------------------------------------------------
+
+SWEEP = [
+    {"settings": {"solver": "lbfgs", "max_iter": 20}, "grid": {"C": [0.1, 1.0, 10.0], "dtype": ["float32", "float64"]}},
+    {"base": "sgd", "grid": {"learning_rate": [0.1, 0.01]}},
+]
+
+
+def test_sweep_expands_to_model_jobs_and_a_C_figure(tmp_path):
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["sweep"] = SWEEP
+    config["run"] = {"blobs": "all"}
+    _copy_workflow(tmp_path, config)
+    result = _snakemake(tmp_path, "--dry-run", "--cores", "2", timeout=300)
+    outputs = _planned_outputs(result.stdout + result.stderr)
+    expected = ["lbfgs", "sgd"] + [f"lbfgs_C{c}_{d}" for c in ("0.1", "1", "10") for d in ("float32", "float64")]
+    expected += ["sgd_lr0.1", "sgd_lr0.01"]
+    trained = sorted(p.split("/")[-1][:-3] for p in outputs if re.match(r"results/models/blobs/[^/]+\.h5$", p))
+    assert trained == sorted(expected)
+    assert "results/plots/blobs/sweep_C.png" in outputs
+
+
+def test_bad_sweep_fails_naming_the_grid_entry(tmp_path):
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["sweep"] = [SWEEP[0], {"settings": {"solver": "sgd"}, "grid": {"momentum_": [0.5, 0.9]}}]
+    _copy_workflow(tmp_path, config)
+    result = _snakemake(tmp_path, "--dry-run", "--cores", "1", check=False, timeout=300)
+    assert result.returncode != 0
+    assert "sweep[1].grid" in result.stdout + result.stderr and "momentum_" in result.stdout + result.stderr
+
+
+def test_sweep_values_are_range_checked(tmp_path):
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["sweep"] = {"settings": {"solver": "lbfgs"}, "grid": {"C": [1.0, -1.0]}}
+    _copy_workflow(tmp_path, config)
+    result = _snakemake(tmp_path, "--dry-run", "--cores", "1", check=False, timeout=300)
+    assert result.returncode != 0
+    assert "lbfgs_C-1" in result.stdout + result.stderr and "'C'" in result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------------------
 # end to end
 # ---------------------------------------------------------------------------
 
@@ -231,6 +273,7 @@ def finished_run(tmp_path_factory):
     return workdir, run, report
 
 
+@pytest.mark.slow
 def test_all_outputs_exist_and_are_valid(finished_run):
     workdir, _, _ = finished_run
     results = workdir / "results"
@@ -285,6 +328,7 @@ def test_all_outputs_exist_and_are_valid(finished_run):
     assert "<math" in methods and "gradient" in methods.lower()
 
 
+@pytest.mark.slow
 def test_report_embeds_every_plot_and_page(finished_run):
     workdir, _, _ = finished_run
     html = (workdir / "results/report.html").read_text()
@@ -302,12 +346,14 @@ def test_report_embeds_every_plot_and_page(finished_run):
         assert base64.b64decode(payload) == (workdir / path).read_bytes(), f"{path} is not embedded intact"
 
 
+@pytest.mark.slow
 def test_second_run_has_nothing_to_do(finished_run):
     workdir, _, _ = finished_run
     result = _snakemake(workdir, "--dry-run", "--cores", "2")
     assert "Nothing to be done" in result.stdout + result.stderr, result.stdout
 
 
+@pytest.mark.slow
 def test_changing_one_models_C_reruns_only_that_model(finished_run):
     workdir, _, _ = finished_run
     config = json.loads(json.dumps(TINY_CONFIG))
@@ -334,6 +380,7 @@ def test_changing_one_models_C_reruns_only_that_model(finished_run):
     assert "results/summary/blobs.csv" not in outputs
 
 
+@pytest.mark.slow
 def test_train_jobs_use_their_threads(finished_run):
     workdir, _, _ = finished_run
     # threads: 1 in the tiny config; numba ran with exactly that many.
@@ -371,6 +418,7 @@ def test_cuda_models_declare_a_gpu_and_memory_follows_the_data(tmp_path):
         assert "mem_mb=" in line and "runtime=" in line, line
 
 
+@pytest.mark.slow
 def test_train_memory_is_estimated_from_the_data_size(finished_run):
     workdir, run, _ = finished_run
     resources = _train_resources(run.stdout + run.stderr)

@@ -8,6 +8,8 @@ import os
 import shlex
 from pathlib import Path
 
+import yaml
+
 from snakemake.utils import validate
 
 # ---------------------------------------------------------------------------
@@ -16,6 +18,26 @@ from snakemake.utils import validate
 
 # Types, ranges and unknown keys (with the defaults filled in) come from the schema;
 # the checks below span several keys, which a JSON schema cannot say clearly.
+# A single grid may be written without the list around it.
+if isinstance(config.get("sweep"), dict):
+    config["sweep"] = [config["sweep"]]
+validate(config, "../schemas/config.schema.yaml")
+
+
+def _expand_sweep(cfg):
+    """Add the models of the sweep: section to models: (softmax_nb.sweep.expand_sweep)."""
+    if not cfg["sweep"]:
+        return
+    from softmax_nb.sweep import expand_sweep
+
+    schema_path = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+    with open(schema_path) as handle:
+        model_keys = yaml.safe_load(handle)["$defs"]["model"]["properties"]
+    cfg["models"] = expand_sweep(cfg["sweep"], cfg["models"], allowed_keys=model_keys)
+
+
+_expand_sweep(config)
+# Again, so the generated models get their defaults and their values are checked.
 validate(config, "../schemas/config.schema.yaml")
 
 
@@ -143,6 +165,41 @@ def dataset_metrics(wildcards):
     ]
 
 
+def c_sweep_groups(dataset):
+    """Models of a dataset that differ only in C, grouped: {line label: [model names]}.
+
+    Groups with at least two values of C become lines of the sweep figure
+    (validation loss against C); the label names the settings that tell the groups apart.
+    """
+    groups = {}
+    for model in models_of(dataset):
+        settings = {
+            k: v
+            for k, v in config["models"][model].items()
+            if k not in ("C", "threads")
+        }
+        groups.setdefault(json.dumps(settings, sort_keys=True), []).append(model)
+    groups = {
+        key: models
+        for key, models in groups.items()
+        if len({config["models"][m]["C"] for m in models}) >= 2
+    }
+    labels = {}
+    for key, models in groups.items():
+        values = json.loads(key)
+        # Name a line by its solver and the settings that differ from other lines of that solver.
+        same_solver = [
+            json.loads(k) for k in groups if json.loads(k)["solver"] == values["solver"]
+        ]
+        varying = sorted(
+            k for k in values if len({json.dumps(s[k]) for s in same_solver}) > 1
+        )
+        labels[
+            ", ".join([values["solver"]] + [f"{k}={values[k]}" for k in varying])
+        ] = models
+    return labels
+
+
 def run_outputs(pattern, **extra):
     """Expand ``pattern`` over every (dataset, model) pair of the run."""
     return [pattern.format(dataset=d, model=m, **extra) for d, m in RUNS]
@@ -250,6 +307,11 @@ def final_outputs():
     outputs = [path for pattern in per_model for path in run_outputs(pattern)]
     outputs += [
         f"results/plots/{dataset}/comparison.{PLOT_EXT}" for dataset in DATASETS
+    ]
+    outputs += [
+        f"results/plots/{dataset}/sweep_C.{PLOT_EXT}"
+        for dataset in DATASETS
+        if c_sweep_groups(dataset)
     ]
     outputs += [
         "results/summary.csv",

@@ -97,3 +97,32 @@ rule plot_comparison:
         runtime=10,
     script:
         "../scripts/plot_comparison.py"
+
+
+rule plot_sweep:
+    """Validation loss against C for models that differ only in C (a sweep over C)."""
+    input:
+        summary="results/summary/{dataset}.csv",
+    output:
+        figure=report(
+            f"results/plots/{{dataset}}/sweep_C.{PLOT_EXT}",
+            caption="../report/sweep.rst",
+            category="1. Summary",
+            labels={
+                "dataset": "{dataset}",
+                "model": "all",
+                "figure": "validation loss against C",
+            },
+        ),
+    log:
+        "logs/plots/{dataset}/sweep_C.log",
+    conda:
+        "../envs/softmax_nb.yaml"
+    threads: 1
+    resources:
+        mem_mb=1024,
+        runtime=10,
+    params:
+        groups=lambda wildcards: c_sweep_groups(wildcards.dataset),
+    script:
+        "../scripts/plot_sweep.py"

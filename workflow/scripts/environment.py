@@ -42,7 +42,18 @@ def memory_gib():
 
 import numba  # noqa: E402
 
-from softmax_nb import gpu_kernels  # noqa: E402
+import numpy as np  # noqa: E402
+
+from softmax_nb import gpu_kernels, kernels  # noqa: E402
+
+
+def threading_layer():
+    """The layer numba's parallel kernels run on; known only after one has run."""
+    kernels.predict_proba(np.zeros((2, 2)), np.zeros((2, 2)))
+    try:
+        return numba.threading_layer()
+    except ValueError:
+        return numba.config.THREADING_LAYER
 
 with open(snakemake.input.kernels) as handle:
     compile_report = json.load(handle)
@@ -62,7 +73,7 @@ rows = [
     {"item": "logical CPUs (this job may use)", "value": f"{os.cpu_count()} ({len(os.sched_getaffinity(0))})"},
     {"item": "memory", "value": memory_gib()},
     {"item": "threads per training job (config threads)", "value": str(snakemake.params.threads)},
-    {"item": "numba threading layer", "value": numba.config.THREADING_LAYER},
+    {"item": "numba threading layer", "value": threading_layer()},
     {"item": "NUMBA_CACHE_DIR", "value": os.environ.get("NUMBA_CACHE_DIR", "(numba's default)")},
     {"item": "kernel compilation (compile_kernels job)",
      "value": f"{compile_report['seconds']:.2f} s, {compile_report['cache_misses']} compilations, "
