@@ -60,12 +60,20 @@ def synthetic_problem(n_samples, n_features, n_classes, dtype, seed=0):
     return X, y, coef, intercept
 
 
+# Floating-point operations per call, for a compute roofline beside the read floor:
+# logits 2mnc, plus the gradient X^T G another 2mnc.
+FLOPS_PER_ELEMENT = {"loss_gradient": 4, "predict_proba": 2, "bandwidth": 0}
+
+
 def _case_result(section, shape, X, n_threads, timings, agreement, notes):
     """Summaries, ratios and floor of one (shape, dtype, threads) case."""
+    flops = FLOPS_PER_ELEMENT[section] * shape[0] * shape[1] * shape[2]
     impls = {}
     for name, seconds in timings.items():
         impls[name] = _timing.summary(seconds)
         impls[name]["gb_per_s"] = X.nbytes / 1e9 / (impls[name]["median_ms"] / 1e3)
+        if flops and not name.startswith("read X"):
+            impls[name]["gflop_per_s"] = flops / 1e9 / (impls[name]["median_ms"] / 1e3)
         if name in agreement:
             impls[name]["agreement"] = agreement[name]
     probes = [name for name in impls if name.startswith("read X")]
@@ -86,6 +94,7 @@ def _case_result(section, shape, X, n_threads, timings, agreement, notes):
         "dtype": shape[3],
         "threads": n_threads,
         "x_bytes": int(X.nbytes),
+        "flops": flops,
         "impls": impls,
         "floor": {"ms": floor_ms, "source": floor_name, "gb_per_s": impls[floor_name]["gb_per_s"]},
         "speedup_vs": ratios,

@@ -215,7 +215,7 @@ def format_bandwidth(rows):
 def format_kernels(title, cases):
     lines = ["", f"{title} (ms; 'speedup' = peer median / softmax_nb median; "
                  "'x floor' = median / one-read floor)"]
-    header = (f"  {'implementation':<16}{'median':>9}{'min':>9}{'GB/s':>7}{'x floor':>9}"
+    header = (f"  {'implementation':<16}{'median':>9}{'min':>9}{'GB/s':>7}{'GFLOP/s':>9}{'x floor':>9}"
               f"{'speedup':>9}  agreement with softmax_nb")
     for case in cases:
         lines.append(f"{_shape_text(case)} {case['dtype']}, {case['threads']} thread(s): floor "
@@ -238,6 +238,7 @@ def format_kernels(title, cases):
                 agree_text += "  DISAGREES: no ratio"
             lines.append(
                 f"  {name:<16}{impl['median_ms']:>9.2f}{impl['min_ms']:>9.2f}{impl['gb_per_s']:>7.1f}"
+                f"{_fmt(impl.get('gflop_per_s'), '.1f'):>9}"
                 f"{impl['median_ms'] / case['floor']['ms']:>9.2f}"
                 f"{(_fmt(speedup) + 'x') if speedup else '-':>9}  {agree_text}"
             )
