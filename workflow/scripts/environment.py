@@ -49,6 +49,7 @@ from softmax_nb import gpu_kernels, kernels  # noqa: E402
 
 def threading_layer():
     """The layer numba's parallel kernels run on; known only after one has run."""
+    numba.set_num_threads(snakemake.threads)
     kernels.predict_proba(np.zeros((2, 2)), np.zeros((2, 2)))
     try:
         return numba.threading_layer()

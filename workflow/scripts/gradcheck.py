@@ -11,7 +11,12 @@ from script_utils import Timer, start_logging, write_text
 
 logger = start_logging(snakemake)
 
+import numba  # noqa: E402
+
 from softmax_nb import gradcheck, io  # noqa: E402
+
+# The kernels are parallel: keep them to the job's threads, as Snakemake scheduled it.
+numba.set_num_threads(snakemake.threads)
 
 settings = snakemake.params.settings
 model_info = io.model_info(snakemake.input.model)
