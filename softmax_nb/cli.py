@@ -405,6 +405,7 @@ def _cmd_train(args):
             setattr(clf, attr, getattr(previous, attr))
     checkpoint = None if args.no_checkpoint else Path(args.checkpoint or f"{out}.ckpt")
     if checkpoint is not None:
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
         clf.set_params(checkpoint_path=str(checkpoint), checkpoint_every=args.checkpoint_every,
                        checkpoint_seconds=args.checkpoint_seconds)
         if args.resume and checkpoint.exists():
@@ -461,8 +462,10 @@ def _train_streaming(args, params, out):
     if not args.max_memory_mb > 0:
         raise CLIError(f"--max-memory-mb must be positive, got {args.max_memory_mb}", EXIT_USAGE)
     if args.resume:
-        raise CLIError("--resume is not available with --max-memory-mb (streaming training writes no "
-                       "checkpoints)", EXIT_USAGE)
+        # The workflow passes --resume to every train job; streamed training keeps no
+        # checkpoints, so a killed streamed job starts again from the beginning.
+        log.warning("--resume has no effect with --max-memory-mb (streaming training writes no "
+                    "checkpoints): training from the start")
     info = sio.dataset_info(args.data)
     classes = info["classes"]
     if "class_weight" in params:

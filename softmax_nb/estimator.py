@@ -26,7 +26,8 @@ from .checkpoint import (TerminationGuard, TrainingInterrupted, fingerprint,  # 
 from .optim import LR_SCHEDULES, LBFGS, SGD, SOLVERS, Adam, GradientDescent
 
 DEVICES = ("cpu", "cuda", "auto")
-HISTORY_KEYS = ("iteration", "loss", "grad_norm", "val_loss", "val_accuracy", "time")
+HISTORY_KEYS = ("iteration", "loss", "grad_norm", "train_accuracy", "val_loss", "val_accuracy",
+                "time")
 _DEFAULT_LEARNING_RATE = {"gd": 1.0, "sgd": 0.05, "adam": 1e-3, "lbfgs": None}
 
 
@@ -201,8 +202,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     n_iter_ : int
     history_ : dict of lists
         Per iteration: 'iteration', 'loss' (the objective J), 'grad_norm' (Euclidean
-        norm of its gradient), 'val_loss', 'val_accuracy' (NaN without validation
-        data), 'time' (seconds since fit started).
+        norm of its gradient), 'train_accuracy', 'val_loss', 'val_accuracy' (NaN
+        without validation data), 'time' (seconds since fit started).
     device_used_ : str
     fit_time_ : float
     """
@@ -421,7 +422,13 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 elapsed = elapsed_before + time.perf_counter() - start
                 val_loss, val_accuracy = self._validation_scores(objective, optimizer.x,
                                                                  X_val, y_val)
-                self._record(optimizer, val_loss, val_accuracy, elapsed)
+                # Training accuracy costs a logits pass, so it is recorded only when
+                # validation data are monitored as well.
+                train_accuracy = np.nan
+                if X_val is not None:
+                    train_accuracy = self._validation_scores(objective, optimizer.x, X,
+                                                             y_encoded)[1]
+                self._record(optimizer, train_accuracy, val_loss, val_accuracy, elapsed)
                 if not np.isfinite(optimizer.loss):
                     raise FloatingPointError(
                         f"the loss became {optimizer.loss} at iteration {optimizer.iteration}; "
@@ -535,11 +542,12 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         accuracy = float(np.mean(np.argmax(log_proba, axis=1) == y_val))
         return val_loss, accuracy
 
-    def _record(self, optimizer, val_loss, val_accuracy, elapsed):
+    def _record(self, optimizer, train_accuracy, val_loss, val_accuracy, elapsed):
         h = self.history_
         h["iteration"].append(optimizer.iteration)
         h["loss"].append(float(optimizer.loss))
         h["grad_norm"].append(float(np.linalg.norm(optimizer.grad)))
+        h["train_accuracy"].append(train_accuracy)
         h["val_loss"].append(val_loss)
         h["val_accuracy"].append(val_accuracy)
         h["time"].append(elapsed)

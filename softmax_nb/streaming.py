@@ -780,7 +780,7 @@ def fit_streaming(path, params=None, *, max_memory_mb, split="train", eval_split
                     optimizer.step()
                 elapsed = time.perf_counter() - start
                 val_loss, val_accuracy = _streamed_scores(eval_stream, *objective.unpack(optimizer.x))
-                clf._record(optimizer, val_loss, val_accuracy, elapsed)
+                clf._record(optimizer, np.nan, val_loss, val_accuracy, elapsed)
                 if not np.isfinite(optimizer.loss):
                     raise FloatingPointError(
                         f"the loss became {optimizer.loss} at iteration {optimizer.iteration}; "
@@ -982,6 +982,7 @@ class IncrementalTrainer:
         h["iteration"].append(optimizer.iteration)
         h["loss"].append(float(optimizer.loss))
         h["grad_norm"].append(float(np.linalg.norm(optimizer.grad)))
+        h["train_accuracy"].append(np.nan)
         h["val_loss"].append(np.nan)
         h["val_accuracy"].append(np.nan)
         h["time"].append(self.fit_time)

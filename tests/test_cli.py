@@ -46,7 +46,8 @@ def test_round_trip_on_digits(trained, capsys, tmp_path):
     data, model = trained / "digits.h5", trained / "model.h5"
     with open(trained / "history.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["iteration", "loss", "grad_norm", "val_loss", "val_accuracy", "time"]
+    assert list(rows[0]) == ["iteration", "loss", "grad_norm", "train_accuracy", "val_loss", "val_accuracy",
+                            "time"]
     assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
     assert float(rows[-1]["val_accuracy"]) > 0.9  # the val split is the eval_set
 

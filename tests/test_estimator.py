@@ -73,7 +73,8 @@ def test_solvers_learn_digits(digits, solver):
     assert clf.score(X, y) > 0.95
     history = clf.history_
     assert len(history["loss"]) == clf.n_iter_ > 0
-    assert set(history) == {"iteration", "loss", "grad_norm", "val_loss", "val_accuracy", "time"}
+    assert set(history) == {"iteration", "loss", "grad_norm", "train_accuracy", "val_loss",
+                            "val_accuracy", "time"}
     assert history["loss"][-1] < history["loss"][0]
 
 

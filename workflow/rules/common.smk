@@ -268,6 +268,15 @@ def data_mem_mb(wildcards, input):
     return int(512 + 3 * input.size_mb)
 
 
+def train_mem_mb(wildcards, input):
+    """Memory of a training job: the streaming budget plus the interpreter for
+    out-of-core models, else that of a job that loads the dataset file."""
+    budget = config["models"][wildcards.model].get("max_memory_mb")
+    if budget:
+        return int(budget + 600)
+    return data_mem_mb(wildcards, input)
+
+
 def train_runtime(wildcards, input):
     """Minutes for a training job, with a wide margin: passes over the data grow with max_iter."""
     max_iter = config["models"][wildcards.model]["max_iter"]
