@@ -6,8 +6,9 @@ Subcommands, each exiting non-zero with a message naming what is wrong:
     Every non-local job of the Snakemake run in LOG was submitted to SLURM, and SLURM ran it to
     completion: its job id is in Snakemake's log, SLURM's per-job log exists and names the rule,
     slurmd launched it (slurmd.log), the job-completion record says COMPLETED, and ``squeue``
-    (MinJobAge keeps finished jobs listed) agrees. At least N distinct models were trained, each
-    in its own SLURM job.
+    (MinJobAge keeps finished jobs listed) agrees. Each job got as many CPUs as it has threads,
+    and training used that many numba threads. At least N distinct models were trained, each in
+    its own SLURM job.
 ``compare SLURM_DIR LOCAL_DIR``
     Model parameters (HDF5 arrays) and metrics (JSON) of the SLURM run equal the local run's,
     apart from wall-clock timings.
@@ -63,8 +64,11 @@ def parse_run_log(text: str) -> dict[int, dict]:
         if not jobid:
             continue
         wildcards = re.search(r"^    wildcards: (.*)$", fields, re.MULTILINE)
+        threads = re.search(r"^    threads: (\d+)$", fields, re.MULTILINE)
         jobs[int(jobid.group(1))] = {
             "rule": match.group(2),
+            # Snakemake prints threads only when a job has more than one.
+            "threads": int(threads.group(1)) if threads else 1,
             "local": bool(match.group(1)),
             "wildcards": dict(
                 part.split("=", 1) for part in wildcards.group(1).split(", ")
@@ -88,17 +92,18 @@ def jobcomp_states(cluster_dir: Path) -> dict[int, list[str]]:
     return states
 
 
-def squeue_states(cluster_dir: Path) -> dict[int, str]:
-    """Job id -> state, as squeue lists them (finished jobs too, for MinJobAge seconds)."""
+def squeue_states(cluster_dir: Path) -> dict[int, tuple[str, int]]:
+    """Job id -> (state, CPUs), as squeue lists them (finished jobs too, for MinJobAge seconds)."""
     try:
         out = subprocess.run(
-            ["squeue", "-h", "-t", "all", "-o", "%i %T"],
+            ["squeue", "-h", "-t", "all", "-o", "%i %T %C"],
             check=True, capture_output=True, text=True,
             env={"SLURM_CONF": str(cluster_dir / "slurm.conf"), "PATH": "/usr/bin:/bin"},
         ).stdout
     except (OSError, subprocess.CalledProcessError) as error:
         fail(f"squeue failed ({getattr(error, 'stderr', '') or error}); is the cluster in {cluster_dir} running?")
-    return {int(line.split()[0]): line.split()[1] for line in out.splitlines() if line.strip()}
+    rows = (line.split() for line in out.splitlines() if line.strip())
+    return {int(row[0]): (row[1], int(row[2])) for row in rows}
 
 
 def check_jobs(log: Path, cluster_dir: Path, min_models: int, workdir: Path) -> str:
@@ -126,8 +131,17 @@ def check_jobs(log: Path, cluster_dir: Path, min_models: int, workdir: Path) -> 
             problems.append(f"{what}: SLURM job {slurm_id} not launched by slurmd")
         if completed.get(slurm_id) != ["COMPLETED"]:
             problems.append(f"{what}: SLURM job {slurm_id} completion record {completed.get(slurm_id)}")
-        if queue.get(slurm_id) != "COMPLETED":
-            problems.append(f"{what}: squeue says {queue.get(slurm_id)} for SLURM job {slurm_id}")
+        state, cpus = queue.get(slurm_id, (None, None))
+        if state != "COMPLETED":
+            problems.append(f"{what}: squeue says {state} for SLURM job {slurm_id}")
+        if cpus != job["threads"]:
+            problems.append(f"{what}: SLURM gave {cpus} CPUs for a job of {job['threads']} threads")
+        if job["rule"] == "train":
+            # The job's threads must also be numba's thread count (softmax-nb logs it).
+            train_log = workdir / "logs" / "train" / job["wildcards"]["dataset"] / f"{job['wildcards']['model']}.log"
+            numba = re.search(r"(\d+) thread\(s\)", train_log.read_text()) if train_log.exists() else None
+            if not numba or int(numba.group(1)) != job["threads"]:
+                problems.append(f"{what}: {train_log} does not show numba using {job['threads']} thread(s)")
         log_path = Path(slurm_log)
         if not log_path.is_absolute():
             log_path = workdir / log_path
@@ -140,6 +154,7 @@ def check_jobs(log: Path, cluster_dir: Path, min_models: int, workdir: Path) -> 
     train = [job for job in remote.values() if job["rule"] == "train"]
     models = {job["wildcards"].get("model") for job in train}
     slurm_ids = {job["attempts"][-1][0] for job in train}
+    multi = sorted(job["wildcards"]["model"] for job in train if job["threads"] > 1)
     if len(models) < min_models or len(slurm_ids) != len(train):
         fail(f"expected >= {min_models} models trained in separate SLURM jobs, got {len(models)} "
              f"models in {len(slurm_ids)} jobs")
@@ -147,7 +162,8 @@ def check_jobs(log: Path, cluster_dir: Path, min_models: int, workdir: Path) -> 
     local = sorted({job["rule"] for job in jobs.values() if job["local"]})
     return (f"{len(remote)} jobs ran under SLURM and completed (rules: {', '.join(rules)}; local: "
             f"{', '.join(local) or 'none'}); {len(models)} models trained in {len(slurm_ids)} "
-            "separate SLURM jobs")
+            f"separate SLURM jobs; CPUs = threads = numba threads for every job "
+            f"(multi-threaded: {', '.join(multi) or 'none'})")
 
 
 def _compare_json(a, b, where: str, problems: list[str]) -> None:

@@ -71,11 +71,20 @@ if [[ -L /etc/slurm/slurm.conf ]]; then
     fi
 fi
 
+# One snapshot of the code for all three runs: the workflow and the package (first on PYTHONPATH,
+# which jobs inherit), so the SLURM and local runs compare the same code even while the checkout
+# changes under a running test.
+mkdir -p "$WORK/src"
+cp -r "$ROOT/Snakefile" "$ROOT/workflow" "$ROOT/softmax_nb" "$WORK/src/"
+export PYTHONPATH="$WORK/src${PYTHONPATH:+:$PYTHONPATH}"
+"$PYTHON" -c 'import softmax_nb, sys; sys.exit(not softmax_nb.__file__.startswith(sys.argv[1]))' "$WORK/src/" \
+    || die "the package snapshot in $WORK/src is not the one Python imports"
+
 # --- 1. the cluster -----------------------------------------------------------------------------
 T=$(date +%s)
 bash "$HERE/cluster.sh" install
 # The partitions the profile chooses from (partitions.yaml), the first one the default.
-mapfile -t PARTITIONS < <("$PYTHON" - "$ROOT/$PROFILE" <<'EOF'
+mapfile -t PARTITIONS < <("$PYTHON" - "$WORK/src/$PROFILE" <<'EOF'
 import sys, yaml
 from pathlib import Path
 profile = Path(sys.argv[1])
@@ -97,8 +106,8 @@ T_CLUSTER=$(since "$T")
 make_run_dir() {
     local dir=$1 config=$2
     mkdir -p "$dir/config"
-    cp -r "$ROOT/Snakefile" "$ROOT/workflow" "$dir/"
-    if grep -q expand_sweep "$ROOT/workflow/rules/common.smk"; then
+    cp -r "$WORK/src/Snakefile" "$WORK/src/workflow" "$dir/"
+    if grep -q expand_sweep "$WORK/src/workflow/rules/common.smk"; then
         cp "$config" "$dir/config/config.yaml"
     else
         # Until the workflow expands `sweep:` itself, expand it here with the same function.
@@ -159,7 +168,7 @@ with open(sys.argv[3], "w") as f:
 EOF
 make_run_dir "$WORK/failing" "$WORK/broken_config.yaml"
 RETRIES=$("$PYTHON" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1])).get("retries", 0))' \
-    "$ROOT/$PROFILE/config.yaml")
+    "$WORK/src/$PROFILE/config.yaml")
 log "running a workflow whose prepare job must fail (log: $WORK/failing.log)"
 if (cd "$WORK/failing" && snakemake "${SLURM_FLAGS[@]}" results/data/broken.h5) >"$WORK/failing.log" 2>&1; then
     die "the run with a failing job exited 0 (see $WORK/failing.log)"
