@@ -77,6 +77,8 @@ fi
 mkdir -p "$WORK/src"
 cp -r "$ROOT/Snakefile" "$ROOT/workflow" "$ROOT/softmax_nb" "$WORK/src/"
 export PYTHONPATH="$WORK/src${PYTHONPATH:+:$PYTHONPATH}"
+# Python puts the current folder first on its path: leave the checkout, or it would win.
+cd "$WORK"
 "$PYTHON" -c 'import softmax_nb, sys; sys.exit(not softmax_nb.__file__.startswith(sys.argv[1]))' "$WORK/src/" \
     || die "the package snapshot in $WORK/src is not the one Python imports"
 
