@@ -109,19 +109,7 @@ make_run_dir() {
     local dir=$1 config=$2
     mkdir -p "$dir/config"
     cp -r "$WORK/src/Snakefile" "$WORK/src/workflow" "$dir/"
-    if grep -q expand_sweep "$WORK/src/workflow/rules/common.smk"; then
-        cp "$config" "$dir/config/config.yaml"
-    else
-        # Until the workflow expands `sweep:` itself, expand it here with the same function.
-        "$PYTHON" - "$config" "$dir/config/config.yaml" <<'EOF'
-import sys, yaml
-from softmax_nb.sweep import expand_sweep
-config = yaml.safe_load(open(sys.argv[1]))
-config["models"] = expand_sweep(config.pop("sweep", None), config.get("models") or {})
-with open(sys.argv[2], "w") as f:
-    yaml.safe_dump(config, f, sort_keys=False)
-EOF
-    fi
+    cp "$config" "$dir/config/config.yaml"
 }
 
 SLURM_FLAGS=(

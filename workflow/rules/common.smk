@@ -135,7 +135,9 @@ def check_config(cfg):
         _check_dataset(name, dataset)
     runs = _build_runs(cfg)
     cuda_models = sorted({m for _, m in runs if cfg["models"][m]["device"] == "cuda"})
-    if cuda_models:
+    # Only where jobs run on this machine: a cluster's login node (or a CPU job on
+    # a CPU node) has no GPU, while the cuda jobs land on GPU nodes.
+    if cuda_models and workflow.local_exec and not workflow.remote_exec:
         usable, reason = cuda_status()
         if not usable:
             keys = ", ".join(f"models.{m}.device" for m in cuda_models)
