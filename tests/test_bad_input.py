@@ -32,7 +32,7 @@ def with_value(array, index, value):
 ])
 def test_bad_arrays_are_named(X_bad, y_bad, match):
     if match is None:  # object arrays of numbers are converted, as in scikit-learn
-        SoftmaxClassifier(max_iter=5).fit(X_bad, y_bad)
+        SoftmaxClassifier(max_iter=200).fit(X_bad, y_bad)
         return
     with pytest.raises(ValueError, match=match):
         SoftmaxClassifier().fit(X_bad, y_bad)

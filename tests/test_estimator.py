@@ -99,7 +99,7 @@ def test_string_labels_and_float32_kept(digits):
 
 def test_eval_set_and_early_stopping(digits):
     X, y = digits
-    clf = SoftmaxClassifier(max_iter=30).fit(X[:1500], y[:1500], eval_set=(X[1500:], y[1500:]))
+    clf = SoftmaxClassifier(max_iter=300).fit(X[:1500], y[:1500], eval_set=(X[1500:], y[1500:]))
     assert np.all(np.isfinite(clf.history_["val_loss"]))
     assert 0.8 < clf.history_["val_accuracy"][-1] <= 1.0
     early = SoftmaxClassifier(solver="sgd", early_stopping=True, n_iter_no_change=2,
