@@ -43,6 +43,10 @@ def threads(n_threads):
             torch.set_num_threads(previous_torch)
 
 
+# Pause before each timed call; see interleaved().
+PAUSE_SECONDS = 0.05
+
+
 def interleaved(functions, repeats):
     """Wall time of each function, ``repeats`` times, interleaved.
 
@@ -72,6 +76,10 @@ def interleaved(functions, repeats):
         for repeat in range(repeats):
             shift = repeat % len(names)
             for name in names[shift:] + names[:shift]:
+                # OpenBLAS's worker threads spin for a while after each call; a short
+                # pause lets them sleep, so they do not take cores from the next
+                # implementation (numba's threads, say).
+                time.sleep(PAUSE_SECONDS)
                 start = time.perf_counter()
                 functions[name]()
                 times[name].append(time.perf_counter() - start)
