@@ -45,6 +45,17 @@ include: "workflow/rules/plots.smk"
 include: "workflow/rules/report.smk"
 
 
+# Tables and text pages take well under a second: on a cluster they run beside
+# Snakemake instead of waiting in the queue as jobs of their own.
+localrules:
+    all,
+    summary_dataset,
+    summary,
+    gradcheck_table,
+    config_page,
+    methods,
+
+
 rule all:
     default_target: True
     input:
