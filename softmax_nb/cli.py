@@ -514,15 +514,21 @@ def _train_streaming(args, params, out):
 # ---------------------------------------------------------------------------
 
 
-def _cmd_evaluate(args):
-    from softmax_nb import metrics
-
+def _split_and_model(args):
+    """Check ``--output``, read the non-empty split ``args.split`` and the model for it."""
     if args.output:
         _check_output(args.output)
     X, y, info = sio.read_dataset(args.data, args.split)
     if len(y) == 0:
         raise CLIError(f"split {args.split!r} of {str(args.data)!r} is empty")
     clf, _ = _load_model_for(args.model, X.shape[1], args.data)
+    return X, y, info, clf
+
+
+def _cmd_evaluate(args):
+    from softmax_nb import metrics
+
+    X, y, info, clf = _split_and_model(args)
     _check_classes(clf, info, args.model, args.data)
     proba = clf.predict_proba(X)
     log_proba = clf.predict_log_proba(X)
@@ -591,12 +597,7 @@ def _cmd_predict(args):
 def _cmd_gradcheck(args):
     from softmax_nb import gradcheck
 
-    if args.output:
-        _check_output(args.output)
-    X, y, info = sio.read_dataset(args.data, args.split)
-    if len(y) == 0:
-        raise CLIError(f"split {args.split!r} of {str(args.data)!r} is empty")
-    clf, _ = _load_model_for(args.model, X.shape[1], args.data)
+    X, y, info, clf = _split_and_model(args)
     labels = _labels(info, y)
     classes = np.asarray(clf.classes_)
     known = np.isin(labels, classes)

@@ -21,7 +21,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import kernels
-from .checkpoint import (TerminationGuard, TrainingInterrupted, fingerprint,  # noqa: F401
+from .checkpoint import (TerminationGuard, TrainingInterrupted, fingerprint,
                          load_checkpoint, save_checkpoint)
 from .optim import LR_SCHEDULES, LBFGS, SGD, SOLVERS, Adam, GradientDescent
 

@@ -486,10 +486,16 @@ def loss_gradient_sums(X, y, coef, intercept=None, sample_weight=None, label_smo
     return float(loss), grad_coef, grad_intercept, float(sample_weight.sum())
 
 
-def decision_function(X, coef, intercept=None):
-    """Logits ``X @ coef.T + intercept``, shape (n_samples, n_classes), X's dtype."""
+def _prediction_inputs(X, coef, intercept):
+    """Checked X, coef cast to X's dtype, and a float64 intercept (zeros for None)."""
     X = _check_X(X)
     coef_x, intercept_64 = _check_params(coef, intercept, X.shape[1], X.dtype)
+    return X, coef_x, intercept_64
+
+
+def decision_function(X, coef, intercept=None):
+    """Logits ``X @ coef.T + intercept``, shape (n_samples, n_classes), X's dtype."""
+    X, coef_x, intercept_64 = _prediction_inputs(X, coef, intercept)
     out = np.empty((X.shape[0], coef_x.shape[0]), dtype=X.dtype)
     _decision_function(X, coef_x, intercept_64, out)
     return out
@@ -497,8 +503,7 @@ def decision_function(X, coef, intercept=None):
 
 def predict_proba(X, coef, intercept=None):
     """Class probabilities (stable softmax of the logits), (n_samples, n_classes), X's dtype."""
-    X = _check_X(X)
-    coef_x, intercept_64 = _check_params(coef, intercept, X.shape[1], X.dtype)
+    X, coef_x, intercept_64 = _prediction_inputs(X, coef, intercept)
     out = np.empty((X.shape[0], coef_x.shape[0]), dtype=X.dtype)
     _predict_proba(X, coef_x, intercept_64, False, out)
     return out
@@ -506,8 +511,7 @@ def predict_proba(X, coef, intercept=None):
 
 def predict_log_proba(X, coef, intercept=None):
     """Log-probabilities ``a_k - logsumexp(a)``, (n_samples, n_classes), X's dtype."""
-    X = _check_X(X)
-    coef_x, intercept_64 = _check_params(coef, intercept, X.shape[1], X.dtype)
+    X, coef_x, intercept_64 = _prediction_inputs(X, coef, intercept)
     out = np.empty((X.shape[0], coef_x.shape[0]), dtype=X.dtype)
     _predict_proba(X, coef_x, intercept_64, True, out)
     return out
@@ -515,8 +519,7 @@ def predict_log_proba(X, coef, intercept=None):
 
 def predict(X, coef, intercept=None):
     """Index of the most probable class per row, (n_samples,) int64."""
-    X = _check_X(X)
-    coef_x, intercept_64 = _check_params(coef, intercept, X.shape[1], X.dtype)
+    X, coef_x, intercept_64 = _prediction_inputs(X, coef, intercept)
     out = np.empty(X.shape[0], dtype=np.int64)
     _predict(X, coef_x, intercept_64, out)
     return out
