@@ -1,6 +1,6 @@
 """softmax_nb workflow: prepare -> train -> evaluate -> plots -> report.
 
-Run it with ``snakemake --workflow-profile workflow/profiles/default`` and build the
+Run it with ``snakemake`` (the local profile profiles/default is found without a flag) and build the
 report with ``snakemake --report results/report.html``; config/README.md documents
 the configuration.
 """

@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from softmax_nb import gpu_kernels, kernels  # noqa: E402
+from softmax_nb.kernels import cpu as kernels, cuda as gpu_kernels  # noqa: E402
 
 # Peak memory bandwidth in GB/s (10^9 bytes/s) by device-name fragment, most
 # specific first; --peak-gbps overrides.

@@ -42,7 +42,7 @@ echo "== preflight"
 timeout 60 "$python" - <<'PY' 2>&1 | tee "$out_dir/preflight.log"
 import importlib, sys
 missing = []
-for name in ("numpy", "numba", "numba_cuda", "numba.cuda", "pytest", "softmax_nb", "softmax_nb.gpu_kernels"):
+for name in ("numpy", "numba", "numba_cuda", "numba.cuda", "pytest", "softmax_nb", "softmax_nb.kernels.cuda"):
     try:
         module = importlib.import_module(name)
         print(f"{name:24s} {getattr(module, '__version__', '')}")

@@ -55,7 +55,7 @@ def _evict(path):
 
 def _warm_up(tiny, max_memory_mb):
     """Compile (or load from cache) everything a streamed fit uses."""
-    from softmax_nb import streaming
+    from softmax_nb.data import streaming
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -68,7 +68,7 @@ def task_baseline(args):
 
 
 def task_pass(args):
-    from softmax_nb import streaming
+    from softmax_nb.data import streaming
 
     _warm_up(args.tiny, args.max_memory_mb)
     rss_warm = _rss_mib()
@@ -105,7 +105,7 @@ def task_pass(args):
 
 
 def task_train(args):
-    from softmax_nb import streaming
+    from softmax_nb.data import streaming
 
     _warm_up(args.tiny, args.max_memory_mb)
     rss_warm = _rss_mib()
@@ -131,8 +131,10 @@ def task_train(args):
 def task_inmemory(args):
     import h5py
 
-    from softmax_nb import SoftmaxClassifier, kernels, streaming
-    from softmax_nb import io as sio
+    from softmax_nb import SoftmaxClassifier
+    from softmax_nb.data import streaming
+    from softmax_nb.kernels import cpu as kernels
+    from softmax_nb.files import io as sio
 
     _warm_up(args.tiny, args.max_memory_mb)
     info = sio.dataset_info(args.data)
@@ -205,7 +207,7 @@ def _dd_rate(path, direct):
 
 
 def _make_tiny(path, n_features, n_classes):
-    from softmax_nb import io as sio
+    from softmax_nb.files import io as sio
 
     rng = np.random.default_rng(1)
     rows = {"train": 2000, "val": 500, "test": 500}
@@ -234,7 +236,7 @@ def main(argv=None):
         print(json.dumps(TASKS[args.task](args), default=float))
         return 0
 
-    from softmax_nb import io as sio
+    from softmax_nb.files import io as sio
 
     info = sio.dataset_info(args.data)
     results = {"data": args.data, "file_bytes": Path(args.data).stat().st_size,
@@ -253,7 +255,7 @@ def main(argv=None):
             print("dd (page cache):", results["dd_page_cache_2GiB"], flush=True)
     finally:
         if args.output:
-            from softmax_nb.io import atomic_write
+            from softmax_nb.files.io import atomic_write
 
             with atomic_write(args.output, "w") as handle:
                 json.dump(results, handle, indent=1, default=float)

@@ -13,9 +13,11 @@ export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/.numba_cache}"
 export PATH="$PWD/.venv/bin:$PATH"
 
 start=$(date +%s)
-snakemake --workflow-profile workflow/profiles/default "$@"
-# (no profile here: it adds nothing to a report, and Snakemake then skips resource evaluation)
-snakemake --report results/report.html "$@"
+# profiles/default is found without a flag (Snakemake looks for profiles/default beside the Snakefile).
+snakemake "$@"
+# No profile for the report (--workflow-profile none): it adds nothing there, and Snakemake then
+# skips resource evaluation.
+snakemake --workflow-profile none --report results/report.html "$@"
 echo "workflow finished in $(( $(date +%s) - start )) s"
 echo "results:  results/summary.csv (all models; best by validation loss marked)"
 echo "report:   results/report.html (open it in a browser)"

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import datasets
-from . import io as sio
-from .checkpoint import TrainingInterrupted
+from .data import datasets
+from .files import io as sio
+from .files.checkpoint import TrainingInterrupted
 
 PROG = "softmax-nb"
 EXIT_DATA = 1
@@ -336,7 +336,7 @@ def _map_class_weight(weight, classes):
 
 def _warm_up(X, n_classes):
     """Time the first kernel calls: numba compiles (or loads from its cache) here."""
-    from softmax_nb import kernels
+    from softmax_nb.kernels import cpu as kernels
 
     rows = X[: min(len(X), 4)]
     coef = np.zeros((n_classes, X.shape[1]))
@@ -374,7 +374,7 @@ def _cmd_train(args):
     threads = _set_threads(threads)
     if params.get("device", "cpu") != "cpu":
         # Before any data is read: "no GPU here" is a setup problem, not a crash.
-        from softmax_nb.estimator import resolve_device
+        from softmax_nb.model.estimator import resolve_device
 
         try:
             resolve_device(params["device"])
@@ -457,7 +457,7 @@ def _train_streaming(args, params, out):
     import h5py
     import numba
 
-    from softmax_nb import streaming
+    from softmax_nb.data import streaming
 
     if not args.max_memory_mb > 0:
         raise CLIError(f"--max-memory-mb must be positive, got {args.max_memory_mb}", EXIT_USAGE)
@@ -595,7 +595,7 @@ def _cmd_predict(args):
 
 
 def _cmd_gradcheck(args):
-    from softmax_nb import gradcheck
+    from softmax_nb.model.gradcheck import gradcheck
 
     X, y, info, clf = _split_and_model(args)
     labels = _labels(info, y)

@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import pytest
 
-from softmax_nb import io as sio
+from softmax_nb.files import io as sio
 from softmax_nb.cli import main
 
 
@@ -319,7 +319,7 @@ def test_data_errors_in_hyperparameters_and_config(tmp_path, capsys, trained):
 
 
 def test_cuda_without_gpu_is_a_clear_error(tmp_path, capsys, trained):
-    from softmax_nb.estimator import resolve_device
+    from softmax_nb.model.estimator import resolve_device
 
     try:
         resolve_device("cuda")

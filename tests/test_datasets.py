@@ -9,8 +9,8 @@ import h5py
 import numpy as np
 import pytest
 
-from softmax_nb import datasets as ds
-from softmax_nb import io as sio
+from softmax_nb.data import datasets as ds
+from softmax_nb.files import io as sio
 
 
 def write_idx(path, array, type_code=0x08, magic=None, cut=0):

@@ -171,7 +171,7 @@ def test_gradcheck_all_options(fit_intercept, weighted, l2, smoothing):
 def test_gradcheck_detects_a_wrong_gradient(monkeypatch):
     import importlib
 
-    gradcheck_module = importlib.import_module("softmax_nb.gradcheck")
+    gradcheck_module = importlib.import_module("softmax_nb.model.gradcheck")
 
     real = gradcheck_module.kernels.loss_gradient
 

@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from softmax_nb import kernels
+from softmax_nb.kernels import cpu as kernels
 
 import naive
 

@@ -12,12 +12,12 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from softmax_nb import SoftmaxClassifier
-from softmax_nb.estimator import resolve_device
+from softmax_nb.model.estimator import resolve_device
 
 
 def _cuda_usable():
     try:
-        from softmax_nb import gpu_kernels
+        from softmax_nb.kernels import cuda as gpu_kernels
     except ImportError:
         return False
     return gpu_kernels.cuda_available()

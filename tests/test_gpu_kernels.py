@@ -13,8 +13,8 @@ tiles per block and several features per thread are exercised.
 import numpy as np
 import pytest
 
-from softmax_nb import config, kernels
-from softmax_nb import gpu_kernels as gk
+from softmax_nb.kernels import cpu as kernels, tunables as config
+from softmax_nb.kernels import cuda as gk
 
 HAVE_CUDA = gk.cuda_available()
 needs_cuda = pytest.mark.skipif(

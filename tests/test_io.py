@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from softmax_nb import SoftmaxClassifier
-from softmax_nb import io as sio
+from softmax_nb.files import io as sio
 
 
 def leftovers(folder):

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from softmax_nb import kernels
+from softmax_nb.kernels import cpu as kernels
 
 import naive
 
@@ -160,7 +160,7 @@ def test_wrappers_reject_bad_input(bad, match):
 DETERMINISM_SCRIPT = """
 import hashlib, numpy as np, numba, sys
 numba.set_num_threads(int(sys.argv[1]))
-from softmax_nb import kernels
+from softmax_nb.kernels import cpu as kernels
 rng = np.random.default_rng(3)
 for dtype in (np.float32, np.float64):
     X = rng.normal(size=(20000, 40)).astype(dtype)

@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import pytest
 
-from softmax_nb import io as sio
+from softmax_nb.files import io as sio
 
 CLI = [sys.executable, "-m", "softmax_nb.cli"]
 TRAIN_ARGS = ["--solver", "sgd", "--batch-size", "8", "--max-iter", "12", "--tol", "1e-12",

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from softmax_nb import SoftmaxClassifier, datasets, kernels, streaming
-from softmax_nb import io as sio
+from softmax_nb import SoftmaxClassifier
+from softmax_nb.data import datasets, streaming
+from softmax_nb.kernels import cpu as kernels
+from softmax_nb.files import io as sio
 from softmax_nb.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -286,7 +288,7 @@ def test_corrupted_chunk_names_file_and_rows(tmp_path):
 
 _RSS_CHILD = textwrap.dedent("""
     import json, resource, sys, warnings
-    from softmax_nb import streaming
+    from softmax_nb.data import streaming
     tiny, big, budget = sys.argv[1], sys.argv[2], float(sys.argv[3])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -502,7 +504,7 @@ def test_progress_goes_to_the_log_off_a_terminal(monkeypatch, caplog):
     monkeypatch.setattr(sys, "stderr", open(os.devnull, "w"))
     bar = streaming._progress_bar(100, "pass 1", True)
     bar.delay, bar.mininterval = 0, 0
-    with caplog.at_level(logging.INFO, logger="softmax_nb.streaming"):
+    with caplog.at_level(logging.INFO, logger="softmax_nb.data.streaming"):
         bar.update(50)
         bar.refresh()
         bar.close()

@@ -78,6 +78,7 @@ def _snakemake(workdir, *args, check=True, timeout=900):
 def _copy_workflow(target: Path, config: dict) -> Path:
     shutil.copy(ROOT / "Snakefile", target / "Snakefile")
     shutil.copytree(ROOT / "workflow", target / "workflow", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "profiles", target / "profiles")
     (target / "config").mkdir()
     _write_config(target, config)
     return target
@@ -132,7 +133,7 @@ def _walk_schema(node, path):
 
 
 def test_schema_documents_every_key_with_a_default():
-    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    schema = yaml.safe_load((ROOT / "softmax_nb/settings/config.schema.yaml").read_text())
     properties = list(_walk_schema(schema, "config"))
     assert len(properties) > 40
     for path, prop in properties:
@@ -145,7 +146,7 @@ def test_schema_documents_every_key_with_a_default():
 
 
 def test_config_readme_documents_every_key():
-    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    schema = yaml.safe_load((ROOT / "softmax_nb/settings/config.schema.yaml").read_text())
     readme = (ROOT / "config/README.md").read_text()
     keys = set(schema["properties"]) | set(schema["$defs"]["dataset"]["properties"])
     keys |= set(schema["$defs"]["model"]["properties"])
@@ -203,7 +204,7 @@ BAD_CONFIGS = {
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
 def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, case):
     if case == "cuda without a GPU":
-        from softmax_nb.gpu_kernels import cuda_available
+        from softmax_nb.kernels.cuda import cuda_available
 
         if cuda_available():
             pytest.skip("a CUDA GPU is usable here, so device 'cuda' is valid")
@@ -268,8 +269,9 @@ def test_sweep_values_are_range_checked(tmp_path):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     workdir = _copy_workflow(tmp_path_factory.mktemp("workflow"), TINY_CONFIG)
-    run = _snakemake(workdir, "--cores", "2", "--workflow-profile", "workflow/profiles/default")
-    report = _snakemake(workdir, "--report", "results/report.html")
+    # No --workflow-profile: profiles/default beside the Snakefile is found by Snakemake itself.
+    run = _snakemake(workdir, "--cores", "2")
+    report = _snakemake(workdir, "--workflow-profile", "none", "--report", "results/report.html")
     return workdir, run, report
 
 
@@ -277,7 +279,7 @@ def finished_run(tmp_path_factory):
 def test_all_outputs_exist_and_are_valid(finished_run):
     workdir, _, _ = finished_run
     results = workdir / "results"
-    from softmax_nb import io
+    from softmax_nb.files import io
 
     for dataset in ("digits", "blobs"):
         info = io.dataset_info(results / "data" / f"{dataset}.h5")

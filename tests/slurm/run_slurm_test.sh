@@ -6,7 +6,7 @@
 # 1. installs Debian's SLURM and munge if missing, starts a one-node cluster whose files all live in
 #    a temporary folder (tests/slurm/cluster.sh), with the partitions the profile names;
 # 2. runs the workflow on tests/slurm/config.yaml (a sweep of 12 models) through
-#    workflow/profiles/slurm, and checks that every job ran and completed under SLURM
+#    profiles/slurm, and checks that every job ran and completed under SLURM
 #    (tests/slurm/check_slurm_run.py jobs), and that only the warm-up job wrote the numba cache;
 # 3. runs the same config locally and checks that models and metrics are equal;
 # 4. runs a config whose prepare job must fail (a malformed CSV file) and checks that the run fails,
@@ -23,7 +23,7 @@ T0=$(date +%s)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
-PROFILE=workflow/profiles/slurm
+PROFILE=profiles/slurm
 # Few CPUs on a CI machine: the local comparison run uses two, like the one-node cluster.
 LOCAL_CORES=${LOCAL_CORES:-2}
 
@@ -137,7 +137,7 @@ log "SLURM run done in ${T_SLURM} s"
 T=$(date +%s)
 make_run_dir "$WORK/local" "$HERE/config.yaml"
 log "running the models and metrics locally for comparison (log: $WORK/local.log)"
-if ! (cd "$WORK/local" && snakemake --workflow-profile workflow/profiles/default --cores "$LOCAL_CORES" \
+if ! (cd "$WORK/local" && snakemake --workflow-profile profiles/default --cores "$LOCAL_CORES" \
         results/summary.csv) >"$WORK/local.log" 2>&1; then
     tail -n 40 "$WORK/local.log" >&2
     die "the local run failed (see $WORK/local.log)"

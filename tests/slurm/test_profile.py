@@ -13,7 +13,7 @@ plugin = pytest.importorskip("snakemake_executor_plugin_slurm")
 from snakemake_executor_plugin_slurm.partitions import get_best_partition, read_partition_file  # noqa: E402
 from snakemake_executor_plugin_slurm.utils import set_gres_string  # noqa: E402
 
-PROFILE = Path(__file__).resolve().parents[2] / "workflow" / "profiles" / "slurm"
+PROFILE = Path(__file__).resolve().parents[2] / "profiles" / "slurm"
 
 
 class Resources(dict):
@@ -45,7 +45,7 @@ def test_profile_selects_the_slurm_executor_with_retries_and_latency_wait(profil
     # Snakemake reads a relative path in a profile from the profile's folder.
     assert (PROFILE / profile["slurm-partition-config"]).is_file()
     # Per-rule overrides name rules that exist in the workflow.
-    rules = "".join(p.read_text() for p in (PROFILE.parents[1] / "rules").glob("*.smk"))
+    rules = "".join(p.read_text() for p in (PROFILE.parents[1] / "workflow" / "rules").glob("*.smk"))
     for rule in profile["set-resources"]:
         assert f"rule {rule}:" in rules, f"set-resources names unknown rule {rule!r}"
 

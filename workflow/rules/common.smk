@@ -12,6 +12,8 @@ import yaml
 
 from snakemake.utils import validate
 
+from softmax_nb.settings import SCHEMA_PATH
+
 # ---------------------------------------------------------------------------
 # configuration
 # ---------------------------------------------------------------------------
@@ -21,7 +23,7 @@ from snakemake.utils import validate
 # A single grid may be written without the list around it.
 if isinstance(config.get("sweep"), dict):
     config["sweep"] = [config["sweep"]]
-validate(config, "../schemas/config.schema.yaml")
+validate(config, str(SCHEMA_PATH))
 
 
 def _expand_sweep(cfg):
@@ -30,15 +32,15 @@ def _expand_sweep(cfg):
         return
     from softmax_nb.sweep import expand_sweep
 
-    schema_path = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
-    with open(schema_path) as handle:
-        model_keys = yaml.safe_load(handle)["$defs"]["model"]["properties"]
+    from softmax_nb.settings import defaults
+
+    model_keys = defaults("model")
     cfg["models"] = expand_sweep(cfg["sweep"], cfg["models"], allowed_keys=model_keys)
 
 
 _expand_sweep(config)
 # Again, so the generated models get their defaults and their values are checked.
-validate(config, "../schemas/config.schema.yaml")
+validate(config, str(SCHEMA_PATH))
 
 
 class ConfigError(ValueError):
@@ -87,16 +89,16 @@ def _check_dataset(name, dataset):
 def cuda_status():
     """Return ``(usable, reason)`` for the CUDA backend on the machine running Snakemake."""
     try:
-        gpu_kernels = importlib.import_module("softmax_nb.gpu_kernels")
+        gpu_kernels = importlib.import_module("softmax_nb.kernels.cuda")
     except ImportError as error:
         return (
             False,
-            f"the CUDA backend softmax_nb.gpu_kernels cannot be imported ({error})",
+            f"the CUDA backend softmax_nb.kernels.cuda cannot be imported ({error})",
         )
     if not hasattr(gpu_kernels, "cuda_available"):
         return (
             False,
-            "softmax_nb.gpu_kernels has no cuda_available(); CUDA is treated as unavailable",
+            "softmax_nb.kernels.cuda has no cuda_available(); CUDA is treated as unavailable",
         )
     if gpu_kernels.cuda_available():
         return True, "a CUDA GPU is usable"

@@ -20,7 +20,8 @@ logger = start_logging(snakemake)
 with Timer() as import_timer:
     import numba
 
-    from softmax_nb import SoftmaxClassifier, kernels
+    from softmax_nb import SoftmaxClassifier
+    from softmax_nb.kernels import cpu as kernels
 
 numba.set_num_threads(snakemake.threads)
 cache_dir = os.environ.get("NUMBA_CACHE_DIR", "")

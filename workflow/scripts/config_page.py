@@ -9,7 +9,7 @@ logger = start_logging(snakemake)
 
 text = yaml.safe_dump(dict(snakemake.params.config), sort_keys=False, default_flow_style=False)
 body = (
-    "<p>The configuration after validation against workflow/schemas/config.schema.yaml, with every "
+    "<p>The configuration after validation against softmax_nb/settings/config.schema.yaml, with every "
     "default filled in (config/README.md explains each key).</p>"
     f"<pre>{html.escape(text)}</pre>"
 )

@@ -44,7 +44,7 @@ import numba  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from softmax_nb import gpu_kernels, kernels  # noqa: E402
+from softmax_nb.kernels import cpu as kernels, cuda as gpu_kernels  # noqa: E402
 
 
 def threading_layer():

@@ -13,7 +13,8 @@ logger = start_logging(snakemake)
 
 import numba  # noqa: E402
 
-from softmax_nb import gradcheck, io  # noqa: E402
+from softmax_nb import gradcheck  # noqa: E402
+from softmax_nb.files import io  # noqa: E402
 
 # The kernels are parallel: keep them to the job's threads, as Snakemake scheduled it.
 numba.set_num_threads(snakemake.threads)

@@ -4,7 +4,7 @@ from script_utils import Timer, start_logging
 
 logger = start_logging(snakemake)
 
-from softmax_nb.datasets import prepare  # noqa: E402
+from softmax_nb.data.datasets import prepare  # noqa: E402
 
 entry = dict(snakemake.params.dataset)
 source = entry["source"]

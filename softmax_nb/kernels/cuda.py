@@ -57,7 +57,7 @@ import math
 
 import numpy as np
 
-from . import config
+from . import tunables
 
 try:  # numba-cuda is an optional extra: importing this module must work without it
     from numba import cuda
@@ -65,7 +65,7 @@ except ImportError:  # pragma: no cover - depends on the installation
     cuda = None
 
 # Tunables of the CUDA kernels, read at call time so that tests can patch them.
-# Threads per block come from ``config.THREADS_PER_BLOCK``.
+# Threads per block come from ``tunables.THREADS_PER_BLOCK``.
 # Lanes that share one row in the logits step: a warp, so X rows are read coalesced.
 LANES_PER_ROW = 32
 # Rows per lane group: each coef entry loaded from cache serves this many rows.
@@ -172,13 +172,13 @@ def _multiprocessor_count():
 class _Geometry:
     """Threads per block, lanes per row and tile rows for one class count.
 
-    Threads per block start at ``config.THREADS_PER_BLOCK`` and are halved (never
+    Threads per block start at ``tunables.THREADS_PER_BLOCK`` and are halved (never
     below one lane group) until the block's shared memory fits
     ``SHARED_MEMORY_BYTES``; only very large class counts need that.
     """
 
     def __init__(self, n_classes):
-        threads = int(config.THREADS_PER_BLOCK)
+        threads = int(tunables.THREADS_PER_BLOCK)
         lanes = min(int(LANES_PER_ROW), threads)
         rows_per_group = int(ROWS_PER_GROUP)
         # One thread per tile row runs the softmax, so a tile has at most as many

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import io as sio
+from ..files import io as sio
 
 __all__ = [
     "DataError",

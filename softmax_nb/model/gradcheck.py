@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from . import kernels
+from ..kernels import cpu as kernels
 
 
 def gradcheck(

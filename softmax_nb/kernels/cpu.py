@@ -33,7 +33,7 @@ Numerics and determinism
 ------------------------
 - X is float32 or float64 and is never copied or upcast. Dot products run in X's
   dtype (coef is cast to it; a (c, n) copy); softmax, loss and all sums over samples
-  run in float64. In float32 the gradient of one block of ``config.BLOCK_ROWS`` rows
+  run in float64. In float32 the gradient of one block of ``tunables.BLOCK_ROWS`` rows
   is summed in float32, then added to a float64 accumulator.
 - Rows are split into a fixed number of contiguous chunks that depends only on the
   data's shape (``_n_chunks``). Each chunk owns its partial sums; they are added in
@@ -51,16 +51,16 @@ return (n_samples, c) arrays of X's dtype (computed in float64, then rounded onc
 import numpy as np
 from numba import njit, prange
 
-from . import config
+from . import tunables
 
-_JIT = dict(cache=True, fastmath=config.FASTMATH, nogil=True)
+_JIT = dict(cache=True, fastmath=tunables.FASTMATH, nogil=True)
 
 
 def _n_chunks(n_samples, n_classes, n_features):
     """Number of row chunks: a function of the shape alone, never of the threads."""
-    by_rows = -(-n_samples // config.MIN_CHUNK_ROWS)
-    by_memory = config.CHUNK_BUFFER_BYTES // (8 * (n_classes * n_features + n_classes + 1))
-    return int(max(1, min(config.MAX_CHUNKS, by_rows, by_memory)))
+    by_rows = -(-n_samples // tunables.MIN_CHUNK_ROWS)
+    by_memory = tunables.CHUNK_BUFFER_BYTES // (8 * (n_classes * n_features + n_classes + 1))
+    return int(max(1, min(tunables.MAX_CHUNKS, by_rows, by_memory)))
 
 
 @njit(**_JIT)
@@ -286,7 +286,7 @@ def _decision_function(X, coef, intercept, out):
     """out[i, k] = X[i] . coef[k] + intercept[k]."""
     n_samples = X.shape[0]
     n_classes = coef.shape[0]
-    block_rows = config.BLOCK_ROWS
+    block_rows = tunables.BLOCK_ROWS
     n_blocks = (n_samples + block_rows - 1) // block_rows
     for b in prange(n_blocks):
         row0 = b * block_rows
@@ -303,7 +303,7 @@ def _predict_proba(X, coef, intercept, log, out):
     """out = softmax (or log-softmax when ``log``) of the logits, row by row."""
     n_samples = X.shape[0]
     n_classes = coef.shape[0]
-    block_rows = config.BLOCK_ROWS
+    block_rows = tunables.BLOCK_ROWS
     n_blocks = (n_samples + block_rows - 1) // block_rows
     for b in prange(n_blocks):
         row0 = b * block_rows
@@ -333,7 +333,7 @@ def _predict(X, coef, intercept, out):
     """out[i] = argmax_k of the logits (the first maximum on ties)."""
     n_samples = X.shape[0]
     n_classes = coef.shape[0]
-    block_rows = config.BLOCK_ROWS
+    block_rows = tunables.BLOCK_ROWS
     n_blocks = (n_samples + block_rows - 1) // block_rows
     for b in prange(n_blocks):
         row0 = b * block_rows
@@ -448,7 +448,7 @@ def loss_gradient(
         sample_weight,
         float(label_smoothing),
         _n_chunks(n_samples, n_classes, n_features),
-        config.BLOCK_ROWS,
+        tunables.BLOCK_ROWS,
     )
     if l2_reg_strength:
         coef_64 = np.asarray(coef, dtype=np.float64)
@@ -481,7 +481,7 @@ def loss_gradient_sums(X, y, coef, intercept=None, sample_weight=None, label_smo
         return 0.0, np.zeros((n_classes, n_features)), np.zeros(n_classes), 0.0
     loss, grad_coef, grad_intercept = _loss_gradient(
         X, y, coef_x, intercept_64, sample_weight, float(label_smoothing),
-        _n_chunks(n_samples, n_classes, n_features), config.BLOCK_ROWS,
+        _n_chunks(n_samples, n_classes, n_features), tunables.BLOCK_ROWS,
     )
     return float(loss), grad_coef, grad_intercept, float(sample_weight.sum())
 

@@ -50,8 +50,8 @@ import h5py
 import numba
 import numpy as np
 
-from . import config, kernels
-from . import io as sio
+from ..kernels import cpu as kernels, tunables
+from ..files import io as sio
 
 __all__ = [
     "MemoryBudgetError",
@@ -143,7 +143,7 @@ def memory_plan(n_rows, n_features, n_classes, max_memory_mb, *, itemsize=4, com
     chunk_bytes = unit * n_features * itemsize
     # The kernel: one float64 gradient per row chunk (at most MAX_CHUNKS), one
     # compute-dtype block gradient per thread, the cast coef and the outputs.
-    kernel_bytes = ((config.MAX_CHUNKS + 3) * n_classes * n_features * 8
+    kernel_bytes = ((tunables.MAX_CHUNKS + 3) * n_classes * n_features * 8
                     + numba.get_num_threads() * n_classes * n_features * compute_itemsize)
     fixed = (_OPTIMIZER_COPIES * n_params * 8 + kernel_bytes + _RESERVE_BYTES
              + _H5_CACHE_BYTES + chunk_bytes  # HDF5 decodes a filtered chunk in scratch memory
@@ -700,9 +700,9 @@ def fit_streaming(path, params=None, *, max_memory_mb, split="train", eval_split
     """
     from sklearn.exceptions import ConvergenceWarning
 
-    from .estimator import (_DEFAULT_LEARNING_RATE, HISTORY_KEYS, SoftmaxClassifier, _Monitor,
+    from ..model.estimator import (_DEFAULT_LEARNING_RATE, HISTORY_KEYS, SoftmaxClassifier, _Monitor,
                             _num_threads, _seed)
-    from .optim import LBFGS, SGD, Adam, GradientDescent
+    from ..model.optim import LBFGS, SGD, Adam, GradientDescent
 
     clf = SoftmaxClassifier(**(params or {}))
     clf._check_params()
@@ -850,7 +850,7 @@ class IncrementalTrainer:
     """
 
     def __init__(self, classes, params=None, *, total_weight=None, coef=None, intercept=None):
-        from .estimator import SoftmaxClassifier
+        from ..model.estimator import SoftmaxClassifier
 
         self.estimator = SoftmaxClassifier(**(params or {}))
         self.estimator._check_params()
@@ -910,8 +910,8 @@ class IncrementalTrainer:
         """
         from sklearn.utils.validation import _check_sample_weight, check_array
 
-        from .estimator import _DEFAULT_LEARNING_RATE, HISTORY_KEYS, _num_threads, _seed
-        from .optim import SGD, Adam
+        from ..model.estimator import _DEFAULT_LEARNING_RATE, HISTORY_KEYS, _num_threads, _seed
+        from ..model.optim import SGD, Adam
 
         clf = self.estimator
         dtype = [np.float64, np.float32] if clf.dtype is None else np.dtype(clf.dtype).type

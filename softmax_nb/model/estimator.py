@@ -20,8 +20,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import kernels
-from .checkpoint import (TerminationGuard, TrainingInterrupted, fingerprint,
+from ..kernels import cpu as kernels
+from ..files.checkpoint import (TerminationGuard, TrainingInterrupted, fingerprint,
                          load_checkpoint, save_checkpoint)
 from .optim import LR_SCHEDULES, LBFGS, SGD, SOLVERS, Adam, GradientDescent
 
@@ -65,7 +65,7 @@ def resolve_device(device):
     if device == "cpu":
         return "cpu", "cpu"
     try:
-        from . import gpu_kernels
+        from ..kernels import cuda as gpu_kernels
 
         available = gpu_kernels.cuda_available()
     except ImportError as exc:
@@ -93,7 +93,7 @@ class _Objective:
         self.label_smoothing = label_smoothing
         self.device = device
         if device == "cuda":
-            from . import gpu_kernels
+            from ..kernels import cuda as gpu_kernels
 
             # X, y and weights cross to the GPU once for the whole fit.
             self.device_data = gpu_kernels.DeviceData(X, y, sample_weight)
@@ -112,7 +112,7 @@ class _Objective:
     def __call__(self, params):
         coef, intercept = self.unpack(params)
         if self.device == "cuda":
-            from . import gpu_kernels
+            from ..kernels import cuda as gpu_kernels
 
             loss, grad_coef, grad_intercept = gpu_kernels.gpu_loss_gradient(
                 self.device_data, coef, intercept, self.l2_reg_strength, self.label_smoothing
@@ -504,7 +504,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        from .streaming import partial_fit
+        from ..data.streaming import partial_fit
 
         return partial_fit(self, X, y, classes=classes, sample_weight=sample_weight)
 
