@@ -6,7 +6,7 @@
 # 1. Installs the wheels found in $WHEELS (default .whl/) into a private folder, for
 #    packages the machine lacks or has in the wrong version (numba-cuda, say), and
 #    puts the repository itself on PYTHONPATH (softmax_nb is pure Python).
-# 2. Runs tests/test_gpu_kernels.py on the GPU, with the simulator off.
+# 2. Runs tests/kernels/test_cuda_kernels.py on the GPU, with the simulator off.
 # 3. Runs bench/gpu_bench.py: loss + gradient at 60000x784x10 and 1000000x784x10,
 #    float32, median of repeats, X-read bandwidth as a fraction of the GPU's peak.
 # Budget: under 5 minutes in all (timeouts: preflight 60 s, tests 170 s, benchmark
@@ -65,7 +65,7 @@ if [ "${PIPESTATUS[0]}" -ne 0 ]; then
 fi
 
 echo "== CUDA tests on the GPU (simulator off)"
-timeout 170 "$python" -m pytest tests/test_gpu_kernels.py -q -p no:cacheprovider 2>&1 \
+timeout 170 "$python" -m pytest tests/kernels/test_cuda_kernels.py -q -p no:cacheprovider 2>&1 \
     | tee "$out_dir/tests.log"
 test_status=${PIPESTATUS[0]}
 [ "$test_status" -eq 0 ] || { echo "CUDA tests failed (status $test_status)"; status=1; }

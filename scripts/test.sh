@@ -14,7 +14,7 @@ echo "== pytest (CPU) =="
 python -m pytest -q
 
 echo "== pytest (CUDA kernels on numba's CUDA simulator) =="
-NUMBA_ENABLE_CUDASIM=1 python -m pytest -q -p no:cacheprovider tests/test_gpu_kernels.py tests/test_gpu_estimator.py
+NUMBA_ENABLE_CUDASIM=1 python -m pytest -q -p no:cacheprovider tests/kernels/test_cuda_kernels.py tests/model/test_cuda_estimator.py
 
 if [ -f tests/slurm/run_slurm_test.sh ]; then
   if [ "$(id -u)" = 0 ] && [ "${SOFTMAX_NB_SKIP_SLURM:-0}" != 1 ]; then

@@ -5,7 +5,7 @@ the previous checkpoint intact):
 
 - root attributes: ``format = 'softmax_nb-checkpoint'``, ``format_version``,
   ``solver``, ``fingerprint`` (hash of the data and of the hyperparameters that shape
-  the optimisation), ``seed`` (the minibatch / split seed actually used),
+  the optimisation, :func:`softmax_nb.model.training.fingerprint`), ``seed`` (the minibatch / split seed actually used),
   ``elapsed`` (training seconds so far);
 - ``/optimizer``: one dataset per entry of the optimiser's ``state_dict()``;
 - ``/monitor``: the early-stopping / no-improvement monitor (best value, best
@@ -13,40 +13,16 @@ the previous checkpoint intact):
 - ``/history``: one dataset per history column.
 """
 
-import hashlib
-import json
 import os
-import signal
-import threading
 
 import h5py
 import numpy as np
 
-from .io import atomic_write
+from .atomic import atomic_write
 
 CHECKPOINT_FORMAT = "softmax_nb-checkpoint"
-CHECKPOINT_FORMAT_VERSION = 1
-
-
-class TrainingInterrupted(RuntimeError):
-    """Raised after a termination signal, once the checkpoint has been written."""
-
-
-def fingerprint(X, y, sample_weight, classes, params):
-    """A hash of the training data and the hyperparameters a resume must share.
-
-    The whole of y and sample_weight enter it, and of X its shape, dtype and up to
-    1024 evenly spaced rows (hashing every row of a large X would cost a full pass).
-    """
-    digest = hashlib.sha256()
-    digest.update(repr((X.shape, str(X.dtype))).encode())
-    rows = np.unique(np.linspace(0, X.shape[0] - 1, num=min(X.shape[0], 1024)).astype(np.int64))
-    digest.update(np.ascontiguousarray(X[rows]).tobytes())
-    digest.update(np.ascontiguousarray(y).tobytes())
-    digest.update(np.ascontiguousarray(sample_weight).tobytes())
-    digest.update(repr([str(c) for c in classes]).encode())
-    digest.update(json.dumps(params, sort_keys=True, default=str).encode())
-    return digest.hexdigest()
+# 2: the fingerprint hashes the rows through the backend (in memory or streamed).
+CHECKPOINT_FORMAT_VERSION = 2
 
 
 def save_checkpoint(path, *, solver, fingerprint, seed, elapsed, optimizer_state,
@@ -92,7 +68,8 @@ def load_checkpoint(path, *, solver, expected_fingerprint):
         version = int(handle.attrs.get("format_version", -1))
         if version != CHECKPOINT_FORMAT_VERSION:
             raise ValueError(f"checkpoint {os.fspath(path)!r} has format version {version}; "
-                             f"this library reads version {CHECKPOINT_FORMAT_VERSION}")
+                             f"this library reads version {CHECKPOINT_FORMAT_VERSION}: it was written "
+                             "by another softmax_nb version; delete it to train from the start")
         if handle.attrs["solver"] != solver:
             raise ValueError(f"checkpoint {os.fspath(path)!r} was written by solver "
                              f"{handle.attrs['solver']!r}, not {solver!r}")
@@ -115,28 +92,3 @@ def load_checkpoint(path, *, solver, expected_fingerprint):
             "seed": None if seed < 0 else seed,
             "elapsed": float(handle.attrs["elapsed"]),
         }
-
-
-class TerminationGuard:
-    """While active, SIGTERM (what a cluster scheduler sends at its time limit) sets
-    ``requested`` instead of killing the process, so the training loop can write a
-    checkpoint at the end of the current iteration and stop cleanly. Outside the main
-    thread signals cannot be caught, and the guard does nothing."""
-
-    def __init__(self, enabled=True):
-        self.enabled = enabled and threading.current_thread() is threading.main_thread()
-        self.requested = False
-        self._previous = None
-
-    def _handler(self, signum, frame):
-        self.requested = True
-
-    def __enter__(self):
-        if self.enabled:
-            self._previous = signal.signal(signal.SIGTERM, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            signal.signal(signal.SIGTERM, self._previous)
-        return False

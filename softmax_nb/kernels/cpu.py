@@ -51,7 +51,8 @@ return (n_samples, c) arrays of X's dtype (computed in float64, then rounded onc
 import numpy as np
 from numba import njit, prange
 
-from . import tunables
+from . import checks, tunables
+from .penalty import L2Penalty
 
 _JIT = dict(cache=True, fastmath=tunables.FASTMATH, nogil=True)
 
@@ -353,33 +354,10 @@ def _predict(X, coef, intercept, out):
 # ---------------------------------------------------------------------------
 
 
-def _check_X(X):
-    if not isinstance(X, np.ndarray):
-        raise TypeError(f"X must be a numpy.ndarray, got {type(X).__name__}")
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
-    if X.dtype not in (np.float32, np.float64):
-        raise TypeError(f"X must be float32 or float64, got {X.dtype}")
-    # Only a non-contiguous view is copied (same dtype); a float32 X stays float32.
-    return np.ascontiguousarray(X)
-
-
-def _check_params(coef, intercept, n_features, dtype):
-    coef = np.asarray(coef)
-    if coef.ndim != 2 or coef.shape[1] != n_features:
-        raise ValueError(
-            f"coef must have shape (n_classes, {n_features}), got {coef.shape}"
-        )
-    n_classes = coef.shape[0]
-    if intercept is None:
-        intercept = np.zeros(n_classes)
-    else:
-        intercept = np.asarray(intercept, dtype=np.float64)
-        if intercept.shape != (n_classes,):
-            raise ValueError(
-                f"intercept must have shape ({n_classes},), got {intercept.shape}"
-            )
-    return np.ascontiguousarray(coef, dtype=dtype), np.ascontiguousarray(intercept)
+def _cast_params(coef, intercept, n_features, dtype):
+    """coef cast to X's dtype for the dot products; intercept float64 (zeros for None)."""
+    coef, intercept_64 = checks.check_coef_intercept(coef, intercept, n_features)
+    return np.ascontiguousarray(coef, dtype=dtype), intercept_64
 
 
 def loss_gradient(
@@ -412,49 +390,19 @@ def loss_gradient(
     grad_coef : ndarray of shape (n_classes, n_features), float64
     grad_intercept : ndarray of shape (n_classes,), float64, or None
     """
-    X = _check_X(X)
+    X = checks.check_X(X, allow_empty=False)
     n_samples, n_features = X.shape
-    coef_x, intercept_64 = _check_params(coef, intercept, n_features, X.dtype)
+    coef_x, intercept_64 = _cast_params(coef, intercept, n_features, X.dtype)
     n_classes = coef_x.shape[0]
-    y = np.asarray(y)
-    if y.shape != (n_samples,):
-        raise ValueError(f"y must have shape ({n_samples},), got {y.shape}")
-    if n_samples == 0:
-        raise ValueError("X has no rows")
-    y = np.ascontiguousarray(y, dtype=np.int64)
-    if y.min() < 0 or y.max() >= n_classes:
-        raise ValueError(
-            f"y must hold class indices in [0, {n_classes}), got [{y.min()}, {y.max()}]"
-        )
-    if sample_weight is None:
-        sample_weight = np.full(n_samples, 1.0 / n_samples)
-    else:
-        sample_weight = np.asarray(sample_weight, dtype=np.float64)
-        if sample_weight.shape != (n_samples,):
-            raise ValueError(
-                f"sample_weight must have shape ({n_samples},), got {sample_weight.shape}"
-            )
-        weight_sum = sample_weight.sum()
-        if not np.isfinite(weight_sum) or weight_sum <= 0 or sample_weight.min() < 0:
-            raise ValueError("sample_weight must be finite, non-negative, with a positive sum")
-        sample_weight = sample_weight / weight_sum
-    if not 0.0 <= label_smoothing < 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+    y = checks.check_labels(y, n_samples, n_classes)
+    sample_weight = checks.normalized_sample_weight(sample_weight, n_samples)
+    label_smoothing = checks.check_label_smoothing(label_smoothing)
     loss, grad_coef, grad_intercept = _loss_gradient(
-        X,
-        y,
-        coef_x,
-        intercept_64,
-        sample_weight,
-        float(label_smoothing),
-        _n_chunks(n_samples, n_classes, n_features),
-        tunables.BLOCK_ROWS,
+        X, y, coef_x, intercept_64, sample_weight, label_smoothing,
+        _n_chunks(n_samples, n_classes, n_features), tunables.BLOCK_ROWS,
     )
-    if l2_reg_strength:
-        coef_64 = np.asarray(coef, dtype=np.float64)
-        loss += 0.5 * l2_reg_strength * float(np.sum(coef_64 * coef_64))
-        grad_coef += l2_reg_strength * coef_64
-    return float(loss), grad_coef, (grad_intercept if intercept is not None else None)
+    loss = L2Penalty(l2_reg_strength).add_to(loss, grad_coef, coef)
+    return loss, grad_coef, (grad_intercept if intercept is not None else None)
 
 
 def loss_gradient_sums(X, y, coef, intercept=None, sample_weight=None, label_smoothing=0.0):
@@ -465,18 +413,17 @@ def loss_gradient_sums(X, y, coef, intercept=None, sample_weight=None, label_smo
     Summing these over the pieces of a dataset, in a fixed order, then dividing by
     the total weight and adding the L2 term gives ``loss_gradient`` of the whole.
     """
-    X = _check_X(X)
+    X = checks.check_X(X)
     n_samples, n_features = X.shape
-    coef_x, intercept_64 = _check_params(coef, intercept, n_features, X.dtype)
+    coef_x, intercept_64 = _cast_params(coef, intercept, n_features, X.dtype)
     n_classes = coef_x.shape[0]
-    y = np.ascontiguousarray(y, dtype=np.int64)
-    if y.shape != (n_samples,):
-        raise ValueError(f"y must have shape ({n_samples},), got {y.shape}")
-    if n_samples and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"y must hold class indices in [0, {n_classes})")
+    y = checks.check_labels(y, n_samples, n_classes)
     if sample_weight is None:
         sample_weight = np.ones(n_samples)
     sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
+    if sample_weight.shape != (n_samples,):
+        raise ValueError(f"sample_weight must have shape ({n_samples},), got {sample_weight.shape}")
+    label_smoothing = checks.check_label_smoothing(label_smoothing)
     if n_samples == 0:
         return 0.0, np.zeros((n_classes, n_features)), np.zeros(n_classes), 0.0
     loss, grad_coef, grad_intercept = _loss_gradient(
@@ -488,8 +435,8 @@ def loss_gradient_sums(X, y, coef, intercept=None, sample_weight=None, label_smo
 
 def _prediction_inputs(X, coef, intercept):
     """Checked X, coef cast to X's dtype, and a float64 intercept (zeros for None)."""
-    X = _check_X(X)
-    coef_x, intercept_64 = _check_params(coef, intercept, X.shape[1], X.dtype)
+    X = checks.check_X(X)
+    coef_x, intercept_64 = _cast_params(coef, intercept, X.shape[1], X.dtype)
     return X, coef_x, intercept_64
 
 

@@ -11,9 +11,9 @@ Layout of the work
 evaluation then sends only coef (c x n, cast to X's dtype) and the intercept, and
 brings back one float64 vector holding the gradient and the loss.
 
-A block of ``THREADS_PER_BLOCK`` threads is split into groups of ``LANES_PER_ROW``
-threads (a warp on a GPU); each group owns ``ROWS_PER_GROUP`` rows of a tile of
-``T = THREADS_PER_BLOCK // LANES_PER_ROW * ROWS_PER_GROUP`` rows. Blocks walk over the
+A block of ``THREADS_PER_BLOCK`` threads is split into groups of ``tunables.LANES_PER_ROW``
+threads (a warp on a GPU); each group owns ``tunables.ROWS_PER_GROUP`` rows of a tile of
+``T = THREADS_PER_BLOCK // tunables.LANES_PER_ROW * tunables.ROWS_PER_GROUP`` rows. Blocks walk over the
 tiles with a grid-stride loop. For each tile:
 
 1. logits: the lanes of a group stride over the features, so a warp reads X rows
@@ -57,34 +57,16 @@ import math
 
 import numpy as np
 
-from . import tunables
+from . import checks, tunables
+from .penalty import L2Penalty
 
 try:  # numba-cuda is an optional extra: importing this module must work without it
     from numba import cuda
 except ImportError:  # pragma: no cover - depends on the installation
     cuda = None
 
-# Tunables of the CUDA kernels, read at call time so that tests can patch them.
-# Threads per block come from ``tunables.THREADS_PER_BLOCK``.
-# Lanes that share one row in the logits step: a warp, so X rows are read coalesced.
-LANES_PER_ROW = 32
-# Rows per lane group: each coef entry loaded from cache serves this many rows.
-# Two keeps the float32 loss kernel within 255 registers without spills for up to
-# 1023 features at 256 threads (ptxas, sm_90, 10 classes).
-ROWS_PER_GROUP = 2
-# Classes whose per-lane partial logits are summed per round through shared memory.
-CLASS_CHUNK = 16
-# Blocks per multiprocessor for the loss kernel. The kernel keeps each thread's
-# gradient slice in registers (ptxas reports about 220-255 per thread for 784
-# features and 10 classes), so one 256-thread block fills a multiprocessor's register
-# file: more blocks would only queue, and each adds a row of partial sums.
-BLOCKS_PER_SM = 1
-# Upper bound on the loss kernel's blocks (None: BLOCKS_PER_SM x multiprocessors).
-MAX_BLOCKS = None
-# Static shared memory available to one block without an opt-in.
-SHARED_MEMORY_BYTES = 48 * 1024
-# Threads per block of the partial-sum reduction kernel.
-REDUCE_THREADS = 256
+# Tunables (threads per block, lanes per row, rows per group, class chunk, block
+# limits) live in ``tunables`` with the CPU ones, read at call time so tests can patch them.
 
 # Output modes of the prediction kernel.
 _LOGITS, _PROBA, _LOG_PROBA, _LABELS = 0, 1, 2, 3
@@ -174,13 +156,13 @@ class _Geometry:
 
     Threads per block start at ``tunables.THREADS_PER_BLOCK`` and are halved (never
     below one lane group) until the block's shared memory fits
-    ``SHARED_MEMORY_BYTES``; only very large class counts need that.
+    ``tunables.SHARED_MEMORY_BYTES``; only very large class counts need that.
     """
 
     def __init__(self, n_classes):
         threads = int(tunables.THREADS_PER_BLOCK)
-        lanes = min(int(LANES_PER_ROW), threads)
-        rows_per_group = int(ROWS_PER_GROUP)
+        lanes = min(int(tunables.LANES_PER_ROW), threads)
+        rows_per_group = int(tunables.ROWS_PER_GROUP)
         # One thread per tile row runs the softmax, so a tile has at most as many
         # rows as the block has threads: ROWS_PER_GROUP <= LANES_PER_ROW.
         if threads < 1 or lanes < 1 or threads % lanes or not 1 <= rows_per_group <= lanes:
@@ -189,16 +171,16 @@ class _Geometry:
                 f"multiple of LANES_PER_ROW={lanes}, and 1 <= ROWS_PER_GROUP="
                 f"{rows_per_group} <= LANES_PER_ROW"
             )
-        chunk = max(1, min(int(CLASS_CHUNK), lanes, rows_per_group * n_classes))
+        chunk = max(1, min(int(tunables.CLASS_CHUNK), lanes, rows_per_group * n_classes))
         while True:
             tile_rows = threads // lanes * rows_per_group
             shared = 8 * (threads * (chunk + 1) + tile_rows * n_classes + tile_rows)
-            if shared <= SHARED_MEMORY_BYTES:
+            if shared <= tunables.SHARED_MEMORY_BYTES:
                 break
             if threads // 2 < lanes or (threads // 2) % lanes:
                 raise ValueError(
                     f"n_classes={n_classes} is too large for the CUDA kernels: one block "
-                    f"needs {shared} bytes of shared memory, more than {SHARED_MEMORY_BYTES}"
+                    f"needs {shared} bytes of shared memory, more than {tunables.SHARED_MEMORY_BYTES}"
                 )
             threads //= 2
         self.threads = threads
@@ -214,7 +196,7 @@ class _Geometry:
 def _loss_blocks(n_samples, tile_rows):
     """Blocks of the loss kernel: fixed by the shape, tunables and GPU, never by timing."""
     n_tiles = -(-n_samples // tile_rows)
-    cap = MAX_BLOCKS if MAX_BLOCKS is not None else BLOCKS_PER_SM * _multiprocessor_count()
+    cap = tunables.MAX_BLOCKS if tunables.MAX_BLOCKS is not None else tunables.BLOCKS_PER_SM * _multiprocessor_count()
     return int(max(1, min(n_tiles, cap)))
 
 
@@ -265,7 +247,7 @@ def _tile_logits_function(np_dtype, n_classes, geometry):
                 w = coef[k, j]
                 for rb in range(RB):
                     partial[rb * C + k] += xs[rb] * w
-        # Sum the lanes' partials in lane order (fixed), CLASS_CHUNK columns per round.
+        # Sum the lanes' partials in lane order (fixed), tunables.CLASS_CHUNK columns per round.
         base = group * G
         for q0 in range(0, CR, KCH):
             for q in range(KCH):
@@ -475,19 +457,6 @@ def _prediction_kernel(np_dtype, n_classes, geometry):
 # ---------------------------------------------------------------------------
 
 
-def _check_X(X):
-    if not isinstance(X, np.ndarray):
-        raise TypeError(f"X must be a numpy.ndarray, got {type(X).__name__}")
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
-    if X.dtype not in (np.float32, np.float64):
-        raise TypeError(f"X must be float32 or float64, got {X.dtype}")
-    if X.shape[0] == 0:
-        raise ValueError("X has no rows")
-    # Only a non-contiguous view is copied (same dtype); a float32 X stays float32.
-    return np.ascontiguousarray(X)
-
-
 class DeviceData:
     """X, y and sample weights copied to the GPU once, for many evaluations.
 
@@ -519,39 +488,18 @@ class DeviceData:
 
     def __init__(self, X, y=None, sample_weight=None):
         _require_cuda()
-        X = _check_X(X)
+        X = checks.check_X(X, allow_empty=False)
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
         self.device_y = None
         self.device_sample_weight = None
         self.y_max = -1
         if y is not None:
-            y = np.asarray(y)
-            if y.shape != (self.n_samples,):
-                raise ValueError(f"y must have shape ({self.n_samples},), got {y.shape}")
-            if not np.issubdtype(y.dtype, np.integer):
-                raise TypeError(f"y must hold integer class indices, got dtype {y.dtype}")
-            y = np.ascontiguousarray(y, dtype=np.int64)
-            if y.min() < 0:
-                raise ValueError(f"y must hold class indices >= 0, got {y.min()}")
+            y = checks.check_labels(y, self.n_samples)
             self.y_max = int(y.max())
-            if sample_weight is None:
-                weights = np.full(self.n_samples, 1.0 / self.n_samples)
-            else:
-                weights = np.asarray(sample_weight, dtype=np.float64)
-                if weights.shape != (self.n_samples,):
-                    raise ValueError(
-                        f"sample_weight must have shape ({self.n_samples},), "
-                        f"got {weights.shape}"
-                    )
-                weight_sum = weights.sum()
-                if not np.isfinite(weight_sum) or weight_sum <= 0 or weights.min() < 0:
-                    raise ValueError(
-                        "sample_weight must be finite, non-negative, with a positive sum"
-                    )
-                weights = weights / weight_sum
+            weights = checks.normalized_sample_weight(sample_weight, self.n_samples)
             self.device_y = cuda.to_device(y)
-            self.device_sample_weight = cuda.to_device(np.ascontiguousarray(weights))
+            self.device_sample_weight = cuda.to_device(weights)
         elif sample_weight is not None:
             raise ValueError("sample_weight needs y: it weights the loss, not predictions")
         self.device_X = cuda.to_device(X)
@@ -565,22 +513,8 @@ class DeviceData:
 
 
 def _device_params(data, coef, intercept):
-    coef = np.asarray(coef)
-    if coef.ndim != 2 or coef.shape[1] != data.n_features:
-        raise ValueError(
-            f"coef must have shape (n_classes, {data.n_features}), got {coef.shape}"
-        )
+    coef, intercept_64 = checks.check_coef_intercept(coef, intercept, data.n_features)
     n_classes = coef.shape[0]
-    if n_classes < 1:
-        raise ValueError("coef must have at least one class (row)")
-    if intercept is None:
-        intercept_64 = np.zeros(n_classes)
-    else:
-        intercept_64 = np.asarray(intercept, dtype=np.float64)
-        if intercept_64.shape != (n_classes,):
-            raise ValueError(
-                f"intercept must have shape ({n_classes},), got {intercept_64.shape}"
-            )
     # Dot products run in X's dtype, as on the CPU; the intercept stays float64.
     device_coef = cuda.to_device(np.ascontiguousarray(coef, dtype=data.dtype))
     device_intercept = cuda.to_device(np.ascontiguousarray(intercept_64))
@@ -614,8 +548,7 @@ def gpu_loss_gradient(data, coef, intercept, l2_reg_strength=0.0, label_smoothin
         raise TypeError(f"data must be a DeviceData, got {type(data).__name__}")
     if data.device_y is None:
         raise ValueError("data has no labels: build DeviceData(X, y, sample_weight)")
-    if not 0.0 <= label_smoothing < 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+    label_smoothing = checks.check_label_smoothing(label_smoothing)
     n_classes, device_coef, device_intercept = _device_params(data, coef, intercept)
     if data.y_max >= n_classes:
         raise ValueError(
@@ -639,17 +572,14 @@ def gpu_loss_gradient(data, coef, intercept, l2_reg_strength=0.0, label_smoothin
         float(label_smoothing) / n_classes,
         partials,
     )
-    reduce_blocks = min(-(-width // REDUCE_THREADS), 1024)
-    _reduce_kernel()[reduce_blocks, REDUCE_THREADS](partials, reduced)
+    reduce_blocks = min(-(-width // tunables.REDUCE_THREADS), 1024)
+    _reduce_kernel()[reduce_blocks, tunables.REDUCE_THREADS](partials, reduced)
     sums = reduced.copy_to_host()
     loss = float(sums[-1])
     by_feature = sums[:-1].reshape(n_features + 1, n_classes)
     grad_coef = np.ascontiguousarray(by_feature[:n_features].T)
     grad_intercept = by_feature[n_features].copy() if intercept is not None else None
-    if l2_reg_strength:
-        coef_64 = np.asarray(coef, dtype=np.float64)
-        loss += 0.5 * l2_reg_strength * float(np.sum(coef_64 * coef_64))
-        grad_coef += l2_reg_strength * coef_64
+    loss = L2Penalty(l2_reg_strength).add_to(loss, grad_coef, coef)
     return loss, grad_coef, grad_intercept
 
 
@@ -659,7 +589,7 @@ def _predict_on_device(X_or_data, coef, intercept, mode):
     geometry = _Geometry(n_classes)
     kernel = _prediction_kernel(data.dtype, n_classes, geometry)
     n_tiles = -(-data.n_samples // geometry.tile_rows)
-    cap = MAX_BLOCKS if MAX_BLOCKS is not None else 8 * BLOCKS_PER_SM * _multiprocessor_count()
+    cap = tunables.MAX_BLOCKS if tunables.MAX_BLOCKS is not None else 8 * tunables.BLOCKS_PER_SM * _multiprocessor_count()
     n_blocks = int(max(1, min(n_tiles, cap)))
     if mode == _LABELS:
         out = cuda.device_array((1, n_classes), dtype=data.dtype)

@@ -27,3 +27,22 @@ CHUNK_BUFFER_BYTES = 256 * 2**20
 # CUDA: threads per block of the GPU kernels (tests patch this small so that several
 # blocks run on the simulator).
 THREADS_PER_BLOCK = 256
+# Lanes that share one row in the logits step: a warp, so X rows are read coalesced.
+LANES_PER_ROW = 32
+# Rows per lane group: each coef entry loaded from cache serves this many rows.
+# Two keeps the float32 loss kernel within 255 registers without spills for up to
+# 1023 features at 256 threads (ptxas, sm_90, 10 classes).
+ROWS_PER_GROUP = 2
+# Classes whose per-lane partial logits are summed per round through shared memory.
+CLASS_CHUNK = 16
+# Blocks per multiprocessor for the loss kernel. The kernel keeps each thread's
+# gradient slice in registers (ptxas reports about 220-255 per thread for 784
+# features and 10 classes), so one 256-thread block fills a multiprocessor's register
+# file: more blocks would only queue, and each adds a row of partial sums.
+BLOCKS_PER_SM = 1
+# Upper bound on the loss kernel's blocks (None: BLOCKS_PER_SM x multiprocessors).
+MAX_BLOCKS = None
+# Static shared memory available to one block without an opt-in.
+SHARED_MEMORY_BYTES = 48 * 1024
+# Threads per block of the partial-sum reduction kernel.
+REDUCE_THREADS = 256

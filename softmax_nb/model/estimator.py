@@ -1,148 +1,43 @@
-"""``SoftmaxClassifier``: the scikit-learn compatible estimator.
+"""``SoftmaxClassifier``, the scikit-learn compatible estimator, and ``fit_streaming``.
 
-The objective it minimises, and its gradient, are written once, in the docstring of
-``softmax_nb.kernels``. With ``solver='lbfgs'`` and the same ``C`` the optimum is
-scikit-learn's multinomial ``LogisticRegression`` (lambda = 1 / (C sum_j s_j)).
+Both build a :class:`~softmax_nb.model.objective.SoftmaxObjective` over a backend
+(rows in memory, or row blocks streamed from a dataset file) and train it with the
+one loop, :func:`softmax_nb.model.training.train`. With ``solver='lbfgs'`` and the
+same ``C`` the optimum is scikit-learn's multinomial ``LogisticRegression``.
 """
 
-import contextlib
+import logging
 import os
-import time
-import warnings
 
-import numba
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ..kernels import cpu as kernels
-from ..files.checkpoint import (TerminationGuard, TrainingInterrupted, fingerprint,
-                         load_checkpoint, save_checkpoint)
-from .optim import LR_SCHEDULES, LBFGS, SGD, SOLVERS, Adam, GradientDescent
+from ..settings import defaults
+from . import training
+from .backends import InMemoryRows, StreamedRows
+from .objective import SoftmaxObjective, class_weight_vector, row_weights
+from .optim import LR_SCHEDULES, MINIBATCH_SOLVERS, SOLVERS, make_optimizer
+from .runtime import DEVICES, num_threads, resolve_device, seed_of
 
-DEVICES = ("cpu", "cuda", "auto")
-HISTORY_KEYS = ("iteration", "loss", "grad_norm", "train_accuracy", "val_loss", "val_accuracy",
-                "time")
-_DEFAULT_LEARNING_RATE = {"gd": 1.0, "sgd": 0.05, "adam": 1e-3, "lbfgs": None}
+log = logging.getLogger(__name__)
 
-
-@contextlib.contextmanager
-def _num_threads(n_threads):
-    """Run the block with numba's thread count set to n_threads, then restore it."""
-    if n_threads is None:
-        yield
-        return
-    n_threads = int(n_threads)
-    if not 1 <= n_threads <= numba.config.NUMBA_NUM_THREADS:
-        raise ValueError(
-            f"n_threads must be in [1, {numba.config.NUMBA_NUM_THREADS}], got {n_threads}"
-        )
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
-
-
-def resolve_device(device):
-    """Map 'cpu' / 'cuda' / 'auto' to the device to use, failing early for 'cuda'.
-
-    Returns
-    -------
-    name : str
-        'cpu' or 'cuda'.
-    description : str
-        What was used, for the history and the model file (e.g. 'cuda:0 NVIDIA H100').
-    """
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
-    if device == "cpu":
-        return "cpu", "cpu"
-    try:
-        from ..kernels import cuda as gpu_kernels
-
-        available = gpu_kernels.cuda_available()
-    except ImportError as exc:
-        available, gpu_kernels = False, None
-        reason = f"numba-cuda is not installed ({exc}); install softmax_nb[cuda]"
-    else:
-        reason = "no usable CUDA GPU was found"
-    if available:
-        return "cuda", f"cuda:0 {gpu_kernels.device_name()}"
-    if device == "cuda":
-        raise RuntimeError(f"device='cuda' was requested but {reason}")
-    return "cpu", "cpu"
-
-
-class _Objective:
-    """J(params) and its gradient for flat params = [coef.ravel(), intercept]."""
-
-    def __init__(self, X, y, sample_weight, n_classes, fit_intercept, l2_reg_strength,
-                 label_smoothing, device):
-        self.X, self.y, self.sample_weight = X, y, sample_weight
-        self.n_classes = n_classes
-        self.n_features = X.shape[1]
-        self.fit_intercept = fit_intercept
-        self.l2_reg_strength = l2_reg_strength
-        self.label_smoothing = label_smoothing
-        self.device = device
-        if device == "cuda":
-            from ..kernels import cuda as gpu_kernels
-
-            # X, y and weights cross to the GPU once for the whole fit.
-            self.device_data = gpu_kernels.DeviceData(X, y, sample_weight)
-
-    def unpack(self, params):
-        n_coef = self.n_classes * self.n_features
-        coef = params[:n_coef].reshape(self.n_classes, self.n_features)
-        intercept = params[n_coef:] if self.fit_intercept else None
-        return coef, intercept
-
-    def pack(self, grad_coef, grad_intercept):
-        if self.fit_intercept:
-            return np.concatenate([grad_coef.ravel(), grad_intercept])
-        return grad_coef.ravel()
-
-    def __call__(self, params):
-        coef, intercept = self.unpack(params)
-        if self.device == "cuda":
-            from ..kernels import cuda as gpu_kernels
-
-            loss, grad_coef, grad_intercept = gpu_kernels.gpu_loss_gradient(
-                self.device_data, coef, intercept, self.l2_reg_strength, self.label_smoothing
-            )
-        else:
-            loss, grad_coef, grad_intercept = kernels.loss_gradient(
-                self.X, self.y, coef, intercept, self.sample_weight,
-                self.l2_reg_strength, self.label_smoothing,
-            )
-        return loss, self.pack(grad_coef, grad_intercept)
-
-    def batch(self, params, indices):
-        """Loss and gradient on the rows ``indices`` (a minibatch)."""
-        coef, intercept = self.unpack(params)
-        sample_weight = self.sample_weight[indices]
-        if not sample_weight.sum() > 0:
-            # A batch of zero-weight rows carries no information.
-            return 0.0, np.zeros_like(params)
-        loss, grad_coef, grad_intercept = kernels.loss_gradient(
-            self.X[indices], self.y[indices], coef, intercept, sample_weight,
-            self.l2_reg_strength, self.label_smoothing,
-        )
-        return loss, self.pack(grad_coef, grad_intercept)
+_DEFAULTS = defaults("model")
+# Hyperparameters that do not shape the optimisation path: a resume may change them.
+_RUN_ONLY = frozenset({"verbose", "n_threads", "max_iter", "device", "warm_start", "checkpoint_path",
+                       "checkpoint_every", "checkpoint_seconds"})
 
 
 class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     """Softmax (multinomial logistic regression) classifier on Numba kernels.
 
     Minimises the weighted mean negative log-likelihood plus ``lambda/2 ||coef||^2``
-    with ``lambda = 1 / (C sum_j s_j)``; the formulas are in ``softmax_nb.kernels``.
+    with ``lambda = 1 / (C sum_j s_j)`` (:mod:`softmax_nb.model.objective`). Parameter
+    defaults are the configuration schema's (:mod:`softmax_nb.settings`).
 
     Parameters
     ----------
@@ -175,8 +70,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         keep the best parameters.
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=5
-    random_state : int, RandomState or None
-        Seeds the minibatch order and the early-stopping split.
+    random_state : int, RandomState or None, default=0
+        Seeds the minibatch order and the early-stopping split (the default 0 makes
+        every fit reproducible; None draws a seed).
     dtype : {None, 'float32', 'float64'}
         Computation dtype of X; None keeps float32 and float64 input as it is.
     n_threads : int or None
@@ -210,26 +106,26 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        C=1.0,
-        fit_intercept=True,
-        solver="lbfgs",
-        max_iter=100,
-        tol=1e-4,
-        class_weight=None,
-        label_smoothing=0.0,
+        C=_DEFAULTS["C"],
+        fit_intercept=_DEFAULTS["fit_intercept"],
+        solver=_DEFAULTS["solver"],
+        max_iter=_DEFAULTS["max_iter"],
+        tol=_DEFAULTS["tol"],
+        class_weight=_DEFAULTS["class_weight"],
+        label_smoothing=_DEFAULTS["label_smoothing"],
         warm_start=False,
-        batch_size=256,
-        learning_rate=None,
-        lr_schedule="constant",
-        momentum=0.9,
-        nesterov=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=5,
-        random_state=None,
-        dtype=None,
+        batch_size=_DEFAULTS["batch_size"],
+        learning_rate=_DEFAULTS["learning_rate"],
+        lr_schedule=_DEFAULTS["lr_schedule"],
+        momentum=_DEFAULTS["momentum"],
+        nesterov=_DEFAULTS["nesterov"],
+        early_stopping=_DEFAULTS["early_stopping"],
+        validation_fraction=_DEFAULTS["validation_fraction"],
+        n_iter_no_change=_DEFAULTS["n_iter_no_change"],
+        random_state=_DEFAULTS["random_state"],
+        dtype=_DEFAULTS["dtype"],
         n_threads=None,
-        device="cpu",
+        device=_DEFAULTS["device"],
         verbose=0,
         checkpoint_path=None,
         checkpoint_every=10,
@@ -273,10 +169,11 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         positive("tol", self.tol)
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
-        for name in ("max_iter", "batch_size", "n_iter_no_change"):
+        for name in ("max_iter", "batch_size", "n_iter_no_change", "checkpoint_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        positive("checkpoint_seconds", self.checkpoint_seconds, allow_inf=True)
         if self.learning_rate is not None:
             positive("learning_rate", self.learning_rate)
         if self.lr_schedule not in LR_SCHEDULES:
@@ -303,6 +200,14 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return validate_data(
             self, X, reset=reset, dtype=self._accepted_dtype(), order="C"
         )
+
+    def _optimisation_params(self):
+        """Hyperparameters that shape the optimisation path (a resume must share them)."""
+        return {k: v for k, v in self.get_params().items() if k not in _RUN_ONLY}
+
+    @property
+    def _minibatch(self):
+        return self.solver in MINIBATCH_SOLVERS
 
     # -- fit ----------------------------------------------------------------
 
@@ -342,228 +247,126 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        if self.class_weight is not None:
-            class_weight = compute_class_weight(self.class_weight, classes=classes, y=y)
-            sample_weight = sample_weight * class_weight[y_encoded]
+        class_weight = class_weight_vector(self.class_weight, classes, y_index=y_encoded,
+                                           sample_weight=sample_weight)
+        sample_weight = row_weights(y_encoded, sample_weight, class_weight)
         if not sample_weight.sum() > 0:
             raise ValueError("sample_weight (times class_weight) sums to zero: nothing to fit")
-
-        warm = self.warm_start and hasattr(self, "coef_")
-        if warm and (not np.array_equal(self.classes_, classes)
-                     or self.coef_.shape[1] != X.shape[1]):
-            raise ValueError(
-                "warm_start needs the same classes and number of features as the "
-                "previous fit"
-            )
-
-        seed = _seed(self.random_state)
-        checkpoint_id = resume_state = None
-        if self.checkpoint_path is not None:
-            checkpoint_id = fingerprint(X, y_encoded, sample_weight, classes,
-                                        self._optimisation_params())
-            if resume and os.path.exists(self.checkpoint_path):
-                resume_state = load_checkpoint(self.checkpoint_path, solver=self.solver,
-                                               expected_fingerprint=checkpoint_id)
-                seed = resume_state["seed"]
-            elif seed is None:
-                # Drawn once and saved in the checkpoint, so a resume replays it.
-                seed = int(np.random.SeedSequence().entropy % 2**32)
-        elif resume:
-            raise ValueError("resume=True needs checkpoint_path")
-        self.classes_ = classes
-
-        X_val = y_val = None
-        if self.early_stopping:
-            X, X_val, y_encoded, y_val, sample_weight, _ = _split_validation(
-                X, y_encoded, sample_weight, self.validation_fraction, seed
-            )
-        elif eval_set is not None:
-            X_val, y_val_raw = eval_set
-            X_val = self._validate_X(X_val, reset=False)
-            y_val = self._encode(np.asarray(y_val_raw))
-
-        if self.solver in ("sgd", "adam") and X.size:
+        self._check_warm_start(classes, X.shape[1])
+        if self._minibatch and X.size:
             largest = float(np.max(np.abs(X)))
             if largest > 1e6:
+                import warnings
+
                 warnings.warn(
                     f"features reach {largest:.3g}: {self.solver} takes fixed-size steps and "
                     "will overshoot on unscaled data; standardize the features (softmax-nb "
                     "prepare does by default) or use solver='lbfgs'",
                     UserWarning,
                 )
-        device, self.device_used_ = resolve_device(self.device)
-        n_classes, n_features = len(classes), X.shape[1]
-        l2_reg_strength = 0.0 if np.isinf(self.C) else 1.0 / (self.C * sample_weight.sum())
-        objective = _Objective(X, y_encoded, sample_weight, n_classes, self.fit_intercept,
-                               l2_reg_strength, float(self.label_smoothing), device)
-        if warm:
-            x0 = objective.pack(self.coef_, self.intercept_)
-        else:
-            x0 = np.zeros(n_classes * n_features + (n_classes if self.fit_intercept else 0))
+        # The identity of the whole training data, before any hold-out split: the
+        # split's seed may itself come from the checkpoint.
+        identity = InMemoryRows(X, y_encoded, sample_weight).digest() if self.checkpoint_path else None
+        checkpointing, resume_state, seed = self._checkpointing(identity, classes, resume)
 
-        start = time.perf_counter()
-        with _num_threads(self.n_threads), \
-                TerminationGuard(enabled=self.checkpoint_path is not None) as guard:
-            optimizer = self._make_optimizer(objective, x0, X.shape[0], seed)
-            monitor = _Monitor(self.tol, self.n_iter_no_change)
-            self.history_ = {key: [] for key in HISTORY_KEYS}
-            elapsed_before = 0.0
-            if resume_state is not None:
-                optimizer.load_state_dict(resume_state["optimizer"])
-                monitor.load_state_dict(resume_state["monitor"])
-                self.history_ = _history_from_checkpoint(resume_state["history"])
-                elapsed_before = resume_state["elapsed"]
-            minibatch = self.solver in ("sgd", "adam")
-            converged = monitor.stopped if minibatch else optimizer.converged
-            stopped_early = self.early_stopping and monitor.stopped
-            last_checkpoint = time.perf_counter()
-            while not (converged or stopped_early) and optimizer.iteration < self.max_iter:
-                optimizer.step()
-                elapsed = elapsed_before + time.perf_counter() - start
-                val_loss, val_accuracy = self._validation_scores(objective, optimizer.x,
-                                                                 X_val, y_val)
-                # Training accuracy costs a logits pass, so it is recorded only when
-                # validation data are monitored as well.
-                train_accuracy = np.nan
-                if X_val is not None:
-                    train_accuracy = self._validation_scores(objective, optimizer.x, X,
-                                                             y_encoded)[1]
-                self._record(optimizer, train_accuracy, val_loss, val_accuracy, elapsed)
-                if not np.isfinite(optimizer.loss):
-                    raise FloatingPointError(
-                        f"the loss became {optimizer.loss} at iteration {optimizer.iteration}; "
-                        "lower learning_rate or standardize the features"
-                    )
-                if self.early_stopping:
-                    stopped_early = monitor.update(val_loss, optimizer.x)
-                elif minibatch:
-                    converged = monitor.update(optimizer.loss, optimizer.x)
-                else:
-                    converged = optimizer.converged
-                if self.checkpoint_path is not None and (
-                    guard.requested
-                    or optimizer.iteration % self.checkpoint_every == 0
-                    or time.perf_counter() - last_checkpoint >= self.checkpoint_seconds
-                ):
-                    save_checkpoint(
-                        self.checkpoint_path, solver=self.solver, fingerprint=checkpoint_id,
-                        seed=seed, elapsed=elapsed, optimizer_state=optimizer.state_dict(),
-                        monitor_state=monitor.state_dict(), history=self.history_,
-                    )
-                    last_checkpoint = time.perf_counter()
-                    if guard.requested:
-                        raise TrainingInterrupted(
-                            f"training stopped by SIGTERM after iteration {optimizer.iteration}; "
-                            f"checkpoint written to {self.checkpoint_path}; fit again with "
-                            "resume=True (softmax-nb train --resume) to continue"
-                        )
-            params = optimizer.x
-            if stopped_early and monitor.best_x is not None:
-                params = monitor.best_x
-        self.fit_time_ = elapsed_before + time.perf_counter() - start
-        self.n_iter_ = optimizer.iteration
-        if converged and not minibatch and np.isinf(self.C) and not optimizer.gradient_small:
-            warnings.warn(
-                f"{self.solver} stopped after {optimizer.iteration} iterations because the loss "
-                f"no longer decreases, while max|gradient| = {np.max(np.abs(optimizer.grad)):.3g} "
-                f"> tol: without regularization (C=inf) the optimum of linearly separable data "
-                "lies at infinity; use a finite C",
-                ConvergenceWarning,
+        validation = None
+        if self.early_stopping:
+            X, X_val, y_encoded, y_val, sample_weight, _ = _split_validation(
+                X, y_encoded, sample_weight, self.validation_fraction, seed
             )
-        if not converged and not stopped_early and optimizer.iteration >= self.max_iter:
-            warnings.warn(
-                f"{self.solver} did not converge in max_iter={self.max_iter} iterations; "
-                "increase max_iter or scale the data",
-                ConvergenceWarning,
-            )
-        coef, intercept = objective.unpack(params)
-        if np.isinf(self.C) and np.array_equal(
-            kernels.predict(X, coef, intercept), y_encoded
-        ):
-            warnings.warn(
-                "the training data are linearly separable and C=inf: the maximum-likelihood "
-                "coefficients are infinite, and the fit stopped at finite ones "
-                f"(max |coef| = {np.max(np.abs(coef)):.3g}); use a finite C for a unique solution",
-                ConvergenceWarning,
-            )
-        self.coef_ = np.array(coef, dtype=np.float64)
-        self.intercept_ = (np.array(intercept, dtype=np.float64) if self.fit_intercept
-                           else np.zeros(n_classes))
+            validation = InMemoryRows(X_val, y_val)
+        elif eval_set is not None:
+            X_val, y_val_raw = eval_set
+            X_val = self._validate_X(X_val, reset=False)
+            validation = InMemoryRows(X_val, _encode(classes, np.asarray(y_val_raw)))
+        device, device_used = resolve_device(self.device)
+        rows = InMemoryRows(X, y_encoded, sample_weight, device=device)
+        objective = self._objective(rows, len(classes))
+        with num_threads(self.n_threads):
+            self._train(objective, classes, validation=validation, seed=seed,
+                        checkpointing=checkpointing, resume_state=resume_state)
+        self.device_used_ = device_used
         return self
 
-    @available_if(lambda self: self.solver in ("sgd", "adam"))
+    def _objective(self, rows, n_classes):
+        return SoftmaxObjective(rows, n_classes, fit_intercept=self.fit_intercept, C=self.C,
+                                label_smoothing=self.label_smoothing)
+
+    def _check_warm_start(self, classes, n_features):
+        if self.warm_start and hasattr(self, "coef_") and (
+                not np.array_equal(self.classes_, classes) or self.coef_.shape[1] != n_features):
+            raise ValueError(
+                "warm_start needs the same classes and number of features as the previous fit"
+            )
+
+    def _checkpointing(self, data_digest, classes, resume):
+        """``(Checkpointing or None, loaded state or None, seed)`` for this fit."""
+        seed = seed_of(self.random_state)
+        if self.checkpoint_path is None:
+            if resume:
+                raise ValueError("resume=True needs checkpoint_path")
+            return None, None, seed
+        checkpointing = training.Checkpointing(
+            path=self.checkpoint_path,
+            fingerprint=training.fingerprint(data_digest, classes, self._optimisation_params()),
+            every=self.checkpoint_every, seconds=self.checkpoint_seconds)
+        resume_state = None
+        if resume and os.path.exists(self.checkpoint_path):
+            resume_state = checkpointing.load(self.solver)
+            seed = resume_state["seed"]
+        elif seed is None:
+            # Drawn once and saved in the checkpoint, so a resume replays it.
+            seed = int(np.random.SeedSequence().entropy % 2**32)
+        return checkpointing, resume_state, seed
+
+    def _train(self, objective, classes, *, validation, seed, checkpointing, resume_state):
+        """Train ``objective`` with the one loop and set the fitted attributes."""
+        warm = self.warm_start and hasattr(self, "coef_")
+        x0 = objective.pack(self.coef_, self.intercept_) if warm else objective.zeros()
+        optimizer = make_optimizer(
+            self.solver, objective, x0, tol=self.tol, learning_rate=self.learning_rate,
+            batch_size=self.batch_size, lr_schedule=self.lr_schedule, momentum=self.momentum,
+            nesterov=self.nesterov, max_iter=self.max_iter, random_state=seed)
+        settings = training.Settings(
+            solver=self.solver, max_iter=self.max_iter, tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change, early_stopping=self.early_stopping,
+            minibatch=self._minibatch, verbose=self.verbose)
+        if validation is not None:
+            validation_scores = lambda params: validation.scores(*objective.unpack(params))  # noqa: E731
+        else:
+            validation_scores = None
+        result = training.train(optimizer, settings, validation=validation_scores,
+                                training_scores=objective.scores, seed=seed,
+                                checkpointing=checkpointing, resume_state=resume_state)
+        coef, intercept = objective.unpack(result.params)
+        training.convergence_warnings(
+            result, optimizer, settings, C=self.C, coef=coef,
+            separable=lambda: objective.scores(result.params)[1] == 1.0)
+        self.classes_ = classes
+        self.history_ = result.history
+        self.n_iter_ = result.n_iter
+        self.fit_time_ = result.fit_time
+        self.coef_ = np.array(coef, dtype=np.float64)
+        self.intercept_ = (np.array(intercept, dtype=np.float64) if self.fit_intercept
+                           else np.zeros(len(classes)))
+        return result
+
+    @available_if(lambda self: self.solver in MINIBATCH_SOLVERS)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One pass of minibatch updates (solver 'sgd' or 'adam') over (X, y).
 
         The optimiser's state (momentum or Adam moments, update counter, RNG) is kept
         between calls; ``classes`` (every label) is required on the first call. A call
         after ``fit`` continues from the fitted parameters. See
-        :func:`softmax_nb.streaming.partial_fit`.
+        :func:`softmax_nb.model.incremental.partial_fit`.
 
         Returns
         -------
         self
         """
-        from ..data.streaming import partial_fit
+        from .incremental import partial_fit
 
         return partial_fit(self, X, y, classes=classes, sample_weight=sample_weight)
-
-    def _optimisation_params(self):
-        """Hyperparameters that shape the optimisation path (a resume must share them)."""
-        ignored = {"verbose", "n_threads", "max_iter", "device", "warm_start",
-                   "checkpoint_path", "checkpoint_every", "checkpoint_seconds"}
-        return {k: v for k, v in self.get_params().items() if k not in ignored}
-
-    def _make_optimizer(self, objective, x0, n_samples, seed):
-        lr = self.learning_rate
-        if lr is None:
-            lr = _DEFAULT_LEARNING_RATE[self.solver]
-        if self.solver == "lbfgs":
-            return LBFGS(objective, x0, gtol=self.tol)
-        if self.solver == "gd":
-            return GradientDescent(objective, x0, learning_rate=lr, gtol=self.tol)
-        common = dict(batch_size=self.batch_size, learning_rate=lr,
-                      lr_schedule=self.lr_schedule, max_epochs=self.max_iter,
-                      random_state=seed)
-        if self.solver == "sgd":
-            return SGD(objective, objective.batch, x0, n_samples, momentum=self.momentum,
-                       nesterov=self.nesterov, **common)
-        return Adam(objective, objective.batch, x0, n_samples, **common)
-
-    def _validation_scores(self, objective, params, X_val, y_val):
-        if X_val is None or len(X_val) == 0:
-            return np.nan, np.nan
-        coef, intercept = objective.unpack(params)
-        log_proba = kernels.predict_log_proba(X_val, coef, intercept)
-        rows = np.arange(len(y_val))
-        valid = y_val >= 0  # classes unseen in training cannot be predicted
-        val_loss = -float(np.mean(log_proba[rows[valid], y_val[valid]], dtype=np.float64)) \
-            if valid.any() else np.nan
-        accuracy = float(np.mean(np.argmax(log_proba, axis=1) == y_val))
-        return val_loss, accuracy
-
-    def _record(self, optimizer, train_accuracy, val_loss, val_accuracy, elapsed):
-        h = self.history_
-        h["iteration"].append(optimizer.iteration)
-        h["loss"].append(float(optimizer.loss))
-        h["grad_norm"].append(float(np.linalg.norm(optimizer.grad)))
-        h["train_accuracy"].append(train_accuracy)
-        h["val_loss"].append(val_loss)
-        h["val_accuracy"].append(val_accuracy)
-        h["time"].append(elapsed)
-        if self.verbose:
-            print(
-                f"[{self.solver}] iter {optimizer.iteration:4d}  loss {optimizer.loss:.10g}  "
-                f"|grad| {h['grad_norm'][-1]:.3e}  val_loss {val_loss:.6g}  "
-                f"val_acc {val_accuracy:.4f}  {elapsed:.2f}s",
-                flush=True,
-            )
-
-    def _encode(self, y):
-        """Class labels -> indices into classes_; unknown labels become -1."""
-        index = np.searchsorted(self.classes_, y)
-        index = np.clip(index, 0, len(self.classes_) - 1)
-        return np.where(self.classes_[index] == y, index, -1).astype(np.int64)
 
     # -- predict ------------------------------------------------------------
 
@@ -579,7 +382,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         shape (n_samples,), positive where ``classes_[1]`` is predicted.
         """
         X = self._predict_inputs(X)
-        with _num_threads(self.n_threads):
+        with num_threads(self.n_threads):
             logits = kernels.decision_function(X, self.coef_, self.intercept_)
         if len(self.classes_) == 2:
             return logits[:, 1] - logits[:, 0]
@@ -588,41 +391,46 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), in X's dtype."""
         X = self._predict_inputs(X)
-        with _num_threads(self.n_threads):
+        with num_threads(self.n_threads):
             return kernels.predict_proba(X, self.coef_, self.intercept_)
 
     def predict_log_proba(self, X):
         """Log class probabilities, shape (n_samples, n_classes), in X's dtype."""
         X = self._predict_inputs(X)
-        with _num_threads(self.n_threads):
+        with num_threads(self.n_threads):
             return kernels.predict_log_proba(X, self.coef_, self.intercept_)
 
     def predict(self, X):
         """Most probable class label per row."""
         X = self._predict_inputs(X)
-        with _num_threads(self.n_threads):
+        with num_threads(self.n_threads):
             return self.classes_[kernels.predict(X, self.coef_, self.intercept_)]
 
     def objective(self, X, y, sample_weight=None):
-        """The objective J (data term + L2 penalty) at the fitted parameters."""
+        """The objective J (data term + penalty) at the fitted parameters, on (X, y)."""
+        check_is_fitted(self)
+        objective = self.objective_for(X, y, sample_weight)
+        with num_threads(self.n_threads):
+            loss, _, _ = objective.loss_gradient(self.coef_, self.intercept_)
+        return loss
+
+    def objective_for(self, X, y, sample_weight=None):
+        """The :class:`SoftmaxObjective` of this model's hyperparameters on (X, y).
+
+        Its lambda, class and sample weights are those a fit on (X, y) would use;
+        :func:`softmax_nb.model.gradcheck.gradcheck_model` checks its gradient.
+        """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        y_encoded = self._encode(np.asarray(y))
+        y_encoded = _encode(self.classes_, np.asarray(y))
         if (y_encoded < 0).any():
             raise ValueError("y holds labels that are not in classes_")
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
-        if self.class_weight is not None:
-            class_weight = compute_class_weight(self.class_weight, classes=self.classes_,
-                                                y=np.asarray(y))
-            sample_weight = sample_weight * class_weight[y_encoded]
-        l2 = 0.0 if np.isinf(self.C) else 1.0 / (self.C * sample_weight.sum())
-        with _num_threads(self.n_threads):
-            loss, _, _ = kernels.loss_gradient(
-                X, y_encoded, self.coef_, self.intercept_ if self.fit_intercept else None,
-                sample_weight, l2, self.label_smoothing,
-            )
-        return loss
+        class_weight = class_weight_vector(self.class_weight, self.classes_, y_index=y_encoded,
+                                           sample_weight=sample_weight)
+        rows = InMemoryRows(X, y_encoded, row_weights(y_encoded, sample_weight, class_weight))
+        return self._objective(rows, len(self.classes_))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -630,54 +438,11 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
-class _Monitor:
-    """Stop after n_iter_no_change values that do not beat the best by tol."""
-
-    def __init__(self, tol, n_iter_no_change):
-        self.tol = tol
-        self.patience = n_iter_no_change
-        self.best_value = np.inf
-        self.best_x = None
-        self.bad_rounds = 0
-        self.stopped = False
-
-    def update(self, value, x):
-        if not np.isfinite(value):
-            value = np.inf
-        if value < self.best_value - self.tol:
-            self.bad_rounds = 0
-        else:
-            self.bad_rounds += 1
-        if value < self.best_value:
-            self.best_value = value
-            self.best_x = x.copy()
-        self.stopped = self.bad_rounds >= self.patience
-        return self.stopped
-
-    def state_dict(self):
-        return {"best_value": np.float64(self.best_value), "best_x": self.best_x,
-                "bad_rounds": np.int64(self.bad_rounds), "stopped": np.bool_(self.stopped)}
-
-    def load_state_dict(self, state):
-        self.best_value = float(state["best_value"])
-        self.best_x = None if state.get("best_x") is None else np.array(state["best_x"])
-        self.bad_rounds = int(state["bad_rounds"])
-        self.stopped = bool(state["stopped"])
-
-
-def _history_from_checkpoint(columns):
-    history = {key: list(columns.get(key, [])) for key in HISTORY_KEYS}
-    history["iteration"] = [int(i) for i in history["iteration"]]
-    return history
-
-
-def _seed(random_state):
-    """An int seed for numpy's Generator from sklearn-style random_state."""
-    if random_state is None or isinstance(random_state, (int, np.integer)):
-        return random_state
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(np.iinfo(np.int32).max))
-    return random_state
+def _encode(classes, y):
+    """Class labels -> indices into classes; unknown labels become -1."""
+    index = np.searchsorted(classes, y)
+    index = np.clip(index, 0, len(classes) - 1)
+    return np.where(classes[index] == y, index, -1).astype(np.int64)
 
 
 def _split_validation(X, y, sample_weight, fraction, seed):
@@ -691,3 +456,104 @@ def _split_validation(X, y, sample_weight, fraction, seed):
     X_train, X_val, y_train, y_val, sw_train, sw_val = parts
     return (np.ascontiguousarray(X_train), np.ascontiguousarray(X_val), y_train, y_val,
             sw_train, sw_val)
+
+
+def fit_streaming(path, params=None, *, max_memory_mb, split="train", eval_split="val",
+                  progress=True, init=None, resume=False):
+    """Train a SoftmaxClassifier on a dataset file without loading it into memory.
+
+    The same objective and training loop as ``SoftmaxClassifier.fit``, over the
+    file's row blocks (:class:`~softmax_nb.model.backends.StreamedRows`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A dataset file (``softmax-nb prepare``); X should be stored in row chunks
+        (the default) or contiguously.
+    params : dict, optional
+        :class:`SoftmaxClassifier` hyperparameters. 'lbfgs' and 'gd' evaluate the
+        exact full objective, one streamed pass per evaluation; 'sgd' and 'adam'
+        run epochs over shuffled blocks. ``early_stopping`` monitors the
+        ``eval_split`` (not a hold-out of the training rows). ``device`` must be
+        'cpu' or 'auto' (runs on the CPU). ``checkpoint_path`` works as in ``fit``.
+    max_memory_mb : float
+        Memory budget in MiB above the interpreter's baseline
+        (:func:`softmax_nb.data.streaming.memory_plan`); the training and
+        validation passes take turns with the same read buffers.
+    split : str, default="train"
+    eval_split : str or None, default="val"
+        Split whose loss and accuracy are recorded each iteration (None or an
+        empty split: NaN).
+    progress : bool, default=True
+        Progress bar per pass (a log line every 30 s when stderr is not a terminal).
+    init : SoftmaxClassifier, optional
+        A fitted classifier with the same classes and features to start from.
+    resume : bool, default=False
+        Continue from ``params['checkpoint_path']`` when it exists (bitwise
+        identical to an uninterrupted fit with the same memory budget).
+
+    Returns
+    -------
+    SoftmaxClassifier
+        Fitted, plus ``streaming_`` (the memory plan, passes and bytes read).
+    """
+    from ..data.streaming import BufferPool, H5Stream
+    from ..files.dataset import dataset_info
+
+    clf = SoftmaxClassifier(**(params or {}))
+    clf._check_params()
+    if clf.device == "cuda":
+        raise ValueError("streaming training runs on the CPU; device='cuda' needs the data in memory "
+                         "(drop max_memory_mb, or use device='cpu')")
+    info = dataset_info(path)
+    classes = info["classes"]
+    if info["splits"][split]["n_samples"] == 0:
+        raise ValueError(f"dataset file {str(path)!r}: the {split!r} split has no rows")
+    use_eval = eval_split is not None and info["splits"][eval_split]["n_samples"] > 0
+    if clf.early_stopping and not use_eval:
+        raise ValueError("early_stopping in streaming training monitors the validation split, "
+                         f"which is {'not given' if eval_split is None else 'empty'}")
+    if init is not None:
+        if not np.array_equal(np.asarray(init.classes_), classes) or init.coef_.shape[1] != info["n_features"]:
+            raise ValueError("init must be a classifier fitted on the same classes and features as the file")
+        clf.set_params(warm_start=True)
+        clf.classes_, clf.coef_, clf.intercept_ = init.classes_, init.coef_, init.intercept_
+    dtype = None if clf.dtype is None else np.dtype(clf.dtype)
+    pool = BufferPool()  # training and validation passes take turns with the same buffers
+    batch_rows = clf.batch_size if clf._minibatch else 0
+    with num_threads(clf.n_threads), \
+            H5Stream(path, split, max_memory_mb=max_memory_mb, dtype=dtype, batch_rows=batch_rows,
+                     progress=progress, pool=pool) as stream:
+        if np.count_nonzero(stream.class_counts) < 2:
+            raise ValueError(f"dataset file {str(path)!r}: the {split!r} split holds a single class")
+        stream.set_class_weight(class_weight_vector(clf.class_weight, classes,
+                                                    class_counts=stream.class_counts))
+        eval_stream = None
+        if use_eval:
+            eval_stream = H5Stream(path, eval_split, max_memory_mb=max_memory_mb, dtype=dtype,
+                                   output_columns=len(classes), progress=progress, pool=pool)
+        try:
+            rows = StreamedRows(stream)
+            objective = clf._objective(rows, len(classes))
+            planned_peak = max(stream.plan["peak_bytes"], eval_stream.plan["peak_bytes"] if eval_stream else 0)
+            log.info("streaming %s/%s: %d rows in %d block(s) of %d rows; planned peak %.1f MiB "
+                     "(budget %s MiB)", path, split, stream.n_rows, stream.n_blocks, stream.block_rows,
+                     planned_peak / 2**20, max_memory_mb)
+            identity = rows.digest() if clf.checkpoint_path else None
+            checkpointing, resume_state, seed = clf._checkpointing(identity, classes, resume)
+            clf._train(objective, classes, validation=StreamedRows(eval_stream) if eval_stream else None,
+                       seed=seed, checkpointing=checkpointing, resume_state=resume_state)
+            clf.streaming_ = {
+                "max_memory_mb": max_memory_mb,
+                "block_rows": stream.block_rows,
+                "n_blocks": stream.n_blocks,
+                "planned_peak_bytes": planned_peak,
+                "passes": stream.n_passes,
+                "bytes_read": stream.bytes_read + (eval_stream.bytes_read if eval_stream else 0),
+            }
+        finally:
+            if eval_stream is not None:
+                eval_stream.close()
+    clf.n_features_in_ = info["n_features"]
+    clf.device_used_ = "cpu"
+    return clf

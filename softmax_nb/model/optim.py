@@ -10,8 +10,12 @@ interface, so the estimator can drive, record and checkpoint any of them:
 - ``state_dict()`` / ``load_state_dict()`` save and restore everything needed to
   continue bitwise identically (arrays, counters and the RNG state).
 
-``fun(x) -> (loss, grad)`` evaluates the full objective; minibatch solvers also take
-``batch_fun(x, indices) -> (loss, grad)`` on a subset of rows.
+Full-batch solvers take ``fun(x) -> (loss, grad)``, the full objective. Minibatch
+solvers take the objective itself (:class:`softmax_nb.model.objective.SoftmaxObjective`):
+they call it for the full loss, ``minibatches(rng, batch_size)`` for one epoch of
+batches and ``batch_gradient(x, X, y, sample_weight)`` for each update, so the same
+code runs over rows in memory, streamed blocks or pieces given to ``partial_fit``.
+:func:`make_optimizer` builds any of them from the estimator's hyperparameters.
 """
 
 import ast
@@ -21,8 +25,13 @@ import warnings
 import numpy as np
 from scipy.optimize import line_search
 
-SOLVERS = ("lbfgs", "gd", "sgd", "adam")
-LR_SCHEDULES = ("constant", "invscaling", "cosine")
+from ..settings import choices
+
+SOLVERS = choices("model", "solver")
+LR_SCHEDULES = choices("model", "lr_schedule")
+MINIBATCH_SOLVERS = ("sgd", "adam")
+#: The step size each solver uses when learning_rate is None (gd: the first step).
+DEFAULT_LEARNING_RATE = {"gd": 1.0, "sgd": 0.05, "adam": 1e-3, "lbfgs": None}
 
 
 class _CachedObjective:
@@ -244,17 +253,19 @@ class GradientDescent(_FullBatchOptimizer):
 
 
 class _MinibatchOptimizer:
-    """One ``step()`` is one epoch over the rows in a seeded random order."""
+    """One ``step()`` is one epoch over the objective's minibatches, in a seeded order.
 
-    def __init__(self, fun, batch_fun, x0, n_samples, *, batch_size, learning_rate,
-                 lr_schedule, max_epochs, random_state):
+    ``objective`` may be replaced between steps (``partial_fit`` gives each call's
+    rows their own objective); the state (x, moments, RNG, counters) carries over.
+    """
+
+    def __init__(self, objective, x0, *, batch_size, learning_rate, lr_schedule, max_epochs,
+                 random_state):
         if lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
-        self.fun = fun
-        self.batch_fun = batch_fun
+        self.objective = objective
         self.x = np.array(x0, dtype=np.float64, copy=True)
-        self.n_samples = n_samples
-        self.batch_size = int(min(batch_size, n_samples))
+        self.batch_size = int(batch_size)
         self.learning_rate = float(learning_rate)
         self.lr_schedule = lr_schedule
         self.max_epochs = max_epochs
@@ -262,7 +273,7 @@ class _MinibatchOptimizer:
         self.iteration = 0
         self.n_updates = 0
         self.converged = False
-        self.loss, self.grad = fun(self.x)
+        self.loss, self.grad = objective(self.x)
 
     def current_learning_rate(self):
         """Learning rate of the epoch about to run."""
@@ -275,15 +286,12 @@ class _MinibatchOptimizer:
 
     def step(self):
         lr = self.current_learning_rate()
-        order = self.rng.permutation(self.n_samples)
-        for start in range(0, self.n_samples, self.batch_size):
-            # Sorted indices read X in memory order; the batch's content is unchanged.
-            indices = np.sort(order[start:start + self.batch_size])
-            _, grad = self.batch_fun(self.x, indices)
+        for X, y, sample_weight in self.objective.minibatches(self.rng, self.batch_size):
+            grad = self.objective.batch_gradient(self.x, X, y, sample_weight)
             self.n_updates += 1
             self._update(grad, lr)
         self.iteration += 1
-        self.loss, self.grad = self.fun(self.x)
+        self.loss, self.grad = self.objective(self.x)
 
     def state_dict(self):
         state = {
@@ -319,8 +327,8 @@ class SGD(_MinibatchOptimizer):
     """Minibatch SGD with (Nesterov) momentum: v <- mu v - lr g; x <- x + v
     (Nesterov: x <- x + mu v - lr g, the look-ahead form)."""
 
-    def __init__(self, fun, batch_fun, x0, n_samples, *, momentum=0.9, nesterov=True, **kw):
-        super().__init__(fun, batch_fun, x0, n_samples, **kw)
+    def __init__(self, objective, x0, *, momentum=0.9, nesterov=True, **kw):
+        super().__init__(objective, x0, **kw)
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
         self.velocity = np.zeros_like(self.x)
@@ -343,9 +351,8 @@ class SGD(_MinibatchOptimizer):
 class Adam(_MinibatchOptimizer):
     """Adam (Kingma & Ba): bias-corrected first and second moment estimates."""
 
-    def __init__(self, fun, batch_fun, x0, n_samples, *, beta1=0.9, beta2=0.999,
-                 epsilon=1e-8, **kw):
-        super().__init__(fun, batch_fun, x0, n_samples, **kw)
+    def __init__(self, objective, x0, *, beta1=0.9, beta2=0.999, epsilon=1e-8, **kw):
+        super().__init__(objective, x0, **kw)
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
         self.first_moment = np.zeros_like(self.x)
         self.second_moment = np.zeros_like(self.x)
@@ -364,3 +371,25 @@ class Adam(_MinibatchOptimizer):
     def _load_extra_state(self, state):
         self.first_moment = np.array(state["first_moment"], dtype=np.float64)
         self.second_moment = np.array(state["second_moment"], dtype=np.float64)
+
+
+def make_optimizer(solver, objective, x0, *, tol, learning_rate=None, batch_size=256,
+                   lr_schedule="constant", momentum=0.9, nesterov=True, max_iter=100,
+                   random_state=None):
+    """The optimiser a ``SoftmaxClassifier`` with these hyperparameters uses.
+
+    ``learning_rate=None`` takes :data:`DEFAULT_LEARNING_RATE` of the solver;
+    ``max_iter`` is the epoch count the cosine schedule spans.
+    """
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    lr = DEFAULT_LEARNING_RATE[solver] if learning_rate is None else learning_rate
+    if solver == "lbfgs":
+        return LBFGS(objective, x0, gtol=tol)
+    if solver == "gd":
+        return GradientDescent(objective, x0, learning_rate=lr, gtol=tol)
+    common = dict(batch_size=batch_size, learning_rate=lr, lr_schedule=lr_schedule,
+                  max_epochs=max_iter, random_state=random_state)
+    if solver == "sgd":
+        return SGD(objective, x0, momentum=momentum, nesterov=nesterov, **common)
+    return Adam(objective, x0, **common)

@@ -14,9 +14,14 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from softmax_nb import SoftmaxClassifier
-from softmax_nb.data import datasets, streaming
+from softmax_nb import data as datasets
+from softmax_nb.data import streaming
 from softmax_nb.kernels import cpu as kernels
-from softmax_nb.files import io as sio
+from softmax_nb.model import incremental
+from softmax_nb.model.backends import StreamedRows
+from softmax_nb.model.estimator import fit_streaming
+from softmax_nb.model.objective import SoftmaxObjective, class_weight_vector
+from softmax_nb import files as sio
 from softmax_nb.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,20 +52,20 @@ def _rel(a, b):
 def test_streamed_loss_gradient_equals_in_memory(small, fit_intercept, class_weight, label_smoothing):
     X, y, info = sio.read_dataset(small, "train")
     counts = np.bincount(y, minlength=info["n_classes"])
-    weights = streaming._class_weight_vector(class_weight, info["classes"], counts)
+    weights = class_weight_vector(class_weight, info["classes"], class_counts=counts)
     rng = np.random.default_rng(3)
     coef = rng.standard_normal((info["n_classes"], info["n_features"]))
     intercept = rng.standard_normal(info["n_classes"]) if fit_intercept else None
     sample_weight = None if weights is None else weights[y]
     total = len(y) if weights is None else sample_weight.sum()
-    l2 = 1.0 / (0.5 * total)
-    expected = kernels.loss_gradient(X, y, coef, intercept, sample_weight, l2, label_smoothing)
+    C = 0.5
+    expected = kernels.loss_gradient(X, y, coef, intercept, sample_weight, 1.0 / (C * total), label_smoothing)
     # Tiny blocks (2 file chunks of 7 rows) and a budget-chosen partition alike.
     for options in ({"block_rows": 14}, {"max_memory_mb": 4}):
         with streaming.H5Stream(small, "train", class_weight=weights, **options) as stream:
             assert stream.total_weight == pytest.approx(total, rel=1e-15)
-            objective = streaming.StreamedObjective(stream, fit_intercept=fit_intercept, l2_reg_strength=l2,
-                                                    label_smoothing=label_smoothing)
+            objective = SoftmaxObjective(StreamedRows(stream), info["n_classes"], fit_intercept=fit_intercept,
+                                         C=C, label_smoothing=label_smoothing)
             loss, grad_coef, grad_intercept = objective.loss_gradient(coef, intercept)
         assert abs(loss - expected[0]) <= 1e-12 * abs(expected[0])
         assert _rel(grad_coef, expected[1]) <= 1e-12
@@ -76,7 +81,8 @@ def test_streamed_float32_within_documented_tolerance(tmp_path):
     coef = np.random.default_rng(0).standard_normal((info["n_classes"], info["n_features"]))
     expected = kernels.loss_gradient(X, y, coef, np.zeros(info["n_classes"]))
     with streaming.H5Stream(path, "train", block_rows=30) as stream:
-        loss, grad_coef, _ = streaming.StreamedObjective(stream).loss_gradient(coef, np.zeros(info["n_classes"]))
+        loss, grad_coef, _ = SoftmaxObjective(StreamedRows(stream), info["n_classes"], C=np.inf).loss_gradient(
+            coef, np.zeros(info["n_classes"]))
     # float32 dot products, summed in float32 per 64-row block: the block edges move.
     assert abs(loss - expected[0]) <= 1e-6 * abs(expected[0])
     assert _rel(grad_coef, expected[1]) <= 1e-5
@@ -87,7 +93,7 @@ def test_block_partition_is_reproducible(small):
     results = []
     for rows in (14, 14, 700):
         with streaming.H5Stream(small, "train", block_rows=rows) as stream:
-            results.append(streaming.StreamedObjective(stream).loss_gradient(coef, np.ones(4)))
+            results.append(SoftmaxObjective(StreamedRows(stream), 4, C=np.inf).loss_gradient(coef, np.ones(4)))
     assert results[0][0] == results[1][0] and np.array_equal(results[0][1], results[1][1])
     assert results[0][0] == pytest.approx(results[2][0], rel=1e-13)
 
@@ -129,14 +135,14 @@ def test_streamed_lbfgs_equals_in_memory_fit(small):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reference = SoftmaxClassifier(**params).fit(X, labels)
-        streamed = streaming.fit_streaming(small, params, max_memory_mb=4, eval_split=None, progress=False)
+        streamed = fit_streaming(small, params, max_memory_mb=4, eval_split=None, progress=False)
     assert streamed.n_iter_ == reference.n_iter_ == 6
     # Same path to within rounding: the objectives differ by a few ulps only.
     assert _rel(streamed.coef_, reference.coef_) <= 1e-10
     assert _rel(streamed.intercept_, reference.intercept_) <= 1e-10
     np.testing.assert_allclose(streamed.history_["loss"], reference.history_["loss"], rtol=1e-12)
     # Run to convergence, both reach the same optimum (to the precision J determines it).
-    full = streaming.fit_streaming(small, {"C": 2.0, "tol": 1e-8, "max_iter": 300}, max_memory_mb=4,
+    full = fit_streaming(small, {"C": 2.0, "tol": 1e-8, "max_iter": 300}, max_memory_mb=4,
                                    progress=False)
     ref_full = SoftmaxClassifier(C=2.0, tol=1e-8, max_iter=300).fit(X, labels)
     assert _rel(full.coef_, ref_full.coef_) <= 1e-5
@@ -153,7 +159,7 @@ def _save(clf, path):
 
 def test_streamed_gd_and_max_iter_warning(small):
     with pytest.warns(ConvergenceWarning, match="did not converge"):
-        clf = streaming.fit_streaming(small, {"solver": "gd", "max_iter": 3}, max_memory_mb=4, progress=False)
+        clf = fit_streaming(small, {"solver": "gd", "max_iter": 3}, max_memory_mb=4, progress=False)
     assert clf.n_iter_ == 3 and len(clf.history_["loss"]) == 3
     assert clf.history_["loss"][-1] < clf.history_["loss"][0]
 
@@ -164,10 +170,10 @@ def test_minibatch_streaming_is_seeded_and_learns(small, solver):
               "learning_rate": 0.05 if solver == "sgd" else 0.01}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        first = streaming.fit_streaming(small, params, max_memory_mb=4, progress=False)
-        second = streaming.fit_streaming(small, params, max_memory_mb=4, progress=False)
+        first = fit_streaming(small, params, max_memory_mb=4, progress=False)
+        second = fit_streaming(small, params, max_memory_mb=4, progress=False)
     assert np.array_equal(first.coef_, second.coef_)
-    lbfgs = streaming.fit_streaming(small, {"max_iter": 200}, max_memory_mb=4, progress=False)
+    lbfgs = fit_streaming(small, {"max_iter": 200}, max_memory_mb=4, progress=False)
     X, y, info = sio.read_dataset(small, "val")
     labels = info["classes"][y]
     assert first.score(X, labels) >= lbfgs.score(X, labels) - 0.05
@@ -175,7 +181,7 @@ def test_minibatch_streaming_is_seeded_and_learns(small, solver):
 
 
 def test_early_stopping_uses_the_validation_split(small):
-    clf = streaming.fit_streaming(small, {"solver": "sgd", "max_iter": 50, "early_stopping": True,
+    clf = fit_streaming(small, {"solver": "sgd", "max_iter": 50, "early_stopping": True,
                                           "n_iter_no_change": 2, "tol": 1.0, "random_state": 0},
                                   max_memory_mb=4, progress=False)
     # With tol=1 no epoch after the first counts as an improvement: stop after 1 + 2.
@@ -186,14 +192,12 @@ def test_early_stopping_uses_the_validation_split(small):
 
 def test_fit_streaming_rejects_what_it_cannot_do(small):
     with pytest.raises(ValueError, match="CPU"):
-        streaming.fit_streaming(small, {"device": "cuda"}, max_memory_mb=4)
-    with pytest.raises(ValueError, match="checkpoints"):
-        streaming.fit_streaming(small, {"checkpoint_path": "x.ckpt"}, max_memory_mb=4)
+        fit_streaming(small, {"device": "cuda"}, max_memory_mb=4)
     with pytest.raises(ValueError, match="validation split"):
-        streaming.fit_streaming(small, {"solver": "sgd", "early_stopping": True}, max_memory_mb=4,
+        fit_streaming(small, {"solver": "sgd", "early_stopping": True}, max_memory_mb=4,
                                 eval_split=None)
     with pytest.raises(streaming.MemoryBudgetError, match="max_memory_mb=0.5 is too small"):
-        streaming.fit_streaming(small, {}, max_memory_mb=0.5)
+        fit_streaming(small, {}, max_memory_mb=0.5)
 
 
 # -- partial_fit ---------------------------------------------------------------
@@ -207,7 +211,7 @@ def test_partial_fit_over_chunks_converges(small):
     clf = SoftmaxClassifier(solver="sgd", learning_rate=0.02, batch_size=16, random_state=0)
     for epoch in range(6):
         for start in range(0, len(X), 100):
-            streaming.partial_fit(clf, X[start:start + 100], labels[start:start + 100],
+            incremental.partial_fit(clf, X[start:start + 100], labels[start:start + 100],
                                   classes=info["classes"] if epoch == 0 and start == 0 else None)
     assert clf.n_iter_ == 6 * len(range(0, len(X), 100))
     val_labels = info["classes"][y_val]
@@ -219,13 +223,13 @@ def test_incremental_trainer_keeps_optimizer_state(small):
     X, y, info = sio.read_dataset(small, "train")
     labels = info["classes"][y]
     params = {"solver": "adam", "learning_rate": 0.01, "random_state": 0, "batch_size": 50}
-    one = streaming.IncrementalTrainer(info["classes"], params)
+    one = incremental.IncrementalTrainer(info["classes"], params)
     one.partial_fit(X[:600], labels[:600])
     one.partial_fit(X[600:], labels[600:])
     # The update counter (Adam's bias correction) carries over between calls.
     assert one.optimizer.n_updates == 12 + -(-(len(X) - 600) // 50)
     assert one.optimizer.iteration == 2 and len(one.history["loss"]) == 2
-    again = streaming.IncrementalTrainer(info["classes"], params)
+    again = incremental.IncrementalTrainer(info["classes"], params)
     again.partial_fit(X[:600], labels[:600])
     again.partial_fit(X[600:], labels[600:])
     assert np.array_equal(one.coef, again.coef)
@@ -235,22 +239,22 @@ def test_partial_fit_errors(small):
     X, y, info = sio.read_dataset(small, "train")
     labels = info["classes"][y]
     with pytest.raises(ValueError, match="classes must be given"):
-        streaming.partial_fit(SoftmaxClassifier(solver="sgd"), X, labels)
+        incremental.partial_fit(SoftmaxClassifier(solver="sgd"), X, labels)
     with pytest.raises(ValueError, match="solver 'sgd' or 'adam'"):
-        streaming.partial_fit(SoftmaxClassifier(), X, labels, classes=info["classes"])
+        incremental.partial_fit(SoftmaxClassifier(), X, labels, classes=info["classes"])
     clf = SoftmaxClassifier(solver="sgd")
-    streaming.partial_fit(clf, X[:50], labels[:50], classes=info["classes"])
+    incremental.partial_fit(clf, X[:50], labels[:50], classes=info["classes"])
     with pytest.raises(ValueError, match="not in classes"):
-        streaming.partial_fit(clf, X[:2], np.array([99, 98]))
+        incremental.partial_fit(clf, X[:2], np.array([99, 98]))
     with pytest.raises(ValueError, match="features"):
-        streaming.partial_fit(clf, X[:5, :3], labels[:5])
+        incremental.partial_fit(clf, X[:5, :3], labels[:5])
     # After fit, partial_fit continues from the fitted parameters.
     fitted = SoftmaxClassifier(solver="sgd", max_iter=3, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         fitted.fit(X, labels)
     before = fitted.objective(X, labels)
-    streaming.partial_fit(fitted, X, labels)
+    incremental.partial_fit(fitted, X, labels)
     assert fitted.objective(X, labels) < before + 1e-3
 
 
@@ -263,7 +267,7 @@ def test_truncated_file_gives_a_clear_error(tmp_path):
     with open(path, "r+b") as handle:
         handle.truncate(size // 2)
     with pytest.raises(sio.FileFormatError, match="truncated"):
-        streaming.fit_streaming(path, {}, max_memory_mb=4)
+        fit_streaming(path, {}, max_memory_mb=4)
 
 
 def test_corrupted_chunk_names_file_and_rows(tmp_path):
@@ -276,7 +280,7 @@ def test_corrupted_chunk_names_file_and_rows(tmp_path):
         handle.seek(chunk.byte_offset + 16)
         handle.write(bytes(255 - b for b in value))
     with pytest.raises(sio.FileFormatError) as error:
-        streaming.fit_streaming(path, {}, max_memory_mb=4, progress=False)
+        fit_streaming(path, {}, max_memory_mb=4, progress=False)
     message = str(error.value)
     assert str(path) in message and "/train rows" in message and "corrupted" in message
     start, stop = (int(v) for v in message.split("/train rows ")[1].split(" ")[0].split(".."))
@@ -293,11 +297,11 @@ _RSS_CHILD = textwrap.dedent("""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # Imports, compilation, the reader thread and tqdm: the baseline.
-        streaming.fit_streaming(tiny, {"max_iter": 2}, max_memory_mb=budget, progress=False)
+        fit_streaming(tiny, {"max_iter": 2}, max_memory_mb=budget, progress=False)
         baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         clf = None
         if big != "-":
-            clf = streaming.fit_streaming(big, {"max_iter": 2}, max_memory_mb=budget, progress=False)
+            clf = fit_streaming(big, {"max_iter": 2}, max_memory_mb=budget, progress=False)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"baseline_kib": baseline, "peak_kib": peak,
                       "streaming": clf.streaming_ if clf else None}))
@@ -391,10 +395,10 @@ def test_cli_train_with_max_memory_mb(small, tmp_path, capsys):
     assert cli_main(["train", str(small), "-o", str(via_params), "--params",
                      json.dumps({"max_memory_mb": 4, "max_iter": 3})]) == 0
     assert sio.load_model(via_params, return_info=True)[1]["extra"]["streaming"]["max_memory_mb"] == 4
-    # --resume (which the workflow always passes) only warns: streaming keeps no checkpoints.
+    # --resume (which the workflow always passes) without a checkpoint yet trains from the start.
     assert cli_main(["train", str(small), "-o", str(tmp_path / "x.h5"), "--max-memory-mb", "4",
                      "--resume", "--max-iter", "2"]) == 0
-    assert "--resume has no effect" in capsys.readouterr().err
+    assert "training from the start" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         cli_main(["train", str(small), "-o", str(tmp_path / "y.h5"), "--max-memory-mb", "0.5"])
     assert exit_info.value.code == 1
@@ -490,11 +494,11 @@ def test_partial_fit_state_pickles_without_old_rows(small):
 
     X, y, info = sio.read_dataset(small, "train")
     clf = SoftmaxClassifier(solver="adam", random_state=0)
-    streaming.partial_fit(clf, X[:300], info["classes"][y[:300]], classes=info["classes"])
+    incremental.partial_fit(clf, X[:300], info["classes"][y[:300]], classes=info["classes"])
     copy = pickle.loads(pickle.dumps(clf))
     assert len(pickle.dumps(clf)) < X[:300].nbytes  # the first piece is not kept
-    streaming.partial_fit(clf, X[300:], info["classes"][y[300:]])
-    streaming.partial_fit(copy, X[300:], info["classes"][y[300:]])
+    incremental.partial_fit(clf, X[300:], info["classes"][y[300:]])
+    incremental.partial_fit(copy, X[300:], info["classes"][y[300:]])
     assert np.array_equal(clf.coef_, copy.coef_)
 
 
@@ -518,6 +522,46 @@ def test_streamed_class_weight_equals_in_memory(small, class_weight):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reference = SoftmaxClassifier(**params).fit(X, info["classes"][y])
-        streamed = streaming.fit_streaming(small, params, max_memory_mb=4, progress=False)
+        streamed = fit_streaming(small, params, max_memory_mb=4, progress=False)
     assert _rel(streamed.coef_, reference.coef_) <= 1e-10
     assert np.all(streamed.intercept_ == 0)
+
+
+# -- one training loop: streamed fits checkpoint, resume and warn like in-memory fits --
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "gd", "sgd", "adam"])
+def test_streamed_resume_is_bitwise(small, tmp_path, solver):
+    params = {"solver": solver, "tol": 1e-12, "random_state": 0, "batch_size": 32}
+    path = str(tmp_path / "state.ckpt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        full = fit_streaming(small, {**params, "max_iter": 8}, max_memory_mb=4, progress=False)
+        fit_streaming(small, {**params, "max_iter": 3, "checkpoint_path": path, "checkpoint_every": 1},
+                      max_memory_mb=4, progress=False)
+        resumed = fit_streaming(small, {**params, "max_iter": 8, "checkpoint_path": path},
+                                max_memory_mb=4, progress=False, resume=True)
+    np.testing.assert_array_equal(full.coef_, resumed.coef_)
+    np.testing.assert_array_equal(full.intercept_, resumed.intercept_)
+    assert full.history_["loss"] == resumed.history_["loss"]
+    # A checkpoint of another memory budget (another block partition) is refused.
+    with pytest.raises(ValueError, match="other training data or other hyperparameters"):
+        fit_streaming(small, {**params, "max_iter": 8, "checkpoint_path": path},
+                      max_memory_mb=1e9, progress=False, resume=True)
+
+
+def test_streamed_history_and_warnings_match_in_memory(small):
+    X, y, info = sio.read_dataset(small, "train")
+    X_val, y_val, _ = sio.read_dataset(small, "val")
+    labels = info["classes"]
+    params = {"C": np.inf, "max_iter": 4, "tol": 1e-12}
+    with pytest.warns(ConvergenceWarning) as streamed_warnings:
+        streamed = fit_streaming(small, params, max_memory_mb=4, progress=False)
+    with pytest.warns(ConvergenceWarning) as memory_warnings:
+        in_memory = SoftmaxClassifier(**params).fit(X, labels[y], eval_set=(X_val, labels[y_val]))
+    assert set(streamed.history_) == set(in_memory.history_)
+    # Train accuracy is recorded whenever validation rows are monitored, in both.
+    assert not np.isnan(streamed.history_["train_accuracy"]).any()
+    np.testing.assert_allclose(streamed.history_["train_accuracy"], in_memory.history_["train_accuracy"])
+    assert sorted(str(w.message)[:40] for w in streamed_warnings) == \
+        sorted(str(w.message)[:40] for w in memory_warnings)

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from softmax_nb.files import io as sio
+from softmax_nb import files as sio
 
 CLI = [sys.executable, "-m", "softmax_nb.cli"]
 

@@ -3,7 +3,7 @@
 These tests need a usable CUDA device: a real GPU, or numba's simulator, which must
 be switched on before numba.cuda is first imported, hence its own pytest run:
 
-    NUMBA_ENABLE_CUDASIM=1 python -m pytest tests/test_gpu_kernels.py
+    NUMBA_ENABLE_CUDASIM=1 python -m pytest tests/kernels/test_cuda_kernels.py
 
 Without either, the kernel tests skip with that hint; the tunables and no-GPU error
 tests still run. Threads per block are patched small so that several blocks, several
@@ -21,7 +21,7 @@ needs_cuda = pytest.mark.skipif(
     not HAVE_CUDA,
     reason=(
         "no usable CUDA GPU and numba's simulator is off: run "
-        "NUMBA_ENABLE_CUDASIM=1 python -m pytest tests/test_gpu_kernels.py"
+        "NUMBA_ENABLE_CUDASIM=1 python -m pytest tests/kernels/test_cuda_kernels.py"
     ),
 )
 pytestmark = pytest.mark.gpu
@@ -36,9 +36,9 @@ RTOL = {np.float64: 1e-12, np.float32: 1e-5}
 def small_blocks(monkeypatch):
     """8 threads per block in groups of 4 lanes x 2 rows: 4-row tiles, 3 blocks."""
     monkeypatch.setattr(config, "THREADS_PER_BLOCK", 8)
-    monkeypatch.setattr(gk, "LANES_PER_ROW", 4)
-    monkeypatch.setattr(gk, "ROWS_PER_GROUP", 2)
-    monkeypatch.setattr(gk, "MAX_BLOCKS", 3)
+    monkeypatch.setattr(config, "LANES_PER_ROW", 4)
+    monkeypatch.setattr(config, "ROWS_PER_GROUP", 2)
+    monkeypatch.setattr(config, "MAX_BLOCKS", 3)
 
 
 def naive_loss_gradient(X, y, coef, intercept, sample_weight, l2_reg_strength, label_smoothing):
@@ -299,11 +299,11 @@ def test_loss_gradient_rejects_bad_parameters():
 
 def test_bad_tunables_are_reported(monkeypatch):
     monkeypatch.setattr(config, "THREADS_PER_BLOCK", 12)
-    monkeypatch.setattr(gk, "LANES_PER_ROW", 8)
+    monkeypatch.setattr(config, "LANES_PER_ROW", 8)
     with pytest.raises(ValueError, match="multiple of LANES_PER_ROW"):
         gk._Geometry(3)
     monkeypatch.setattr(config, "THREADS_PER_BLOCK", 16)
-    monkeypatch.setattr(gk, "ROWS_PER_GROUP", 9)
+    monkeypatch.setattr(config, "ROWS_PER_GROUP", 9)
     with pytest.raises(ValueError, match="ROWS_PER_GROUP"):
         gk._Geometry(3)
 

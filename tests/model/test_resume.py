@@ -1,6 +1,7 @@
 """Nothing lost: a training process killed with SIGKILL, or stopped by SIGTERM
 (a scheduler's time limit), resumes from its checkpoint and ends with the same
-model as an uninterrupted run, bitwise."""
+model as an uninterrupted run, bitwise -- in memory and streamed out of core
+(--max-memory-mb), since both run the one training loop."""
 
 import os
 import signal
@@ -12,11 +13,13 @@ import h5py
 import numpy as np
 import pytest
 
-from softmax_nb.files import io as sio
+from softmax_nb import files as sio
 
 CLI = [sys.executable, "-m", "softmax_nb.cli"]
 TRAIN_ARGS = ["--solver", "sgd", "--batch-size", "8", "--max-iter", "12", "--tol", "1e-12",
               "--random-state", "0", "--checkpoint-every", "1", "--threads", "1"]
+# Streamed: a 4 MiB budget reads the 6.4 MB training split in several blocks.
+MODES = {"in_memory": [], "streamed": ["--max-memory-mb", "4"]}
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +29,12 @@ def dataset(tmp_path_factory):
     subprocess.run(CLI + ["prepare", "--source", "synthetic", "--arg", "n_samples=40000",
                           "--arg", "n_features=20", "--arg", "n_classes=4", "--output", str(path)],
                    check=True, capture_output=True)
-    reference = folder / "reference.h5"
-    subprocess.run(CLI + ["train", str(path), "--output", str(reference)] + TRAIN_ARGS,
-                   check=True, capture_output=True)
-    return path, reference
+    references = {}
+    for mode, extra in MODES.items():
+        references[mode] = folder / f"reference_{mode}.h5"
+        subprocess.run(CLI + ["train", str(path), "--output", str(references[mode])] + TRAIN_ARGS + extra,
+                       check=True, capture_output=True)
+    return path, references
 
 
 def checkpoint_iteration(path):
@@ -40,9 +45,9 @@ def checkpoint_iteration(path):
         return -1
 
 
-def start_and_signal(data, out, sig):
+def start_and_signal(data, out, sig, extra=()):
     """Start training, wait until a checkpoint of iteration >= 2 exists, send sig."""
-    process = subprocess.Popen(CLI + ["train", str(data), "--output", str(out)] + TRAIN_ARGS,
+    process = subprocess.Popen(CLI + ["train", str(data), "--output", str(out)] + TRAIN_ARGS + list(extra),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     checkpoint = f"{out}.ckpt"
     deadline = time.monotonic() + 120
@@ -63,23 +68,25 @@ def assert_same_model(a, b):
     assert first.history_["loss"] == second.history_["loss"]
 
 
-def test_sigkill_then_resume_gives_the_same_model(dataset, tmp_path):
-    data, reference = dataset
+@pytest.mark.parametrize("mode", list(MODES))
+def test_sigkill_then_resume_gives_the_same_model(dataset, tmp_path, mode):
+    data, references = dataset
     out = tmp_path / "model.h5"
-    code, _, checkpoint = start_and_signal(data, out, signal.SIGKILL)
+    code, _, checkpoint = start_and_signal(data, out, signal.SIGKILL, MODES[mode])
     assert code == -signal.SIGKILL
     assert not out.exists()
     assert checkpoint_iteration(checkpoint) >= 2
-    done = subprocess.run(CLI + ["train", str(data), "--output", str(out), "--resume"] + TRAIN_ARGS,
-                          capture_output=True, text=True)
+    done = subprocess.run(CLI + ["train", str(data), "--output", str(out), "--resume"] + TRAIN_ARGS
+                          + MODES[mode], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "resuming from checkpoint" in done.stderr
-    assert_same_model(out, reference)
+    assert_same_model(out, references[mode])
     assert not os.path.exists(checkpoint)
 
 
 def test_sigterm_writes_checkpoint_and_exits_nonzero(dataset, tmp_path):
-    data, reference = dataset
+    data, references = dataset
+    reference = references["in_memory"]
     out = tmp_path / "model.h5"
     code, stderr, checkpoint = start_and_signal(data, out, signal.SIGTERM)
     assert code == 143

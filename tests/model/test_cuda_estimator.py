@@ -2,7 +2,7 @@
 device='cuda' fit must equal the CPU fit; without either, 'cuda' fails at once and
 'auto' falls back to the CPU. Run on the simulator with
 
-    NUMBA_ENABLE_CUDASIM=1 python -m pytest tests/test_gpu_estimator.py
+    NUMBA_ENABLE_CUDASIM=1 python -m pytest tests/model/test_cuda_estimator.py
 """
 
 import warnings

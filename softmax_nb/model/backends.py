@@ -1,0 +1,173 @@
+"""Where J's data term is evaluated: the rows of a fit, behind one small interface.
+
+Every backend has ``n_samples``, ``n_features``, ``total_weight`` (S) and
+
+- ``loss_gradient(coef, intercept, label_smoothing)``: the weighted mean
+  ``1/S sum_j s_j loss_j`` and its gradients (no penalty: that is the objective's);
+- ``minibatches(rng, batch_size)``: one epoch of seeded random minibatches
+  ``(X, y, sample_weight)`` for SGD and Adam;
+- ``scores(coef, intercept)``: unweighted mean log-loss and accuracy (monitoring);
+- ``digest()``: a hash of the rows, so that a checkpoint is resumed on its own data.
+
+:class:`InMemoryRows` holds arrays (CPU kernels, or a CUDA device that receives X
+once per fit); :class:`StreamedRows` reads a dataset file's row blocks within a
+memory budget (:class:`softmax_nb.data.streaming.H5Stream`). A backend that spreads
+rows over MPI ranks or holds sparse X implements the same four methods.
+"""
+
+import hashlib
+
+import numpy as np
+
+from ..kernels import cpu as kernels
+
+
+def _log_loss_correct(log_proba, y, mean=False):
+    """Sum (or mean) of -log p(y) over rows with a known class (y >= 0), and the correct count."""
+    rows = np.arange(len(y))
+    known = y >= 0  # classes unseen in training cannot be predicted
+    picked = log_proba[rows[known], y[known]]
+    if not known.any():
+        log_loss = np.nan
+    elif mean:
+        log_loss = -float(np.mean(picked, dtype=np.float64))
+    else:
+        log_loss = -float(np.sum(picked, dtype=np.float64))
+    return log_loss, int(np.count_nonzero(np.argmax(log_proba, axis=1) == y))
+
+
+class InMemoryRows:
+    """Rows held as arrays.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous
+    y : ndarray of shape (n_samples,), int64 class indices (-1: a class the model
+        does not know, allowed for monitoring rows only)
+    sample_weight : ndarray of shape (n_samples,), optional
+        The per-row weights s_j (sample weights times class weights).
+    device : {'cpu', 'cuda'}
+        'cuda' copies X, y and the weights to the GPU once, here.
+    """
+
+    def __init__(self, X, y, sample_weight=None, device="cpu"):
+        self.X, self.y = X, np.asarray(y, dtype=np.int64)
+        self.sample_weight = (np.ones(len(self.y)) if sample_weight is None
+                              else np.asarray(sample_weight, dtype=np.float64))
+        self.n_samples, self.n_features = X.shape
+        self.total_weight = float(self.sample_weight.sum())
+        self.device = device
+        self.device_data = None
+        if device == "cuda":
+            from ..kernels import cuda
+
+            self.device_data = cuda.DeviceData(X, self.y, self.sample_weight)
+
+    def loss_gradient(self, coef, intercept, label_smoothing):
+        if self.device_data is not None:
+            from ..kernels import cuda
+
+            return cuda.gpu_loss_gradient(self.device_data, coef, intercept, 0.0, label_smoothing)
+        return kernels.loss_gradient(self.X, self.y, coef, intercept, self.sample_weight, 0.0,
+                                     label_smoothing)
+
+    def minibatches(self, rng, batch_size):
+        order = rng.permutation(self.n_samples)
+        for start in range(0, self.n_samples, batch_size):
+            # Sorted indices read X in memory order; the batch's content is unchanged.
+            indices = np.sort(order[start:start + batch_size])
+            yield self.X[indices], self.y[indices], self.sample_weight[indices]
+
+    def scores(self, coef, intercept):
+        if self.n_samples == 0:
+            return np.nan, np.nan
+        log_proba = kernels.predict_log_proba(self.X, coef, intercept)
+        log_loss, correct = _log_loss_correct(log_proba, self.y, mean=True)
+        return log_loss, correct / self.n_samples
+
+    def digest(self):
+        """The whole of y and the weights, and of X its shape, dtype and up to 1024 rows
+        (hashing every row of a large X would cost a full pass)."""
+        digest = hashlib.sha256()
+        digest.update(repr((self.X.shape, str(self.X.dtype))).encode())
+        rows = np.unique(np.linspace(0, self.n_samples - 1, num=min(self.n_samples, 1024)).astype(np.int64))
+        digest.update(np.ascontiguousarray(self.X[rows]).tobytes())
+        digest.update(np.ascontiguousarray(self.y).tobytes())
+        digest.update(np.ascontiguousarray(self.sample_weight).tobytes())
+        return digest.hexdigest()
+
+
+class StreamedRows:
+    """The rows of one split of a dataset file, read block by block.
+
+    The weighted sums of every block (``kernels.loss_gradient_sums``) are added in
+    block order and divided by the stream's total weight S at the end. For a given
+    file and block size the partition is fixed, so results are bitwise reproducible
+    run to run and for any thread count; against the in-memory backend they differ
+    only in the order of the additions (a few ulps).
+
+    Parameters
+    ----------
+    stream : softmax_nb.data.streaming.H5Stream
+        Its per-row weights are ``class_weight[y]`` (set by the stream).
+    """
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.n_samples = stream.n_rows
+        self.n_features = stream.n_features
+        self.n_evaluations = 0
+
+    @property
+    def total_weight(self):
+        return self.stream.total_weight
+
+    def loss_gradient(self, coef, intercept, label_smoothing):
+        coef = np.asarray(coef, dtype=np.float64)
+        n_classes = coef.shape[0]
+        loss = 0.0
+        grad_coef = np.zeros((n_classes, self.n_features))
+        grad_intercept = np.zeros(n_classes)
+        self.n_evaluations += 1
+        for block in self.stream.blocks(desc=f"loss+gradient pass {self.n_evaluations}"):
+            part_loss, part_coef, part_intercept, _ = kernels.loss_gradient_sums(
+                block.X, block.y, coef, intercept, block.sample_weight, label_smoothing)
+            loss += part_loss
+            grad_coef += part_coef
+            grad_intercept += part_intercept
+        total = self.stream.total_weight
+        return loss / total, grad_coef / total, (grad_intercept / total if intercept is not None else None)
+
+    def minibatches(self, rng, batch_size):
+        # Blocks in a shuffled order, rows shuffled within each block: a minibatch
+        # never spans two blocks, and memory stays within the stream's budget.
+        order = rng.permutation(self.stream.n_blocks)
+        for block in self.stream.blocks(order=order, desc="minibatch epoch"):
+            rows = rng.permutation(block.stop - block.start)
+            for first in range(0, len(rows), batch_size):
+                indices = np.sort(rows[first:first + batch_size])
+                yield block.X[indices], block.y[indices], block.sample_weight[indices]
+
+    def scores(self, coef, intercept):
+        if self.n_samples == 0:
+            return np.nan, np.nan
+        log_loss, correct = 0.0, 0
+        for block in self.stream.blocks(desc=f"{self.stream.split} scores"):
+            log_proba = kernels.predict_log_proba(block.X, coef, intercept)
+            block_loss, block_correct = _log_loss_correct(log_proba, block.y)
+            log_loss += block_loss
+            correct += block_correct
+        return log_loss / self.n_samples, correct / self.n_samples
+
+    def digest(self):
+        """The file's header, all labels, the first and last block rows, and the block size."""
+        stream = self.stream
+        digest = hashlib.sha256()
+        digest.update(repr((stream.n_rows, stream.n_features, str(stream.stored_dtype), str(stream.dtype),
+                            stream.block_rows, [str(c) for c in stream.classes])).encode())
+        digest.update(np.ascontiguousarray(stream.class_counts).tobytes())
+        for block in stream.blocks(order=sorted({0, stream.n_blocks - 1}), desc="checkpoint identity"):
+            digest.update(np.ascontiguousarray(block.X[:64]).tobytes())
+            digest.update(np.ascontiguousarray(block.y).tobytes())
+            digest.update(np.ascontiguousarray(block.sample_weight).tobytes())
+        return digest.hexdigest()

@@ -1,0 +1,68 @@
+"""Where a fit runs: numba's thread count, the device, and the seed."""
+
+import contextlib
+
+import numba
+import numpy as np
+
+from ..settings import choices
+
+DEVICES = choices("model", "device")
+
+
+@contextlib.contextmanager
+def num_threads(n_threads):
+    """Run the block with numba's thread count set to n_threads, then restore it."""
+    if n_threads is None:
+        yield
+        return
+    n_threads = int(n_threads)
+    if not 1 <= n_threads <= numba.config.NUMBA_NUM_THREADS:
+        raise ValueError(
+            f"n_threads must be in [1, {numba.config.NUMBA_NUM_THREADS}], got {n_threads}"
+        )
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+def resolve_device(device):
+    """Map 'cpu' / 'cuda' / 'auto' to the device to use, failing early for 'cuda'.
+
+    Returns
+    -------
+    name : str
+        'cpu' or 'cuda'.
+    description : str
+        What was used, for the history and the model file (e.g. 'cuda:0 NVIDIA H100').
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    if device == "cpu":
+        return "cpu", "cpu"
+    try:
+        from ..kernels import cuda as gpu_kernels
+
+        available = gpu_kernels.cuda_available()
+    except ImportError as exc:
+        available, gpu_kernels = False, None
+        reason = f"numba-cuda is not installed ({exc}); install softmax_nb[cuda]"
+    else:
+        reason = "no usable CUDA GPU was found"
+    if available:
+        return "cuda", f"cuda:0 {gpu_kernels.device_name()}"
+    if device == "cuda":
+        raise RuntimeError(f"device='cuda' was requested but {reason}")
+    return "cpu", "cpu"
+
+
+def seed_of(random_state):
+    """An int seed for numpy's Generator from a scikit-learn style random_state."""
+    if random_state is None or isinstance(random_state, (int, np.integer)):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    return random_state
