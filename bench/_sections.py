@@ -179,7 +179,7 @@ def bandwidth_from(cases):
 
 
 def _digits(quick):
-    from softmax_nb.data import datasets
+    from softmax_nb import data as datasets
 
     X, y, _ = datasets.load_digits()
     train, _, test = datasets.stratified_split(y, 0.0, 0.25, seed=0)
@@ -189,7 +189,7 @@ def _digits(quick):
 
 
 def _fashion_mnist(quick):
-    from softmax_nb.data import datasets
+    from softmax_nb import data as datasets
 
     X_train, y_train, _ = datasets.load_fashion_mnist(subset="train", scale=255.0)
     X_test, y_test, _ = datasets.load_fashion_mnist(subset="test", scale=255.0)

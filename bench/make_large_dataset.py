@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from softmax_nb.files import io as sio  # noqa: E402
+from softmax_nb import files as sio  # noqa: E402
 
 BLOCK_ROWS = 32768
 

@@ -134,7 +134,7 @@ def task_inmemory(args):
     from softmax_nb import SoftmaxClassifier
     from softmax_nb.data import streaming
     from softmax_nb.kernels import cpu as kernels
-    from softmax_nb.files import io as sio
+    from softmax_nb import files as sio
 
     _warm_up(args.tiny, args.max_memory_mb)
     info = sio.dataset_info(args.data)
@@ -207,7 +207,7 @@ def _dd_rate(path, direct):
 
 
 def _make_tiny(path, n_features, n_classes):
-    from softmax_nb.files import io as sio
+    from softmax_nb import files as sio
 
     rng = np.random.default_rng(1)
     rows = {"train": 2000, "val": 500, "test": 500}
@@ -236,7 +236,7 @@ def main(argv=None):
         print(json.dumps(TASKS[args.task](args), default=float))
         return 0
 
-    from softmax_nb.files import io as sio
+    from softmax_nb import files as sio
 
     info = sio.dataset_info(args.data)
     results = {"data": args.data, "file_bytes": Path(args.data).stat().st_size,
@@ -255,7 +255,7 @@ def main(argv=None):
             print("dd (page cache):", results["dd_page_cache_2GiB"], flush=True)
     finally:
         if args.output:
-            from softmax_nb.files.io import atomic_write
+            from softmax_nb.files.atomic import atomic_write
 
             with atomic_write(args.output, "w") as handle:
                 json.dump(results, handle, indent=1, default=float)

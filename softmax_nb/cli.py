@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import datasets
-from .files import io as sio
+from . import data as datasets
+from . import files as sio
+from .settings.config import dataset_default, load_config
 from .files.checkpoint import TrainingInterrupted
 
 PROG = "softmax-nb"
@@ -84,19 +85,10 @@ def _key_values(items, flag):
 
 
 def _read_config(path):
-    import yaml
-
-    path = Path(path)
-    if not path.exists():
-        raise CLIError(f"config file {str(path)!r} does not exist")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            config = yaml.safe_load(handle)
-    except yaml.YAMLError as exc:
-        raise CLIError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
-    if not isinstance(config, dict):
-        raise CLIError(f"config file {str(path)!r} must hold a mapping at the top level")
-    return config
+    """The configuration file as the workflow reads it: checked against the schema,
+    every default filled (softmax_nb.settings.config.load_config); a bad file or key
+    is a one-line error naming it."""
+    return load_config(path)
 
 
 def _config_entry(config, section, name, path):
@@ -189,16 +181,23 @@ def _check_classes(clf, info, model_path, data_path):
 # ---------------------------------------------------------------------------
 
 
+# Flags of `prepare` that set a key of the dataset entry (or of the call).
+_PREPARE_FLAGS = ("val_fraction", "test_fraction", "seed", "dtype", "chunk_rows", "compression", "max_samples",
+                  "block_rows")
+
+
 def _cmd_prepare(args):
+    """``prepare``: a dataset entry of a config file (exactly as the workflow prepares it),
+    or a source given by --source/--arg; the defaults are the schema's in both cases."""
     out = _check_output(args.output)
     if args.config:
         if not args.dataset:
             raise CLIError("--config needs --dataset NAME", EXIT_USAGE)
-        if args.source or args.arg:
+        if args.source or args.arg or args.test_arg:
             raise CLIError("give either --config/--dataset or --source/--arg, not both", EXIT_USAGE)
         config = _read_config(args.config)
         entry = dict(_config_entry(config, "datasets", args.dataset, args.config))
-        for key in ("val_fraction", "test_fraction", "seed", "dtype", "chunk_rows", "compression", "max_samples"):
+        for key in _PREPARE_FLAGS:
             value = getattr(args, key)
             if value is not None:
                 entry[key] = value
@@ -208,35 +207,29 @@ def _cmd_prepare(args):
             entry["stratify"] = False
         if args.out_of_core:
             entry["out_of_core"] = True
-        if args.block_rows is not None:
-            entry["block_rows"] = args.block_rows
-        info = datasets.prepare_from_config(entry, out, name=args.dataset)
+        info = datasets.prepare_from_config(entry, out, name=args.dataset, where=str(args.config))
     else:
         if args.dataset:
             raise CLIError("--dataset needs --config FILE", EXIT_USAGE)
-        source = {"name": args.source or "digits", **_key_values(args.arg, "--arg")}
+        source = {"name": args.source or dataset_default("source"), **_key_values(args.arg, "--arg")}
         test_source = None
         if args.test_arg:
             test_source = {"name": source["name"], **_key_values(args.test_arg, "--test-arg")}
-        options = {
-            "val_fraction": 0.15 if args.val_fraction is None else args.val_fraction,
-            "test_fraction": (0.0 if test_source else 0.15) if args.test_fraction is None else args.test_fraction,
-            "seed": 0 if args.seed is None else args.seed,
-            "standardize": not args.no_standardize,
-            "dtype": args.dtype or "float64",
-            "chunk_rows": args.chunk_rows,
-            "compression": args.compression,
-            "stratify": not args.no_stratify,
-            "max_samples": args.max_samples,
-        }
+        options = {key: dataset_default(key) if getattr(args, key) is None else getattr(args, key)
+                   for key in _PREPARE_FLAGS}
+        if test_source is not None and args.test_fraction is None:
+            options["test_fraction"] = 0.0  # the test source is the test split
+        options["standardize"] = dataset_default("standardize") and not args.no_standardize
+        options["stratify"] = dataset_default("stratify") and not args.no_stratify
+        block_rows = options.pop("block_rows")
         if args.out_of_core:
             if test_source is not None or args.max_samples is not None:
                 raise CLIError("--out-of-core takes no --test-arg or --max-samples", EXIT_USAGE)
             options.pop("max_samples")
-            if args.dtype is None:
-                options["dtype"] = "float32"
-            info = datasets.prepare_chunked(source, out, block_rows=args.block_rows or 65536, **options)
+            info = datasets.prepare_chunked(source, out, block_rows=block_rows, **options)
         else:
+            if block_rows is not None:
+                raise CLIError("--block-rows needs --out-of-core", EXIT_USAGE)
             info = datasets.prepare(source, out, test_source=test_source, **options)
     sizes = ", ".join(f"{name} {split['n_samples']}" for name, split in info["splits"].items())
     log.info("wrote %s: %d features, %d classes; %s rows", out, info["n_features"], info["n_classes"], sizes)
@@ -716,33 +709,40 @@ def build_parser():
     sub.add_parser = add_parser
     sub.required = True
 
+    d = {key: dataset_default(key) for key in ("source", "val_fraction", "test_fraction", "seed", "dtype")}
     p = sub.add_parser("prepare", help="load a data source, split and standardize it, write a dataset .h5",
                        description="Load a data source, make a stratified train/val/test split, standardize "
-                                   "with statistics of the training rows, and write a dataset HDF5 file.")
+                                   "with statistics of the training rows, and write a dataset HDF5 file. "
+                                   "With --config/--dataset the entry is prepared exactly as the workflow "
+                                   "prepares it; every default is the workflow's (config/README.md).")
     p.add_argument("-o", "--output", required=True, help="dataset file to write (.h5)")
     p.add_argument("--source", choices=sorted(datasets.SOURCES),
-                   help="data source (default digits); its options go in --arg")
+                   help=f"data source (default {d['source']}); its options go in --arg")
     p.add_argument("--arg", action="append", metavar="KEY=VALUE",
                    help="a source option, repeatable: path=data.csv, label_column=label, n_samples=5000, "
-                        "images=a.gz, labels=b.gz, x_key=X ...")
+                        "images=a.gz, labels=b.gz, x_key=X, x_path=X.npy, y_path=y.npy ...")
     p.add_argument("--test-arg", action="append", metavar="KEY=VALUE",
                    help="options of a second source of the same kind whose rows are the test split "
                         "(e.g. the official MNIST test files); implies --test-fraction 0")
     p.add_argument("--config", help="workflow configuration file (config/config.yaml)")
-    p.add_argument("--dataset", help="name of the dataset entry in --config")
-    p.add_argument("--val-fraction", type=float, help="fraction of rows for validation (default 0.15)")
-    p.add_argument("--test-fraction", type=float, help="fraction of rows for the test split (default 0.15)")
-    p.add_argument("--seed", type=int, help="seed of the split (default 0)")
+    p.add_argument("--dataset", help="name of the dataset entry in --config; the flags below override its keys")
+    p.add_argument("--val-fraction", type=float,
+                   help=f"fraction of rows for validation (default {d['val_fraction']})")
+    p.add_argument("--test-fraction", type=float,
+                   help=f"fraction of rows for the test split (default {d['test_fraction']})")
+    p.add_argument("--seed", type=int, help=f"seed of the split (default {d['seed']})")
     p.add_argument("--no-standardize", action="store_true", help="store the features as they are")
     p.add_argument("--no-stratify", action="store_true", help="plain seeded random split")
-    p.add_argument("--dtype", choices=["float32", "float64"], help="stored feature dtype (default float64)")
+    p.add_argument("--dtype", choices=["float32", "float64"],
+                   help=f"stored feature dtype, in memory and out of core (default {d['dtype']})")
     p.add_argument("--chunk-rows", type=int, help="rows per HDF5 chunk (default ~1 MiB chunks; 0 = contiguous)")
     p.add_argument("--compression", choices=["lzf", "gzip"], help="HDF5 compression of X and y")
     p.add_argument("--max-samples", type=int, help="stratified subsample of this many rows before splitting")
     p.add_argument("--out-of-core", action="store_true",
-                   help="convert a large csv/npy/idx source block by block, never holding X whole "
-                        "(default dtype float32)")
-    p.add_argument("--block-rows", type=int, help="rows per block with --out-of-core (default 65536)")
+                   help="convert a large csv/npz/npy/hdf5/idx/fashion_mnist source block by block, never "
+                        "holding X whole")
+    p.add_argument("--block-rows", type=int,
+                   help="rows per block with --out-of-core (default: blocks of ~64 MiB of float64)")
     p.set_defaults(func=_cmd_prepare)
 
     p = sub.add_parser("train", help="train a SoftmaxClassifier on a dataset .h5, write a model .h5",

@@ -23,7 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
 
-from .files.io import atomic_write  # noqa: E402
+from .files.atomic import atomic_write  # noqa: E402
 
 __all__ = [
     "save_figure",

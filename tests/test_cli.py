@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import pytest
 
-from softmax_nb.files import io as sio
+from softmax_nb import files as sio
 from softmax_nb.cli import main
 
 

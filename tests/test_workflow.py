@@ -279,7 +279,7 @@ def finished_run(tmp_path_factory):
 def test_all_outputs_exist_and_are_valid(finished_run):
     workdir, _, _ = finished_run
     results = workdir / "results"
-    from softmax_nb.files import io
+    from softmax_nb import files as io
 
     for dataset in ("digits", "blobs"):
         info = io.dataset_info(results / "data" / f"{dataset}.h5")

@@ -12,14 +12,17 @@ import yaml
 
 from snakemake.utils import validate
 
+from softmax_nb.data.preparation import check_dataset_entry, entry_files
 from softmax_nb.settings import SCHEMA_PATH
+from softmax_nb.settings.config import ConfigError
 
 # ---------------------------------------------------------------------------
 # configuration
 # ---------------------------------------------------------------------------
 
 # Types, ranges and unknown keys (with the defaults filled in) come from the schema;
-# the checks below span several keys, which a JSON schema cannot say clearly.
+# the checks that span several keys, which a JSON schema cannot say clearly, come
+# from the library (check_dataset_entry: the same checks prepare_from_config runs).
 # A single grid may be written without the list around it.
 if isinstance(config.get("sweep"), dict):
     config["sweep"] = [config["sweep"]]
@@ -41,49 +44,6 @@ def _expand_sweep(cfg):
 _expand_sweep(config)
 # Again, so the generated models get their defaults and their values are checked.
 validate(config, str(SCHEMA_PATH))
-
-
-class ConfigError(ValueError):
-    """A configuration value the workflow cannot run with; the message names the key."""
-
-
-def _check_dataset(name, dataset):
-    key = f"datasets.{name}"
-    val, test = dataset["val_fraction"], dataset["test_fraction"]
-    if val + test >= 1:
-        raise ConfigError(
-            f"{key}.val_fraction + {key}.test_fraction = {val} + {test} = {val + test:g}, "
-            "but must be below 1 so that rows are left for training"
-        )
-    source = dataset["source"]
-    if source in ("csv", "npz", "hdf5", "idx") and not dataset["path"]:
-        raise ConfigError(f"{key}.path is required for source {source!r}")
-    if isinstance(dataset["path"], list) and source != "idx":
-        raise ConfigError(
-            f"{key}.path may be a list for source 'idx' only, not {source!r}"
-        )
-    if source == "idx":
-        if not dataset["labels_path"]:
-            raise ConfigError(f"{key}.labels_path is required for source 'idx'")
-        images = (
-            dataset["path"] if isinstance(dataset["path"], list) else [dataset["path"]]
-        )
-        labels = (
-            dataset["labels_path"]
-            if isinstance(dataset["labels_path"], list)
-            else [dataset["labels_path"]]
-        )
-        if len(images) != len(labels):
-            raise ConfigError(
-                f"{key}.path names {len(images)} image file(s) but {key}.labels_path {len(labels)} label file(s)"
-            )
-    elif dataset["labels_path"]:
-        raise ConfigError(
-            f"{key}.labels_path applies to source 'idx' only, not {source!r}"
-        )
-    names = dataset["class_names"]
-    if names is not None and len(set(names)) != len(names):
-        raise ConfigError(f"{key}.class_names has duplicates")
 
 
 def cuda_status():
@@ -134,7 +94,7 @@ def _build_runs(cfg):
 def check_config(cfg):
     """Checks across keys, run at start-up before any job; raises ConfigError naming the key."""
     for name, dataset in cfg["datasets"].items():
-        _check_dataset(name, dataset)
+        check_dataset_entry(name, dataset)
     runs = _build_runs(cfg)
     cuda_models = sorted({m for _, m in runs if cfg["models"][m]["device"] == "cuda"})
     # Only where jobs run on this machine: a cluster's login node (or a CPU job on
@@ -238,19 +198,18 @@ def _cuda_usable_cached():
 
 def source_files(wildcards):
     """The raw input files of a dataset entry (none for digits and synthetic)."""
-    dataset = config["datasets"][wildcards.dataset]
-    files = []
-    for key in ("path", "labels_path"):
-        value = dataset[key]
-        files.extend(value if isinstance(value, list) else [value] if value else [])
-    return files
+    return entry_files(config["datasets"][wildcards.dataset])
 
 
 _DTYPE_BYTES = {"float32": 4, "float64": 8}
 
 
 def prepare_mem_mb(wildcards, input):
-    """Memory of prepare: the raw data as floats, a few copies (split, standardize)."""
+    """Memory of prepare: the raw data as floats, a few copies (split, standardize).
+
+    Out of core, X is held one block at a time (64 MiB of float64 by default),
+    with a few working copies; the labels and split indices are small next to X.
+    """
     dataset = config["datasets"][wildcards.dataset]
     raw_mb = 0.0
     for path in input:
@@ -259,11 +218,15 @@ def prepare_mem_mb(wildcards, input):
         # pixels are 1 byte each, so floats multiply them by the dtype's width.
         expansion = 5.0 if str(path).endswith(".gz") else 1.0
         per_value = (
-            _DTYPE_BYTES[dataset["dtype"]] if dataset["source"] == "idx" else 1.0
+            _DTYPE_BYTES[dataset["dtype"]]
+            if dataset["source"] in ("idx", "fashion_mnist")
+            else 1.0
         )
         raw_mb += size * expansion * per_value
     if dataset["source"] == "synthetic":
         raw_mb = dataset["n_samples"] * dataset["n_features"] * 8 / 2**20
+    if dataset["out_of_core"]:
+        return int(512 + 4 * 64 + 0.1 * raw_mb)
     return int(512 + 4 * raw_mb)
 
 

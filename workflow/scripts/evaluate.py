@@ -10,7 +10,7 @@ logger = start_logging(snakemake)
 import numba  # noqa: E402
 
 from softmax_nb import metrics  # noqa: E402
-from softmax_nb.files import io  # noqa: E402
+from softmax_nb import files as io  # noqa: E402
 
 numba.set_num_threads(snakemake.threads)
 clf, model_info = io.load_model(snakemake.input.model, return_info=True)

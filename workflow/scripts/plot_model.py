@@ -8,7 +8,7 @@ from script_utils import start_logging
 logger = start_logging(snakemake)
 
 from softmax_nb import plots  # noqa: E402
-from softmax_nb.files import io  # noqa: E402
+from softmax_nb import files as io  # noqa: E402
 
 dataset, model = snakemake.wildcards.dataset, snakemake.wildcards.model
 model_info = io.model_info(snakemake.input.model)

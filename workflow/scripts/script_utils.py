@@ -120,7 +120,7 @@ def html_page(title, body):
 
 def write_text(path, text):
     """Write a text file atomically (temporary file, then rename)."""
-    from softmax_nb.files.io import atomic_write
+    from softmax_nb.files.atomic import atomic_write
 
     with atomic_write(path, "w") as handle:
         handle.write(text)

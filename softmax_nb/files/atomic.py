@@ -1,0 +1,98 @@
+"""Atomic writes: every file of softmax_nb appears whole or not at all.
+
+:func:`atomic_write` writes to a temporary file in the target's folder, flushes it
+to disk (``fsync``), then renames it over the target, so an interrupted job leaves
+either the old file or the new one, never half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+__all__ = ["atomic_write", "fsync_file", "fsync_folder"]
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode=None, *, encoding="utf-8", newline=None):
+    """Write a file atomically: a temporary file in the same folder, then a rename.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Final location of the file.  Its folder must exist.
+    mode : {None, "w", "wb"}, optional
+        ``None`` yields the temporary *path* (for writers that open files
+        themselves, such as h5py); ``"w"`` or ``"wb"`` yields an open file object.
+    encoding, newline : str, optional
+        Passed to :func:`open` in text mode.
+
+    Yields
+    ------
+    pathlib.Path or file object
+        Where to write.
+
+    Notes
+    -----
+    On normal exit the temporary file is flushed with ``fsync`` and renamed over
+    ``path`` with :func:`os.replace` (atomic on POSIX within one file system), then
+    the folder is synced so the rename itself survives a crash.  If the body raises,
+    the temporary file is removed and an existing ``path`` is left untouched.
+    """
+    if mode not in (None, "w", "wb"):
+        raise ValueError(f"atomic_write mode must be None, 'w' or 'wb', got {mode!r}")
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"cannot write {str(target)!r}: folder {str(folder)!r} does not exist")
+    # A hidden, unique name in the same folder: the rename stays on one file system,
+    # and concurrent writers of the same target never share a temporary file.
+    tmp = folder / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    # O_EXCL: never clobber someone else's file; 0o666 lets the umask decide the
+    # permissions, as for a plainly created file (mkstemp would force 0o600).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        if mode is None:
+            os.close(fd)
+            fd = None
+            yield tmp
+        else:
+            kwargs = {"encoding": encoding, "newline": newline} if mode == "w" else {}
+            with os.fdopen(fd, mode, **kwargs) as handle:
+                fd = None
+                yield handle
+        fsync_file(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_folder(folder)
+
+
+def fsync_file(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_folder(folder):
+    # Not every platform/file system lets a folder be opened or synced; the data
+    # itself is already on disk, so this is best effort.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+

@@ -1,0 +1,573 @@
+"""Dataset files: the train/val/test splits of one prepared dataset, in HDF5.
+
+docs/FORMATS.md documents the layout group by group; this module is its only
+writer (:func:`write_dataset` whole, :class:`DatasetWriter` block by block, with
+the same layout) and reader (:func:`dataset_info`, :func:`read_dataset`).  No
+pickle: every value is an array or a JSON string, so any HDF5 tool reads the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .atomic import atomic_write
+from .common import (FileFormatError, _attr_str, _decode_labels, _encode_labels, _open_h5,  # noqa: F401
+                     _require, _short, _to_json, library_versions)
+
+__all__ = [
+    "DATASET_FORMAT",
+    "DATASET_FORMAT_VERSION",
+    "SPLITS",
+    "FileFormatError",
+    "write_dataset",
+    "DatasetWriter",
+    "read_dataset",
+    "dataset_info",
+]
+
+DATASET_FORMAT = "softmax_nb-dataset"
+#: Version of the dataset layout.  Readers accept exactly the versions they know;
+#: any change of layout or meaning bumps it (see docs/FORMATS.md, "Version policy").
+DATASET_FORMAT_VERSION = 1
+
+SPLITS = ("train", "val", "test")
+
+# Aim for chunks of about 1 MiB when the caller does not choose: large enough for
+# sequential reads to run at disk speed, small enough for a streamed pass to keep
+# only a few chunks in memory.
+_DEFAULT_CHUNK_BYTES = 1 << 20
+
+_COMPRESSIONS = (None, "lzf", "gzip")
+
+
+def write_dataset(
+    path,
+    splits,
+    classes,
+    attrs=None,
+    *,
+    preprocessing=None,
+    feature_names=None,
+    image_shape=None,
+    class_names=None,
+    config=None,
+    chunk_rows=None,
+    compression=None,
+    compression_level=None,
+):
+    """Write a dataset file (atomically).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Target ``.h5`` file.
+    splits : dict
+        ``{"train": (X, y), "val": (X, y), "test": (X, y)}``; every split is
+        required (an empty split has zero rows).  ``X`` is 2-D float32 or float64
+        and is stored in its own dtype; ``y`` holds class *indices*
+        ``0..len(classes)-1`` and is stored as int64.
+    classes : array-like
+        The class labels (numbers or strings), in index order.
+    attrs : dict, optional
+        ``source`` (str), ``seed`` (int or None) and any other JSON-serialisable
+        provenance (stored in the ``meta`` attribute as JSON).
+    preprocessing : dict, optional
+        ``{"mean": (n_features,), "scale": (n_features,)}`` when X was standardized
+        as ``(X_raw - mean) / scale``.
+    feature_names : sequence of str, optional
+    image_shape : tuple of int, optional
+        ``(height, width)`` when every row is an image in row-major order.
+    class_names : sequence of str, optional
+        Human-readable names of the classes, same length as ``classes``.
+    config : dict, optional
+        The configuration that produced the file, stored as JSON.
+    chunk_rows : int, optional
+        Rows per HDF5 chunk of X.  ``None`` picks about 1 MiB per chunk; ``0``
+        stores X contiguously (no chunks, no compression), which lets
+        :func:`read_dataset` memory-map it.
+    compression : {None, "lzf", "gzip"}
+        Filter for X and y; ``compression_level`` is gzip's level (0-9).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    if compression not in _COMPRESSIONS:
+        raise ValueError(f"compression must be one of {_COMPRESSIONS}, got {compression!r}")
+    if chunk_rows == 0 and compression is not None:
+        raise ValueError("compression needs chunked storage; chunk_rows=0 (contiguous) cannot be compressed")
+    if chunk_rows is not None and (not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 0):
+        raise ValueError(f"chunk_rows must be a non-negative integer or None, got {chunk_rows!r}")
+    attrs = dict(attrs or {})
+    class_values, class_tag = _encode_labels(classes, "classes")
+    n_classes = len(class_values)
+    if n_classes < 1:
+        raise ValueError("a dataset needs at least one class")
+    missing = [name for name in SPLITS if name not in splits]
+    extra = [name for name in splits if name not in SPLITS]
+    if missing or extra:
+        raise ValueError(f"splits must be exactly {SPLITS}; missing {missing}, unexpected {extra}")
+
+    n_features = None
+    checked = {}
+    for name in SPLITS:
+        X, y = splits[name]
+        X = np.asarray(X)
+        y = np.asarray(y)
+        if X.ndim != 2:
+            raise ValueError(f"split {name!r}: X must be 2-D, got shape {X.shape}")
+        if X.dtype not in (np.float32, np.float64):
+            raise ValueError(f"split {name!r}: X must be float32 or float64, got {X.dtype}")
+        if n_features is None:
+            n_features = X.shape[1]
+        elif X.shape[1] != n_features:
+            raise ValueError(f"split {name!r} has {X.shape[1]} features, other splits have {n_features}")
+        if y.shape != (X.shape[0],):
+            raise ValueError(f"split {name!r}: y must have shape ({X.shape[0]},), got {y.shape}")
+        if y.size and (y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= n_classes):
+            raise ValueError(f"split {name!r}: y must hold class indices in 0..{n_classes - 1}")
+        checked[name] = (X, y.astype(np.int64, copy=False))
+    dtypes = {X.dtype for X, _ in checked.values()}
+    if len(dtypes) != 1:
+        raise ValueError(f"all splits must share one X dtype, got {sorted(map(str, dtypes))}")
+
+    if feature_names is not None:
+        feature_names = [str(name) for name in feature_names]
+        if len(feature_names) != n_features:
+            raise ValueError(f"{len(feature_names)} feature names for {n_features} features")
+    if image_shape is not None:
+        image_shape = tuple(int(v) for v in image_shape)
+        if int(np.prod(image_shape)) != n_features:
+            raise ValueError(f"image_shape {image_shape} does not match {n_features} features")
+    if class_names is not None:
+        class_names = [str(name) for name in class_names]
+        if len(class_names) != n_classes:
+            raise ValueError(f"{len(class_names)} class names for {n_classes} classes")
+    preprocessing = _check_preprocessing(preprocessing, n_features)
+
+    itemsize = next(iter(dtypes)).itemsize
+    if chunk_rows is None:
+        chunk_rows = max(1, _DEFAULT_CHUNK_BYTES // max(1, n_features * itemsize))
+    filter_kwargs = {}
+    if compression is not None:
+        filter_kwargs["compression"] = compression
+        if compression == "gzip" and compression_level is not None:
+            filter_kwargs["compression_opts"] = int(compression_level)
+
+    with atomic_write(path) as tmp:
+        with h5py.File(tmp, "w") as handle:
+            _write_header(handle, attrs=attrs, n_features=n_features, classes=class_values, class_tag=class_tag,
+                          preprocessing=preprocessing, config=config, image_shape=image_shape,
+                          feature_names=feature_names, class_names=class_names)
+            for name in SPLITS:
+                X, y = checked[name]
+                group = handle.create_group(name)
+                n_rows = X.shape[0]
+                if chunk_rows == 0 or n_rows == 0 or n_features == 0:
+                    # HDF5 cannot chunk an empty axis; empty splits stay contiguous.
+                    x_kwargs, y_kwargs = {}, {}
+                else:
+                    rows = int(min(chunk_rows, n_rows))
+                    # fletcher32: a checksum per chunk, so a corrupted chunk fails
+                    # loudly on read instead of feeding wrong numbers to training.
+                    x_kwargs = {"chunks": (rows, n_features), "fletcher32": True, **filter_kwargs}
+                    y_kwargs = {"chunks": (rows,), "fletcher32": True, **filter_kwargs}
+                group.create_dataset("X", data=np.ascontiguousarray(X), **x_kwargs)
+                group.create_dataset("y", data=y, **y_kwargs)
+                group.attrs["n_samples"] = int(n_rows)
+                group.attrs["class_counts"] = np.bincount(y, minlength=n_classes).astype(np.int64)
+            _write_preprocessing(handle, preprocessing)
+    return Path(path)
+
+
+def _check_preprocessing(preprocessing, n_features):
+    """``(mean, scale)`` as float64 arrays, checked; ``None`` without standardization."""
+    if preprocessing is None:
+        return None
+    mean = np.asarray(preprocessing["mean"], dtype=np.float64)
+    scale = np.asarray(preprocessing["scale"], dtype=np.float64)
+    if mean.shape != (n_features,) or scale.shape != (n_features,):
+        raise ValueError(f"preprocessing mean/scale must have shape ({n_features},)")
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
+        raise ValueError("preprocessing mean must be finite and scale finite and positive")
+    return {"mean": mean, "scale": scale}
+
+
+def _write_header(handle, *, attrs, n_features, classes, class_tag, preprocessing, config, image_shape,
+                  feature_names, class_names):
+    """Root attributes, /classes, /feature_names, /class_names (both writers share them)."""
+    attrs = dict(attrs)
+    root = handle.attrs
+    root["format"] = DATASET_FORMAT
+    root["format_version"] = DATASET_FORMAT_VERSION
+    root["source"] = str(attrs.pop("source", "unknown"))
+    seed = attrs.pop("seed", None)
+    root["seed"] = -1 if seed is None else int(seed)
+    root["n_features"] = int(n_features)
+    root["n_classes"] = int(len(classes))
+    root["classes_dtype"] = class_tag
+    root["standardized"] = preprocessing is not None
+    root["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    root["library_versions"] = _to_json(library_versions())
+    root["meta"] = _to_json(attrs)
+    root["config"] = _to_json(config if config is not None else {})
+    if image_shape is not None:
+        root["image_shape"] = np.asarray(image_shape, dtype=np.int64)
+    handle.create_dataset("classes", data=classes)
+    strings = h5py.string_dtype("utf-8")
+    if feature_names is not None:
+        handle.create_dataset("feature_names", data=np.array(feature_names, dtype=strings))
+    if class_names is not None:
+        handle.create_dataset("class_names", data=np.array(class_names, dtype=strings))
+
+
+def _write_preprocessing(handle, preprocessing):
+    if preprocessing is not None:
+        group = handle.create_group("preprocessing")
+        group.attrs["method"] = "standardize"
+        group.create_dataset("mean", data=preprocessing["mean"])
+        group.create_dataset("scale", data=preprocessing["scale"])
+
+
+def _read_dataset_header(handle, path):
+    what = "dataset file"
+    for name in ("source", "seed", "n_features", "n_classes", "classes_dtype"):
+        if name not in handle.attrs:
+            raise FileFormatError(f"{what} {str(path)!r} is missing the root attribute {name!r}")
+    classes = _decode_labels(_require(handle, "classes", path, what)[()], _attr_str(handle.attrs["classes_dtype"]))
+    n_features = int(handle.attrs["n_features"])
+    n_classes = int(handle.attrs["n_classes"])
+    if len(classes) != n_classes:
+        raise FileFormatError(
+            f"{what} {str(path)!r} lists {len(classes)} classes but its n_classes attribute says {n_classes}"
+        )
+    seed = int(handle.attrs["seed"])
+    info = {
+        "path": str(path),
+        "format": DATASET_FORMAT,
+        "format_version": int(handle.attrs["format_version"]),
+        "source": _attr_str(handle.attrs["source"]),
+        "seed": None if seed < 0 else seed,
+        "n_features": n_features,
+        "n_classes": n_classes,
+        "classes": classes,
+        "standardized": bool(handle.attrs.get("standardized", False)),
+        "created": _attr_str(handle.attrs.get("created", "")),
+        "library_versions": json.loads(_attr_str(handle.attrs.get("library_versions", "{}"))),
+        "meta": json.loads(_attr_str(handle.attrs.get("meta", "{}"))),
+        "config": json.loads(_attr_str(handle.attrs.get("config", "{}"))),
+        "image_shape": tuple(int(v) for v in handle.attrs["image_shape"]) if "image_shape" in handle.attrs else None,
+        "feature_names": None,
+        "class_names": None,
+        "preprocessing": None,
+        "splits": {},
+    }
+    if "feature_names" in handle:
+        info["feature_names"] = [_attr_str(v) for v in handle["feature_names"][()].tolist()]
+    if "class_names" in handle:
+        info["class_names"] = [_attr_str(v) for v in handle["class_names"][()].tolist()]
+    if "preprocessing" in handle:
+        group = handle["preprocessing"]
+        info["preprocessing"] = {
+            "method": _attr_str(group.attrs.get("method", "standardize")),
+            "mean": np.asarray(_require(group, "mean", path, what)[()], dtype=np.float64),
+            "scale": np.asarray(_require(group, "scale", path, what)[()], dtype=np.float64),
+        }
+        for key in ("mean", "scale"):
+            if info["preprocessing"][key].shape != (n_features,):
+                raise FileFormatError(
+                    f"{what} {str(path)!r}: /preprocessing/{key} has shape "
+                    f"{info['preprocessing'][key].shape}, expected ({n_features},)"
+                )
+    for name in SPLITS:
+        group = _require(handle, name, path, what)
+        X = _require(group, "X", path, what)
+        y = _require(group, "y", path, what)
+        if not isinstance(X, h5py.Dataset) or not isinstance(y, h5py.Dataset):
+            raise FileFormatError(f"{what} {str(path)!r}: /{name}/X and /{name}/y must be datasets")
+        if len(X.shape) != 2 or X.shape[1] != n_features:
+            raise FileFormatError(
+                f"{what} {str(path)!r}: /{name}/X has shape {X.shape}, expected (n, {n_features})"
+            )
+        if X.dtype not in (np.float32, np.float64):
+            raise FileFormatError(f"{what} {str(path)!r}: /{name}/X has dtype {X.dtype}, expected float32/float64")
+        if y.shape != (X.shape[0],):
+            raise FileFormatError(
+                f"{what} {str(path)!r}: /{name}/y has shape {y.shape}, expected ({X.shape[0]},) to match X"
+            )
+        if y.dtype.kind not in "iu":
+            raise FileFormatError(f"{what} {str(path)!r}: /{name}/y has dtype {y.dtype}, expected int64")
+        info["splits"][name] = {
+            "n_samples": int(X.shape[0]),
+            "dtype": str(X.dtype),
+            "chunks": X.chunks,
+            "compression": X.compression,
+            "class_counts": [int(v) for v in group.attrs["class_counts"]] if "class_counts" in group.attrs else None,
+        }
+    return info
+
+
+def dataset_info(path):
+    """Read and check the header of a dataset file, without loading X.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    dict
+        ``source``, ``seed``, ``n_features``, ``n_classes``, ``classes`` (ndarray,
+        the stored label dtype), ``standardized``, ``preprocessing`` (``None`` or
+        ``{"method", "mean", "scale"}``), ``image_shape``, ``feature_names``,
+        ``class_names``, ``config``, ``meta``, ``library_versions``, and ``splits``:
+        ``{name: {"n_samples", "dtype", "chunks", "compression", "class_counts"}}``.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    FileFormatError
+        ``path`` is not a readable softmax_nb dataset file of a known version.
+    """
+    with _open_h5(path, "dataset file", DATASET_FORMAT, DATASET_FORMAT_VERSION) as handle:
+        return _read_dataset_header(handle, Path(path))
+
+
+def read_dataset(path, split, *, mmap_ok=False):
+    """Read one split of a dataset file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    split : {"train", "val", "test"}
+    mmap_ok : bool, default False
+        When true and X is stored contiguously without filters (``chunk_rows=0``
+        at write time), return a read-only ``numpy.memmap`` instead of a copy in
+        memory.  Chunked X is always read into memory.
+
+    Returns
+    -------
+    X : ndarray, shape (n_samples, n_features)
+        In the stored dtype (float32 or float64).
+    y : ndarray of int64, shape (n_samples,)
+        Class indices into ``info["classes"]``.
+    info : dict
+        As :func:`dataset_info`.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    path = Path(path)
+    with _open_h5(path, "dataset file", DATASET_FORMAT, DATASET_FORMAT_VERSION) as handle:
+        info = _read_dataset_header(handle, path)
+        X_node = handle[split]["X"]
+        X = None
+        if mmap_ok and X_node.chunks is None and X_node.compression is None and X_node.shape[0] > 0:
+            offset = X_node.id.get_offset()
+            if offset is not None:
+                X = np.memmap(path, mode="r", dtype=X_node.dtype, offset=offset, shape=X_node.shape, order="C")
+        if X is None:
+            X = X_node[()]
+        y = handle[split]["y"][()].astype(np.int64, copy=False)
+    if y.size and (y.min() < 0 or y.max() >= info["n_classes"]):
+        raise FileFormatError(
+            f"dataset file {str(path)!r}: /{split}/y holds class indices outside 0..{info['n_classes'] - 1}"
+        )
+    return X, y, info
+
+
+
+
+class DatasetWriter:
+    """Write a dataset file one block of rows at a time, never holding X whole.
+
+    The file has exactly the layout of :func:`write_dataset` (docs/FORMATS.md): X
+    chunked by rows with fletcher32 checksums (empty splits contiguous), y int64,
+    per-split ``n_samples`` and ``class_counts``.  The row count of every split is
+    declared up front and :meth:`append` fills the splits in order; leaving the
+    ``with`` block checks that every declared row was written, then renames the
+    temporary file over ``path`` (atomically, as :func:`atomic_write`).  An
+    exception inside the block leaves no file behind.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Target ``.h5`` file.
+    classes : array-like
+        Class labels in index order.
+    n_features : int
+    split_rows : dict
+        ``{"train": n, "val": n, "test": n}``, the rows each split will receive.
+    dtype : {"float32", "float64"}
+        Stored dtype of X; appended blocks are cast to it.
+    attrs, preprocessing, feature_names, image_shape, class_names, config
+        As :func:`write_dataset`.
+    chunk_rows : int, optional
+        Rows per HDF5 chunk (default about 1 MiB per chunk); must be positive:
+        block-wise writing is for chunked files.
+    compression : {None, "lzf", "gzip"}
+    compression_level : int, optional
+
+    Examples
+    --------
+    >>> with DatasetWriter("big.h5", [0, 1], 784, {"train": n, "val": 0, "test": 0}) as w:  # doctest: +SKIP
+    ...     for X_block, y_block in blocks:
+    ...         w.append("train", X_block, y_block)
+    """
+
+    def __init__(self, path, classes, n_features, split_rows, *, dtype="float32", attrs=None,
+                 preprocessing=None, feature_names=None, image_shape=None, class_names=None,
+                 config=None, chunk_rows=None, compression=None, compression_level=None):
+        if compression not in _COMPRESSIONS:
+            raise ValueError(f"compression must be one of {_COMPRESSIONS}, got {compression!r}")
+        if chunk_rows is not None and (isinstance(chunk_rows, bool)
+                                       or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1):
+            raise ValueError(
+                f"chunk_rows must be a positive integer or None for block-wise writing, got {chunk_rows!r}")
+        if str(dtype) not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        if isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) or n_features < 1:
+            raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
+        if sorted(split_rows) != sorted(SPLITS):
+            raise ValueError(f"split_rows must name exactly the splits {SPLITS}, got {sorted(split_rows)}")
+        for name, rows in split_rows.items():
+            if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or rows < 0:
+                raise ValueError(f"split_rows[{name!r}] must be a non-negative integer, got {rows!r}")
+        if split_rows["train"] == 0:
+            raise ValueError("split_rows['train'] is 0: the training split needs rows")
+        self.path = Path(path)
+        self.classes, self._class_tag = _encode_labels(classes, "classes")
+        self.n_classes = len(self.classes)
+        if self.n_classes < 1:
+            raise ValueError("a dataset needs at least one class")
+        self.n_features = int(n_features)
+        self.dtype = np.dtype(dtype)
+        self.split_rows = {name: int(split_rows[name]) for name in SPLITS}
+        self.attrs = dict(attrs or {})
+        self.preprocessing = _check_preprocessing(preprocessing, int(n_features))
+        self.feature_names = None if feature_names is None else [str(v) for v in feature_names]
+        self.image_shape = None if image_shape is None else tuple(int(v) for v in image_shape)
+        self.class_names = None if class_names is None else [str(v) for v in class_names]
+        self.config = config
+        if self.feature_names is not None and len(self.feature_names) != self.n_features:
+            raise ValueError(f"{len(self.feature_names)} feature names for {self.n_features} features")
+        if self.image_shape is not None and int(np.prod(self.image_shape)) != self.n_features:
+            raise ValueError(f"image_shape {self.image_shape} does not match {self.n_features} features")
+        if self.class_names is not None and len(self.class_names) != self.n_classes:
+            raise ValueError(f"{len(self.class_names)} class names for {self.n_classes} classes")
+        if chunk_rows is None:
+            chunk_rows = max(1, _DEFAULT_CHUNK_BYTES // (self.n_features * self.dtype.itemsize))
+        self.chunk_rows = int(chunk_rows)
+        self._filters = {}
+        if compression is not None:
+            self._filters["compression"] = compression
+            if compression == "gzip" and compression_level is not None:
+                self._filters["compression_opts"] = int(compression_level)
+        self._written = dict.fromkeys(SPLITS, 0)
+        self._counts = {name: np.zeros(self.n_classes, dtype=np.int64) for name in SPLITS}
+        self._stack = None
+        self._handle = None
+
+    def __enter__(self):
+        self._stack = contextlib.ExitStack()
+        try:
+            tmp = self._stack.enter_context(atomic_write(self.path))
+            # Closed before atomic_write syncs and renames (ExitStack unwinds in reverse).
+            self._handle = self._stack.enter_context(h5py.File(tmp, "w"))
+            self._write_header()
+        except BaseException:
+            self._stack.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def _write_header(self):
+        handle = self._handle
+        _write_header(handle, attrs=self.attrs, n_features=self.n_features, classes=self.classes,
+                      class_tag=self._class_tag, preprocessing=self.preprocessing, config=self.config,
+                      image_shape=self.image_shape, feature_names=self.feature_names,
+                      class_names=self.class_names)
+        for name in SPLITS:
+            rows = self.split_rows[name]
+            group = handle.create_group(name)
+            if rows == 0:
+                x_kwargs, y_kwargs = {}, {}
+            else:
+                chunk = min(self.chunk_rows, rows)
+                x_kwargs = {"chunks": (chunk, self.n_features), "fletcher32": True, **self._filters}
+                y_kwargs = {"chunks": (chunk,), "fletcher32": True, **self._filters}
+            group.create_dataset("X", shape=(rows, self.n_features), dtype=self.dtype, **x_kwargs)
+            group.create_dataset("y", shape=(rows,), dtype=np.int64, **y_kwargs)
+        _write_preprocessing(handle, self.preprocessing)
+
+    def append(self, split, X, y):
+        """Write the next rows of ``split``.
+
+        Parameters
+        ----------
+        split : {"train", "val", "test"}
+        X : array-like of shape (n_rows, n_features)
+            Real numbers; cast to the file's dtype.
+        y : array-like of shape (n_rows,)
+            Class indices ``0..n_classes-1``.
+        """
+        if self._handle is None:
+            raise RuntimeError("DatasetWriter.append must be called inside its 'with' block")
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        X = np.asarray(X)
+        y = np.asarray(y)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(f"split {split!r}: X block must have shape (n, {self.n_features}), got {X.shape}")
+        if X.dtype.kind not in "biuf":
+            raise ValueError(f"split {split!r}: X block must hold real numbers, got dtype {X.dtype}")
+        if y.shape != (X.shape[0],):
+            raise ValueError(f"split {split!r}: y block must have shape ({X.shape[0]},), got {y.shape}")
+        if y.size and (y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= self.n_classes):
+            raise ValueError(f"split {split!r}: y must hold class indices in 0..{self.n_classes - 1}")
+        start = self._written[split]
+        stop = start + X.shape[0]
+        if stop > self.split_rows[split]:
+            raise ValueError(
+                f"split {split!r}: appending {X.shape[0]} rows after {start} exceeds the declared "
+                f"{self.split_rows[split]} rows"
+            )
+        if X.shape[0] == 0:
+            return
+        group = self._handle[split]
+        group["X"][start:stop] = np.ascontiguousarray(X, dtype=self.dtype)
+        group["y"][start:stop] = y.astype(np.int64, copy=False)
+        self._counts[split] += np.bincount(y, minlength=self.n_classes).astype(np.int64)
+        self._written[split] = stop
+
+    @property
+    def rows_written(self):
+        """Rows appended so far, per split."""
+        return dict(self._written)
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                short = {n: (self._written[n], self.split_rows[n]) for n in SPLITS
+                         if self._written[n] != self.split_rows[n]}
+                if short:
+                    detail = ", ".join(f"{n} {w} of {r}" for n, (w, r) in short.items())
+                    raise ValueError(f"{str(self.path)!r}: not every declared row was written ({detail})")
+                for name in SPLITS:
+                    group = self._handle[name]
+                    group.attrs["n_samples"] = self.split_rows[name]
+                    group.attrs["class_counts"] = self._counts[name]
+        except BaseException:
+            self._handle = None
+            self._stack.__exit__(*sys.exc_info())
+            raise
+        self._handle = None
+        return self._stack.__exit__(exc_type, exc, tb)
+
