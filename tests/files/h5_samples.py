@@ -1,0 +1,28 @@
+"""Small dataset files for the tests of softmax_nb.files (imported by name: pytest puts this folder on sys.path)."""
+
+import os
+
+import numpy as np
+
+from softmax_nb.files.dataset import SPLITS, write_dataset
+
+
+def leftovers(folder):
+    """Temporary files of atomic_write left in a folder (there must be none)."""
+    return [name for name in os.listdir(folder) if ".tmp-" in name]
+
+
+def small_splits(dtype=np.float64, n_features=3, n_classes=3, seed=0, sizes=(30, 9, 9)):
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, n in zip(SPLITS, sizes):
+        out[name] = (rng.standard_normal((n, n_features)).astype(dtype), rng.integers(0, n_classes, n))
+    return out
+
+
+def write_small(path, **kwargs):
+    kwargs.setdefault("classes", np.array([10, 20, 30]))
+    splits = kwargs.pop("splits", small_splits())
+    classes = kwargs.pop("classes")
+    attrs = kwargs.pop("attrs", {"source": "test", "seed": 3})
+    return write_dataset(path, splits, classes, attrs, **kwargs)

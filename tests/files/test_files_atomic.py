@@ -1,0 +1,63 @@
+"""softmax_nb.files.atomic: atomic writes leave the old file or the new one, never half a file."""
+
+import os
+import stat
+
+import h5py
+import numpy as np
+import pytest
+
+from h5_samples import leftovers
+from softmax_nb.files import atomic as sio
+
+
+def test_atomic_write_replaces_target_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with sio.atomic_write(target, "w") as handle:
+        handle.write("new")
+        # Until the block ends, the old content is still in place.
+        assert target.read_text() == "old"
+    assert target.read_text() == "new"
+    assert leftovers(tmp_path) == []
+
+
+def test_atomic_write_failure_keeps_old_file_and_removes_temp(tmp_path):
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError, match="boom"):
+        with sio.atomic_write(target, "wb") as handle:
+            handle.write(b"half of the new")
+            raise RuntimeError("boom")
+    assert target.read_bytes() == b"old"
+    assert leftovers(tmp_path) == []
+
+
+def test_atomic_write_failure_without_old_file_leaves_nothing(tmp_path):
+    target = tmp_path / "model.h5"
+    with pytest.raises(ValueError):
+        with sio.atomic_write(target) as tmp:
+            with h5py.File(tmp, "w") as handle:
+                handle["x"] = 1
+            raise ValueError("interrupted")
+    assert os.listdir(tmp_path) == []
+
+
+def test_atomic_write_path_mode_and_permissions(tmp_path):
+    target = tmp_path / "data.h5"
+    with sio.atomic_write(target) as tmp:
+        assert tmp.parent == tmp_path and tmp.name.startswith(".data.h5.tmp-")
+        with h5py.File(tmp, "w") as handle:
+            handle["x"] = np.arange(3)
+    with h5py.File(target, "r") as handle:
+        assert handle["x"][()].tolist() == [0, 1, 2]
+    # Permissions follow the umask like any new file, not mkstemp's 0600.
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o666 & ~umask
+
+
+def test_atomic_write_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        with sio.atomic_write(tmp_path / "nope" / "x.txt", "w"):
+            pass

@@ -1,0 +1,134 @@
+"""softmax_nb.files.model: model files, their round trip and the errors of bad files."""
+
+import os
+
+import h5py
+import numpy as np
+import pytest
+
+from h5_samples import write_small
+from softmax_nb import SoftmaxClassifier
+from softmax_nb import files as sio
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 5))
+    y = np.array(["b", "a", "c"])[rng.integers(0, 3, 120)]
+    X_val = rng.standard_normal((30, 5))
+    y_val = np.array(["b", "a", "c"])[rng.integers(0, 3, 30)]
+    clf = SoftmaxClassifier(C=0.5, max_iter=50, class_weight={"a": 2.0, "b": 1.0}, random_state=3)
+    clf.fit(X, y, eval_set=(X_val, y_val))
+    return clf, X
+
+
+def test_model_round_trip(tmp_path, fitted):
+    clf, X = fitted
+    path = tmp_path / "m.h5"
+    pre = {"mean": np.arange(5.0), "scale": np.ones(5)}
+    sio.save_model(path, clf, preprocessing=pre, extra={"data": "x.h5"}, config_hash="abc123")
+    loaded, info = sio.load_model(path, return_info=True)
+    assert type(loaded) is SoftmaxClassifier
+    assert loaded.get_params() == clf.get_params()
+    np.testing.assert_array_equal(loaded.classes_, clf.classes_)
+    assert loaded.classes_.dtype == clf.classes_.dtype
+    np.testing.assert_array_equal(loaded.coef_, clf.coef_)
+    np.testing.assert_array_equal(loaded.intercept_, clf.intercept_)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+    assert loaded.n_features_in_ == 5 and loaded.n_iter_ == clf.n_iter_
+    assert loaded.device_used_ == clf.device_used_ and loaded.fit_time_ == clf.fit_time_
+    assert set(loaded.history_) == set(clf.history_)
+    for key in clf.history_:
+        np.testing.assert_array_equal(loaded.history_[key], clf.history_[key])
+    assert info["config_hash"] == "abc123" and info["extra"] == {"data": "x.h5"}
+    np.testing.assert_array_equal(info["preprocessing"]["mean"], pre["mean"])
+    versions = info["library_versions"]
+    assert versions["numpy"] == np.__version__ and versions["numba"] != "unknown"
+    assert versions["softmax_nb"] == __import__("softmax_nb").__version__
+    # Nothing in the file needs pickle: every object is a plain dataset or attribute.
+    with h5py.File(path, "r") as handle:
+        assert handle["coef"].fletcher32
+        assert all(not isinstance(v, np.void) for v in handle.attrs.values())
+
+
+def test_model_class_weight_with_integer_keys(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((60, 3))
+    y = rng.integers(0, 3, 60)
+    clf = SoftmaxClassifier(class_weight={0: 1.0, 2: 3.0}, C=float("inf"), max_iter=5)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    sio.save_model(tmp_path / "m.h5", clf)
+    loaded = sio.load_model(tmp_path / "m.h5")
+    assert loaded.class_weight == {0: 1.0, 2: 3.0}
+    assert np.isinf(loaded.C)
+
+
+def test_save_unfitted_model_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unfitted"):
+        sio.save_model(tmp_path / "m.h5", SoftmaxClassifier())
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda h: h.__delitem__("coef"), "missing '/coef'"),
+        (lambda h: (h.__delitem__("intercept"), h.create_dataset("intercept", data=np.zeros(2))), "/intercept"),
+        (lambda h: h.attrs.__setitem__("n_features_in", 7), "/coef has shape"),
+        (lambda h: h.attrs.__setitem__("n_classes", 4), "lists 3 classes"),
+        (lambda h: h.attrs.__setitem__("hyperparameters", "{not json"), "not valid JSON"),
+        (lambda h: h.attrs.__setitem__("hyperparameters", '{"C": 1.0, "bogus": 2}'), "bogus"),
+        (lambda h: h.attrs.__setitem__("format_version", 99), "format version 99"),
+        (lambda h: h.attrs.__setitem__("format", "something-else"), "format 'something-else'"),
+    ],
+)
+def test_inconsistent_model_file(tmp_path, fitted, damage, message):
+    path = tmp_path / "m.h5"
+    sio.save_model(path, fitted[0])
+    with h5py.File(path, "r+") as handle:
+        damage(handle)
+    with pytest.raises(sio.FileFormatError, match=message):
+        sio.load_model(path)
+
+
+def test_truncated_model_file(tmp_path, fitted):
+    path = tmp_path / "m.h5"
+    sio.save_model(path, fitted[0])
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 100])
+    with pytest.raises(sio.FileFormatError, match="truncated"):
+        sio.load_model(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        sio.read_dataset(tmp_path / "missing.h5", "train")
+    with pytest.raises(FileNotFoundError, match="model file .* does not exist"):
+        sio.load_model(tmp_path / "missing.h5")
+
+
+def test_hdf5_not_ours(tmp_path):
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as handle:
+        handle["X"] = np.zeros((3, 2))
+    with pytest.raises(sio.FileFormatError, match="not a softmax_nb file"):
+        sio.read_dataset(path, "train")
+    with pytest.raises(sio.FileFormatError, match="not a softmax_nb file"):
+        sio.load_model(path)
+
+
+def test_wrong_format_kind_and_version(tmp_path):
+    path = tmp_path / "d.h5"
+    write_small(path)
+    with pytest.raises(sio.FileFormatError, match="format 'softmax_nb-dataset', expected 'softmax_nb-model'"):
+        sio.load_model(path)
+    with h5py.File(path, "r+") as handle:
+        handle.attrs["format_version"] = sio.DATASET_FORMAT_VERSION + 1
+    with pytest.raises(sio.FileFormatError, match="format version 2.*newer"):
+        sio.read_dataset(path, "train")
