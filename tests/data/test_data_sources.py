@@ -221,3 +221,45 @@ def test_load_source_checks_names_and_arguments():
         ds.load_source({"name": "csv"})
     X, y, meta = ds.load_source("digits")
     assert meta["source"] == "digits"
+
+
+def test_npy_lists_hdf5_strings_and_npz_errors(tmp_path):
+    X = np.arange(12.0).reshape(6, 2)
+    y = np.array([0, 1, 0, 1, 1, 0])
+    np.save(tmp_path / "X1.npy", X[:4])
+    np.save(tmp_path / "X2.npy", X[4:])
+    np.save(tmp_path / "y1.npy", y[:4])
+    np.save(tmp_path / "y2.npy", y[4:])
+    X2, y2, meta = ds.load_npy([tmp_path / "X1.npy", tmp_path / "X2.npy"], [tmp_path / "y1.npy", tmp_path / "y2.npy"])
+    np.testing.assert_array_equal(X2, X)
+    np.testing.assert_array_equal(y2, y)
+    assert len(meta["x_path"]) == 2
+    with pytest.raises(ds.DataError, match="2 X file"):
+        ds.load_npy([tmp_path / "X1.npy", tmp_path / "X2.npy"], tmp_path / "y1.npy")
+    np.savez(tmp_path / "a.npz", X=X, y=y)
+    with pytest.raises(ds.DataError, match="is an .npz archive, not a single .npy array"):
+        ds.load_npy(tmp_path / "a.npz", tmp_path / "y1.npy")
+    (tmp_path / "broken.npz").write_bytes(open(tmp_path / "a.npz", "rb").read()[:200])
+    with pytest.raises(ds.DataError, match="broken.npz"):
+        ds.load_npz(tmp_path / "broken.npz")
+    with h5py.File(tmp_path / "s.h5", "w") as handle:
+        handle["X"] = X
+        handle.create_dataset("y", data=np.array(["cat", "dog"] * 3, dtype=object), dtype=h5py.string_dtype())
+    _, labels, _ = ds.load_hdf5(tmp_path / "s.h5")
+    assert labels.dtype.kind == "U" and labels.tolist()[:2] == ["cat", "dog"]
+
+
+def test_fashion_mnist_from_a_folder(tmp_path):
+    for prefix, n in (("train", 6), ("t10k", 4)):
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", np.full((n, 2, 2), 51, np.uint8))
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", np.arange(n, dtype=np.uint8))
+    X, y, meta = ds.load_fashion_mnist(tmp_path, subset="all", scale=255)
+    assert X.shape == (10, 4) and y.tolist() == [0, 1, 2, 3, 4, 5, 0, 1, 2, 3]
+    assert np.allclose(X, 0.2) and meta["class_names"][0] == "T-shirt/top" and meta["image_shape"] == [2, 2]
+    X, _, _ = ds.load_fashion_mnist(tmp_path, subset="test")
+    assert X.shape == (4, 4)
+    with pytest.raises(ds.DataError, match="subset must be"):
+        ds.load_fashion_mnist(tmp_path, subset="val")
+    (tmp_path / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(FileNotFoundError, match=r"t10k-labels-idx1-ubyte\(.gz\) not found"):
+        ds.load_fashion_mnist(tmp_path)

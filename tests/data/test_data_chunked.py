@@ -1,0 +1,172 @@
+"""softmax_nb.data.chunked: block readers of every file source, and prepare_chunked."""
+
+import gzip
+
+import h5py
+import numpy as np
+import pytest
+
+from idx_files import write_idx
+from softmax_nb import data as datasets
+from softmax_nb import files as sio
+from softmax_nb.cli import main as cli_main
+
+
+def _raw_data(n=600, n_features=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, n_features)) * 3 + 1
+    y = np.argmax(X[:, :3] + rng.standard_normal((n, 3)), axis=1)
+    return X, y
+
+
+def _sources(tmp_path, kind, X, y):
+    """(in-memory source, block source) of the same rows."""
+    if kind == "csv":
+        source = {"name": "csv", "path": str(tmp_path / "d.csv"), "label_column": "label"}
+        with open(source["path"], "w") as handle:
+            handle.write(",".join([f"f{i}" for i in range(X.shape[1])] + ["label"]) + "\n")
+            for row, label in zip(X, y):
+                handle.write(",".join(repr(float(v)) for v in row) + f",{['cat', 'dog', 'eel'][label]}\n")
+        return source, source
+    if kind == "npy":
+        for name, value in (("X1", X[:250]), ("X2", X[250:]), ("y1", y[:250]), ("y2", y[250:])):
+            np.save(tmp_path / f"{name}.npy", value)
+        # Lists of files are concatenated, in memory and block by block.
+        source = {"name": "npy", "x_path": [str(tmp_path / "X1.npy"), str(tmp_path / "X2.npy")],
+                  "y_path": [str(tmp_path / "y1.npy"), str(tmp_path / "y2.npy")]}
+        return source, source
+    if kind in ("npz", "npz_compressed"):
+        save = np.savez_compressed if kind == "npz_compressed" else np.savez
+        save(tmp_path / "d.npz", features=X.astype(np.float32), target=y)
+        source = {"name": "npz", "path": str(tmp_path / "d.npz"), "x_key": "features", "y_key": "target"}
+        return source, source
+    if kind == "hdf5":
+        with h5py.File(tmp_path / "d.h5", "w") as handle:
+            handle.create_dataset("data/X", data=X, chunks=(64, X.shape[1]))
+            handle.create_dataset("data/y", data=np.array(["abc"[v] for v in y], dtype=object),
+                                  dtype=h5py.string_dtype())
+        source = {"name": "hdf5", "path": str(tmp_path / "d.h5"), "x_key": "data/X", "y_key": "data/y"}
+        return source, source
+    X = np.round(np.clip(X * 20 + 128, 0, 255))
+    X[:, 0] = 7  # a constant feature: scale 1
+    if kind == "idx":
+        write_idx(tmp_path / "img.idx", X.reshape(len(X), 2, 3))
+        write_idx(tmp_path / "lab.idx", y)
+        source = {"name": "idx", "images": str(tmp_path / "img.idx"), "labels": str(tmp_path / "lab.idx"),
+                  "scale": 255}
+        return source, source
+    assert kind == "fashion_mnist"
+    folder = tmp_path / "fashion"
+    folder.mkdir()
+    for prefix, rows in (("train", slice(0, 400)), ("t10k", slice(400, None))):
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", X[rows].reshape(-1, 2, 3))
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", y[rows])  # found with or without .gz
+    source = {"name": "fashion_mnist", "directory": str(folder), "scale": 255}
+    return source, source
+
+
+@pytest.mark.parametrize("kind", ["csv", "npy", "npz", "npz_compressed", "hdf5", "idx", "fashion_mnist"])
+def test_prepare_chunked_equals_prepare(tmp_path, kind):
+    X, y = _raw_data()
+    whole_source, source = _sources(tmp_path, kind, X, y)
+    whole = datasets.prepare(whole_source, tmp_path / "whole.h5", seed=3)
+    chunked = datasets.prepare_chunked(source, tmp_path / "chunked.h5", seed=3, block_rows=64, chunk_rows=50)
+    assert np.array_equal(chunked["classes"], whole["classes"])
+    assert chunked["feature_names"] == whole["feature_names"]
+    assert chunked["image_shape"] == whole["image_shape"]
+    assert chunked["class_names"] == whole["class_names"]
+    np.testing.assert_allclose(chunked["preprocessing"]["mean"], whole["preprocessing"]["mean"], rtol=1e-12)
+    np.testing.assert_allclose(chunked["preprocessing"]["scale"], whole["preprocessing"]["scale"], rtol=1e-12)
+    for split in sio.SPLITS:
+        X_whole, y_whole, _ = sio.read_dataset(tmp_path / "whole.h5", split)
+        X_chunked, y_chunked, _ = sio.read_dataset(tmp_path / "chunked.h5", split)
+        # One table of defaults: float64 in memory and out of core.
+        assert X_whole.dtype == X_chunked.dtype == np.float64
+        assert np.array_equal(y_whole, y_chunked)
+        np.testing.assert_allclose(X_chunked, X_whole, rtol=1e-11, atol=1e-11)
+        assert chunked["splits"][split]["chunks"] in (None, (50, X.shape[1]), (len(y_whole), X.shape[1]))
+
+
+def test_block_rows_default_is_about_64_mib():
+    X, y = _raw_data(300)
+    assert datasets.BLOCK_BYTES == 64 * 2**20
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        np.save(Path(folder) / "X.npy", X)
+        np.save(Path(folder) / "y.npy", y)
+        info = datasets.prepare_chunked({"name": "npy", "x_path": f"{folder}/X.npy", "y_path": f"{folder}/y.npy"},
+                                        Path(folder) / "d.h5")
+    assert info["meta"]["split"]["block_rows"] == 64 * 2**20 // (8 * X.shape[1])
+
+
+def test_prepare_chunked_reports_bad_cells(tmp_path):
+    path = tmp_path / "bad.csv"
+    X, y = _raw_data(200)
+    lines = [",".join(map(str, row)) + f",{label}" for row, label in zip(X, y)]
+    lines[150] = lines[150].replace(str(X[150, 2]), "oops", 1)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(datasets.DataError, match="line 151, column 3: 'oops' is not a number"):
+        datasets.prepare_chunked({"name": "csv", "path": str(path)}, tmp_path / "out.h5", block_rows=32)
+    assert not (tmp_path / "out.h5").exists()
+
+
+@pytest.mark.parametrize("name", ["digits", "synthetic"])
+def test_generated_sources_are_refused(tmp_path, name):
+    with pytest.raises(datasets.DataError, match=f"chunked conversion reads sources .*not '{name}'.*generated in memory"):
+        datasets.prepare_chunked({"name": name}, tmp_path / "out.h5")
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_block_readers_refuse_what_they_cannot_read(tmp_path):
+    X, y = _raw_data(100)
+    np.savez(tmp_path / "f.npz", X=np.asfortranarray(X), y=y)
+    with pytest.raises(datasets.DataError, match="Fortran .* cannot be read in row blocks"):
+        datasets.prepare_chunked({"name": "npz", "path": str(tmp_path / "f.npz")}, tmp_path / "out.h5")
+    np.savez(tmp_path / "k.npz", X=X, y=y)
+    with pytest.raises(datasets.DataError, match=r"has no array 'features'; it holds \['X', 'y'\]"):
+        datasets.prepare_chunked({"name": "npz", "path": str(tmp_path / "k.npz"), "x_key": "features"},
+                                 tmp_path / "out.h5")
+    (tmp_path / "junk.npz").write_bytes(b"PK not a zip")
+    with pytest.raises(datasets.DataError, match="cannot read NPZ file"):
+        datasets.prepare_chunked({"name": "npz", "path": str(tmp_path / "junk.npz")}, tmp_path / "out.h5")
+    with h5py.File(tmp_path / "d.h5", "w") as handle:
+        handle["X"] = X[:, 0]
+        handle["y"] = y
+    with pytest.raises(datasets.DataError, match="dataset 'X' must be a 2-D array of numbers"):
+        datasets.prepare_chunked({"name": "hdf5", "path": str(tmp_path / "d.h5")}, tmp_path / "out.h5")
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y[:90])
+    with pytest.raises(datasets.DataError, match=r"y.npy' have shape \(90,\), X .* has 100 rows"):
+        datasets.prepare_chunked({"name": "npy", "x_path": str(tmp_path / "X.npy"), "y_path": str(tmp_path / "y.npy")},
+                                 tmp_path / "out.h5")
+    with pytest.raises(datasets.DataError, match="does not take 'bogus'"):
+        datasets.prepare_chunked({"name": "csv", "path": "x.csv", "bogus": 1}, tmp_path / "out.h5")
+    images = np.zeros((5, 2, 2), np.uint8)
+    data = bytes([0, 0, 8, 3]) + np.array([5, 2, 2], ">u4").tobytes() + images.tobytes()
+    (tmp_path / "short.gz").write_bytes(gzip.compress(data[:-3]))
+    write_idx(tmp_path / "lab", np.arange(5) % 2)
+    with pytest.raises(datasets.DataError, match="ends after 4 of the 5 items"):
+        datasets.prepare_chunked({"name": "idx", "images": str(tmp_path / "short.gz"), "labels": str(tmp_path / "lab")},
+                                 tmp_path / "out.h5", test_fraction=0.4, val_fraction=0.2, stratify=False)
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_cli_prepare_out_of_core(tmp_path):
+    X, y = _raw_data(300)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    out = tmp_path / "d.h5"
+    assert cli_main(["prepare", "--source", "npy", "--arg", f"x_path={tmp_path / 'X.npy'}",
+                     "--arg", f"y_path={tmp_path / 'y.npy'}", "--out-of-core", "--block-rows", "40",
+                     "--chunk-rows", "16", "-o", str(out)]) == 0
+    info = sio.dataset_info(out)
+    # The schema's dtype (float64) out of core too; --dtype float32 halves the file.
+    assert info["splits"]["train"]["dtype"] == "float64" and info["splits"]["train"]["chunks"][0] == 16
+    assert sum(s["n_samples"] for s in info["splits"].values()) == 300
+    assert info["meta"]["split"]["block_rows"] == 40
+    assert cli_main(["prepare", "--source", "npy", "--arg", f"x_path={tmp_path / 'X.npy'}",
+                     "--arg", f"y_path={tmp_path / 'y.npy'}", "--out-of-core", "--dtype", "float32",
+                     "-o", str(out)]) == 0
+    assert sio.dataset_info(out)["splits"]["train"]["dtype"] == "float32"
