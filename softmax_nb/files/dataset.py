@@ -18,6 +18,7 @@ import h5py
 import numpy as np
 
 from .atomic import atomic_write
+# FileFormatError and _short are also read from here by data.streaming (the dataset reader).
 from .common import (FileFormatError, _attr_str, _decode_labels, _encode_labels, _open_h5,  # noqa: F401
                      _require, _short, _to_json, library_versions)
 
