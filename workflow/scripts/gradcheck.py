@@ -14,7 +14,7 @@ logger = start_logging(snakemake)
 
 import numba  # noqa: E402
 
-from softmax_nb.files import io  # noqa: E402
+from softmax_nb import files as io  # noqa: E402
 from softmax_nb.model.gradcheck import gradcheck_model  # noqa: E402
 
 # The kernels are parallel: keep them to the job's threads, as Snakemake scheduled it.
