@@ -26,7 +26,8 @@ _moved.install()
 
 # scikit-learn takes about a second to import: the estimator and gradcheck load on
 # first use, so that `import softmax_nb` plus a kernel call stays fast.
-_LAZY = {"SoftmaxClassifier": "model.estimator", "gradcheck": "model.gradcheck"}
+_LAZY = {"SoftmaxClassifier": "model.estimator", "gradcheck": "model.gradcheck",
+         "load_model": "model.persistence"}
 
 
 def __getattr__(name):
@@ -43,6 +44,7 @@ __all__ = [
     "__version__",
     "SoftmaxClassifier",
     "gradcheck",
+    "load_model",
     "loss_gradient",
     "decision_function",
     "predict_proba",

@@ -21,7 +21,7 @@ MOVED = {
     "softmax_nb.gradcheck": ("softmax_nb.model.gradcheck",),
     "softmax_nb.checkpoint": ("softmax_nb.files.checkpoint", "softmax_nb.model.training"),
     "softmax_nb.io": ("softmax_nb.files.atomic", "softmax_nb.files.common", "softmax_nb.files.dataset",
-                      "softmax_nb.files.model", "softmax_nb.files.inspect"),
+                      "softmax_nb.files.model", "softmax_nb.files.inspect", "softmax_nb.model.persistence"),
     "softmax_nb.datasets": ("softmax_nb.data.checks", "softmax_nb.data.sources", "softmax_nb.data.split",
                             "softmax_nb.data.preparation", "softmax_nb.data.chunked"),
     "softmax_nb.streaming": ("softmax_nb.data.streaming", "softmax_nb.model.backends",

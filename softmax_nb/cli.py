@@ -25,7 +25,9 @@ import numpy as np
 from . import data as datasets
 from . import files as sio
 from .settings.config import dataset_default, load_config
-from .files.checkpoint import TrainingInterrupted
+from .model.hyperparameters import DEFAULTS as HYPERPARAMETERS
+from .model.training import TrainingInterrupted
+from .settings import choices, default, defaults
 
 PROG = "softmax-nb"
 EXIT_DATA = 1
@@ -156,8 +158,15 @@ def _labels(info, y_index):
     return np.asarray(info["classes"])[y_index]
 
 
+def _load_model(path, **options):
+    # The estimator (and scikit-learn, ~1 s to import) loads only for commands that need it.
+    from .model.persistence import load_model
+
+    return load_model(path, **options)
+
+
 def _load_model_for(path, n_features, data_path):
-    clf, minfo = sio.load_model(path, return_info=True)
+    clf, minfo = _load_model(path, return_info=True)
     if clf.n_features_in_ != n_features:
         raise CLIError(
             f"model {str(path)!r} expects {clf.n_features_in_} features but {str(data_path)!r} has {n_features}"
@@ -310,23 +319,6 @@ def _hyperparameters(args):
     return params, threads
 
 
-def _map_class_weight(weight, classes):
-    """JSON and YAML keys are strings; map them onto the dataset's labels."""
-    if not isinstance(weight, dict):
-        return weight
-    by_text = {str(label): label for label in np.asarray(classes).tolist()}
-    mapped = {}
-    for key, value in weight.items():
-        if key in by_text.values():
-            mapped[key] = value
-        elif str(key) in by_text:
-            mapped[by_text[str(key)]] = value
-        else:
-            raise CLIError(f"class_weight names class {key!r}, which the data do not have (classes: "
-                           f"{', '.join(map(str, by_text))})")
-    return mapped
-
-
 def _warm_up(X, n_classes):
     """Time the first kernel calls: numba compiles (or loads from its cache) here."""
     from softmax_nb.kernels import cpu as kernels
@@ -356,7 +348,12 @@ def _write_history(history, path):
 
 
 def _cmd_train(args):
+    """``train``: in memory, or streamed from the file with --max-memory-mb; both checkpoint."""
+    import numba
+
     from softmax_nb import SoftmaxClassifier
+    from softmax_nb.model.estimator import fit_streaming
+    from softmax_nb.model.runtime import resolve_device
 
     out = _check_output(args.output)
     if args.history:
@@ -367,67 +364,80 @@ def _cmd_train(args):
     threads = _set_threads(threads)
     if params.get("device", "cpu") != "cpu":
         # Before any data is read: "no GPU here" is a setup problem, not a crash.
-        from softmax_nb.model.estimator import resolve_device
-
         try:
             resolve_device(params["device"])
         except (RuntimeError, ImportError) as exc:
             raise CLIError(str(exc)) from exc
     if threads is not None and "n_threads" not in params:
         params["n_threads"] = threads
-    if args.max_memory_mb is not None:
-        return _train_streaming(args, params, out)
-    X, y, info = sio.read_dataset(args.data, "train")
-    classes = info["classes"]
-    y_labels = _labels(info, y)
-    if "class_weight" in params:
-        params["class_weight"] = _map_class_weight(params["class_weight"], classes)
-    eval_set = None
-    if not args.no_eval:
-        X_val, y_val, _ = sio.read_dataset(args.data, "val")
-        if len(y_val):
-            eval_set = (X_val, _labels(info, y_val))
-    try:
-        clf = SoftmaxClassifier(**params)
-    except TypeError as exc:
-        raise CLIError(f"bad hyperparameters: {exc}", EXIT_USAGE) from exc
-    if args.init_model:
-        previous = sio.load_model(args.init_model)
-        clf.set_params(warm_start=True)
-        for attr in ("coef_", "intercept_", "classes_", "n_features_in_"):
-            setattr(clf, attr, getattr(previous, attr))
+    streamed = args.max_memory_mb is not None
+    if streamed and not args.max_memory_mb > 0:
+        raise CLIError(f"--max-memory-mb must be positive, got {args.max_memory_mb}", EXIT_USAGE)
     checkpoint = None if args.no_checkpoint else Path(args.checkpoint or f"{out}.ckpt")
     if checkpoint is not None:
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        clf.set_params(checkpoint_path=str(checkpoint), checkpoint_every=args.checkpoint_every,
-                       checkpoint_seconds=args.checkpoint_seconds)
+        params.update(checkpoint_path=str(checkpoint), checkpoint_every=args.checkpoint_every,
+                      checkpoint_seconds=args.checkpoint_seconds)
         if args.resume and checkpoint.exists():
             log.info("resuming from checkpoint %s", checkpoint)
         elif args.resume:
-            log.info("no checkpoint at %s: training from the start", checkpoint)
+            log.info("no checkpoint at %s yet: training from the start", checkpoint)
     elif args.resume:
         raise CLIError("--resume needs checkpoints (drop --no-checkpoint)", EXIT_USAGE)
-    compile_seconds = _warm_up(X, len(np.unique(y)))
-    import numba
+    try:
+        SoftmaxClassifier(**params)
+    except TypeError as exc:
+        raise CLIError(f"bad hyperparameters: {exc}", EXIT_USAGE) from exc
+    init = _load_model(args.init_model) if args.init_model else None
+    info = sio.dataset_info(args.data)
+    train_rows = int(info["splits"]["train"]["n_samples"])
+    if streamed:
+        import h5py
 
+        with h5py.File(args.data, "r") as handle:
+            first_rows = handle["train/X"][:4]
+        compile_seconds = _warm_up(first_rows, info["n_classes"])
+    else:
+        X, y, info = sio.read_dataset(args.data, "train")
+        compile_seconds = _warm_up(X, info["n_classes"])
     log.info(
         "numba kernels ready in %.2f s (compilation or cache load; NUMBA_CACHE_DIR=%s), %d thread(s)",
         compile_seconds, os.environ.get("NUMBA_CACHE_DIR", "<numba default>"), numba.get_num_threads(),
     )
-    log.info("training on %s: %d rows x %d features, %d classes; %s", args.data, X.shape[0], X.shape[1],
-             len(np.unique(y)), json.dumps(params, default=str, sort_keys=True))
-    clf.fit(X, y_labels, eval_set=eval_set, resume=bool(args.resume))
-    history = getattr(clf, "history_", {}) or {}
+    log.info("%s on %s: %d rows x %d features, %d classes%s; %s",
+             "streaming training" if streamed else "training", args.data, train_rows, info["n_features"],
+             info["n_classes"], f", max_memory_mb={args.max_memory_mb:g}" if streamed else "",
+             json.dumps(params, default=str, sort_keys=True))
+    if streamed:
+        clf = fit_streaming(args.data, params, max_memory_mb=args.max_memory_mb,
+                            eval_split=None if args.no_eval else "val", progress=not args.quiet,
+                            init=init, resume=bool(args.resume))
+    else:
+        eval_set = None
+        if not args.no_eval:
+            X_val, y_val, _ = sio.read_dataset(args.data, "val")
+            if len(y_val):
+                eval_set = (X_val, _labels(info, y_val))
+        clf = SoftmaxClassifier(**params)
+        if init is not None:
+            clf.set_params(warm_start=True)
+            for attr in ("coef_", "intercept_", "classes_", "n_features_in_"):
+                setattr(clf, attr, getattr(init, attr))
+        clf.fit(X, _labels(info, y), eval_set=eval_set, resume=bool(args.resume))
+    history = clf.history_
     final = {k: v[-1] for k, v in history.items() if len(v)}
-    log.info("done in %.2f s, %s iterations; final %s", getattr(clf, "fit_time_", float("nan")),
-             getattr(clf, "n_iter_", "?"), ", ".join(f"{k}={float(v):.6g}" for k, v in final.items()))
+    passes = f", {clf.streaming_['passes']} passes over the data" if streamed else ""
+    log.info("done in %.2f s, %s iterations%s; final %s", clf.fit_time_, clf.n_iter_, passes,
+             ", ".join(f"{k}={float(v):.6g}" for k, v in final.items()))
     extra = {
         "data": str(args.data),
         "compile_seconds": compile_seconds,
         "numba_threads": numba.get_num_threads(),
-        "train_rows": int(X.shape[0]),
+        "train_rows": train_rows,
         "dataset_source": info["source"],
     }
+    if streamed:
+        extra["streaming"] = clf.streaming_
     if info.get("class_names"):
         extra["class_names"] = info["class_names"]
     if info.get("image_shape"):
@@ -438,66 +448,6 @@ def _cmd_train(args):
     if checkpoint is not None and checkpoint.exists():
         # The model is safely written: the training state is no longer needed.
         checkpoint.unlink()
-    log.info("wrote %s", out)
-    return 0
-
-
-# --- out-of-core training (train --max-memory-mb; docs/OUT_OF_CORE.md) -----
-
-
-def _train_streaming(args, params, out):
-    """``train --max-memory-mb``: stream the dataset file instead of loading it."""
-    import h5py
-    import numba
-
-    from softmax_nb.data import streaming
-
-    if not args.max_memory_mb > 0:
-        raise CLIError(f"--max-memory-mb must be positive, got {args.max_memory_mb}", EXIT_USAGE)
-    if args.resume:
-        # The workflow passes --resume to every train job; streamed training keeps no
-        # checkpoints, so a killed streamed job starts again from the beginning.
-        log.warning("--resume has no effect with --max-memory-mb (streaming training writes no "
-                    "checkpoints): training from the start")
-    info = sio.dataset_info(args.data)
-    classes = info["classes"]
-    if "class_weight" in params:
-        params["class_weight"] = _map_class_weight(params["class_weight"], classes)
-    init = None
-    if args.init_model:
-        init = sio.load_model(args.init_model)
-    with h5py.File(args.data, "r") as handle:
-        first_rows = handle["train/X"][:4]
-    compile_seconds = _warm_up(first_rows, len(classes))
-    log.info(
-        "numba kernels ready in %.2f s (compilation or cache load; NUMBA_CACHE_DIR=%s), %d thread(s)",
-        compile_seconds, os.environ.get("NUMBA_CACHE_DIR", "<numba default>"), numba.get_num_threads(),
-    )
-    log.info("streaming training on %s: %d rows x %d features, %d classes, max_memory_mb=%g; %s", args.data,
-             info["splits"]["train"]["n_samples"], info["n_features"], len(classes), args.max_memory_mb,
-             json.dumps(params, default=str, sort_keys=True))
-    clf = streaming.fit_streaming(args.data, params, max_memory_mb=args.max_memory_mb,
-                                  eval_split=None if args.no_eval else "val", progress=not args.quiet,
-                                  init=init)
-    history = clf.history_
-    final = {k: v[-1] for k, v in history.items() if len(v)}
-    log.info("done in %.2f s, %s iterations, %d passes over the data; final %s", clf.fit_time_, clf.n_iter_,
-             clf.streaming_["passes"], ", ".join(f"{k}={float(v):.6g}" for k, v in final.items()))
-    extra = {
-        "data": str(args.data),
-        "compile_seconds": compile_seconds,
-        "numba_threads": numba.get_num_threads(),
-        "train_rows": int(info["splits"]["train"]["n_samples"]),
-        "dataset_source": info["source"],
-        "streaming": clf.streaming_,
-    }
-    if info.get("class_names"):
-        extra["class_names"] = info["class_names"]
-    if info.get("image_shape"):
-        extra["image_shape"] = list(info["image_shape"])
-    sio.save_model(out, clf, preprocessing=info["preprocessing"], extra=extra, config_hash=args.config_hash)
-    if args.history:
-        _write_history(history, args.history)
     log.info("wrote %s", out)
     return 0
 
@@ -558,7 +508,7 @@ def _cmd_predict(args):
     out = _check_output(args.output)
     X, preprocessed = _read_features(args.data, args.split)
     X = np.asarray(X)
-    clf, minfo = sio.load_model(args.model, return_info=True)
+    clf, minfo = _load_model(args.model, return_info=True)
     if X.ndim != 2 or X.shape[1] != clf.n_features_in_:
         raise CLIError(
             f"model {str(args.model)!r} expects {clf.n_features_in_} features but {str(args.data)!r} "
@@ -588,61 +538,31 @@ def _cmd_predict(args):
 
 
 def _cmd_gradcheck(args):
-    from softmax_nb.model.gradcheck import gradcheck
+    from softmax_nb.model.gradcheck import gradcheck_model
 
     X, y, info, clf = _split_and_model(args)
-    labels = _labels(info, y)
-    classes = np.asarray(clf.classes_)
-    known = np.isin(labels, classes)
-    if not known.all():
-        log.warning("%d row(s) have classes the model does not know; they are left out", int((~known).sum()))
-        X, labels = X[known], labels[known]
-    position = {label: k for k, label in enumerate(classes.tolist())}
-    y_index = np.array([position[label] for label in labels.tolist()], dtype=np.int64)
-    params = clf.get_params()
-    # Sample the rows here (seeded) so that the penalty can be that of the objective
-    # on exactly the checked rows: lambda = 1 / (C * sum of their sample weights),
-    # the same data-to-penalty balance as in training.
     if args.n_samples is not None and args.n_samples < 1:
         raise CLIError(f"--n-samples must be >= 1, got {args.n_samples}", EXIT_USAGE)
-    if args.n_samples is not None and args.n_samples < len(y_index):
-        rng = np.random.default_rng(args.seed)
-        rows = np.sort(rng.choice(len(y_index), size=args.n_samples, replace=False))
-        X, y_index = X[rows], y_index[rows]
-    n_used = len(y_index)
-    sample_weight = _class_sample_weight(params.get("class_weight"), classes, y_index)
-    weight_sum = float(n_used if sample_weight is None else sample_weight.sum())
-    C = float(params["C"])
-    l2 = 0.0 if np.isinf(C) or weight_sum == 0 else 1.0 / (C * weight_sum)
-    coef = np.asarray(clf.coef_, dtype=np.float64)
-    intercept = np.asarray(clf.intercept_, dtype=np.float64) if params.get("fit_intercept", True) else None
-    result = gradcheck(
-        np.ascontiguousarray(X), y_index.astype(np.int64), coef, intercept,
-        sample_weight=sample_weight, l2_reg_strength=l2,
-        label_smoothing=float(params.get("label_smoothing", 0.0)),
-        eps=args.eps, tolerance=args.max_rel_error, random_state=args.seed,
-    )
+    result = gradcheck_model(clf, X, _labels(info, y), n_samples=args.n_samples, eps=args.eps,
+                             tolerance=args.max_rel_error, random_state=args.seed)
+    if result["n_unknown"]:
+        log.warning("%d row(s) have classes the model does not know; they are left out", result["n_unknown"])
+    blocks = [block for block in ("coef", "intercept") if block in result]
     table = {
         "model": str(args.model),
         "data": str(args.data),
         "split": args.split,
-        "n_samples": n_used,
-        "n_checked": {block: result[block]["n_checked"] for block in ("coef", "intercept") if block in result},
+        "n_samples": result["n_samples"],
+        "n_checked": {block: result[block]["n_checked"] for block in blocks},
         "eps": args.eps,
-        "l2_reg_strength": l2,
+        "l2_reg_strength": result["l2_reg_strength"],
         "max_rel_error_allowed": args.max_rel_error,
-        "blocks": [],
+        "blocks": [{"block": block, "max_abs_error": result[block]["max_abs_error"],
+                    "max_rel_error": result[block]["max_rel_error"],
+                    "passed": bool(result[block]["max_rel_error"] <= args.max_rel_error)}
+                   for block in blocks],
+        "passed": bool(result["passed"]),
     }
-    passed = True
-    for block in ("coef", "intercept"):
-        entry = result.get(block)
-        if not entry:
-            continue
-        ok = bool(entry["max_rel_error"] <= args.max_rel_error)
-        passed &= ok
-        table["blocks"].append({"block": block, "max_abs_error": float(entry["max_abs_error"]),
-                                "max_rel_error": float(entry["max_rel_error"]), "passed": ok})
-    table["passed"] = passed
     if args.output:
         if Path(args.output).suffix.lower() == ".csv":
             with sio.atomic_write(args.output, "w", newline="") as handle:
@@ -657,22 +577,11 @@ def _cmd_gradcheck(args):
         print(f"{'block':10s} {'max_abs_error':>14s} {'max_rel_error':>14s}  passed")
         for row in table["blocks"]:
             print(f"{row['block']:10s} {row['max_abs_error']:14.3e} {row['max_rel_error']:14.3e}  {row['passed']}")
-    if not passed:
+    if not table["passed"]:
         log.warning("gradient check failed: relative error above %g", args.max_rel_error)
         if args.strict:
             return EXIT_DATA
     return 0
-
-
-def _class_sample_weight(class_weight, classes, y_index):
-    if class_weight is None:
-        return None
-    if class_weight == "balanced":
-        counts = np.bincount(y_index, minlength=len(classes)).astype(np.float64)
-        per_class = np.where(counts > 0, len(y_index) / (len(classes) * np.maximum(counts, 1)), 0.0)
-    else:
-        per_class = np.array([float(class_weight.get(label, 1.0)) for label in classes.tolist()])
-    return per_class[y_index]
 
 
 def _cmd_info(args):
@@ -755,20 +664,20 @@ def build_parser():
     p.add_argument("--model", help="name of the model entry in --config")
     p.add_argument("--params", help="hyperparameters as a JSON object or a JSON file")
     p.add_argument("--C", dest="C", type=float, help="inverse L2 regularization strength (default 1.0)")
-    p.add_argument("--solver", choices=["lbfgs", "gd", "sgd", "adam"])
+    p.add_argument("--solver", choices=list(choices("model", "solver")))
     p.add_argument("--max-iter", type=int, help="iterations (lbfgs, gd) or epochs (sgd, adam)")
     p.add_argument("--tol", type=float)
     p.add_argument("--class-weight", help="'balanced' or a JSON object {label: weight}")
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--learning-rate", type=float)
-    p.add_argument("--lr-schedule", choices=["constant", "invscaling", "cosine"])
+    p.add_argument("--lr-schedule", choices=list(choices("model", "lr_schedule")))
     p.add_argument("--momentum", type=float)
     p.add_argument("--validation-fraction", type=float)
     p.add_argument("--n-iter-no-change", type=int)
     p.add_argument("--random-state", type=int)
     p.add_argument("--dtype", choices=["float32", "float64"], help="computation dtype (default: the data's)")
-    p.add_argument("--device", choices=["cpu", "cuda", "auto"])
+    p.add_argument("--device", choices=list(choices("model", "device")))
     p.add_argument("--verbose", type=int)
     for name, (flag, _, text) in _BOOL_FLAGS.items():
         p.add_argument(flag, dest=name, action="store_true", help=text)
@@ -778,13 +687,16 @@ def build_parser():
     p.add_argument("--config-hash", help="hash of the configuration, recorded in the model file")
     p.add_argument("--checkpoint", help="training checkpoint file (default: OUTPUT.ckpt); removed once "
                    "the model is written")
-    p.add_argument("--checkpoint-every", type=int, default=10, help="checkpoint every N iterations (default 10)")
-    p.add_argument("--checkpoint-seconds", type=float, default=60.0,
-                   help="and at least every S seconds (default 60)")
+    every, seconds = HYPERPARAMETERS["checkpoint_every"], HYPERPARAMETERS["checkpoint_seconds"]
+    p.add_argument("--checkpoint-every", type=int, default=every,
+                   help=f"checkpoint every N iterations (default {every})")
+    p.add_argument("--checkpoint-seconds", type=float, default=seconds,
+                   help=f"and at least every S seconds (default {seconds:g})")
     p.add_argument("--no-checkpoint", action="store_true", help="write no checkpoints")
     p.add_argument("--max-memory-mb", type=float,
                    help="stream the dataset file in row blocks within this memory budget (MiB above the "
-                        "interpreter's baseline) instead of loading it; no checkpoints (docs/OUT_OF_CORE.md)")
+                        "interpreter's baseline) instead of loading it; checkpoints and --resume work "
+                        "as in memory (docs/OUT_OF_CORE.md)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the checkpoint if there is one (after a kill or SIGTERM)")
     p.set_defaults(func=_cmd_train)
@@ -796,7 +708,8 @@ def build_parser():
     p.add_argument("data", help="dataset file")
     p.add_argument("--split", default="test", choices=list(sio.SPLITS))
     p.add_argument("-o", "--output", help="metrics JSON to write (default: stdout)")
-    p.add_argument("--bins", type=int, default=15, help="calibration bins (default 15)")
+    bins = default("evaluate", "ece_bins")
+    p.add_argument("--bins", type=int, default=bins, help=f"calibration bins (default {bins})")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("gradcheck", help="finite-difference check of the gradient at a trained model",
@@ -805,10 +718,14 @@ def build_parser():
     p.add_argument("model", help="model file")
     p.add_argument("data", help="dataset file")
     p.add_argument("--split", default="train", choices=list(sio.SPLITS))
-    p.add_argument("--n-samples", type=int, default=200, help="rows to use (default 200)")
-    p.add_argument("--eps", type=float, default=1e-6, help="central-difference step (default 1e-6)")
+    check = defaults("gradcheck")
+    p.add_argument("--n-samples", type=int, default=check["n_samples"],
+                   help=f"rows to use (default {check['n_samples']})")
+    p.add_argument("--eps", type=float, default=check["eps"],
+                   help=f"central-difference step (default {check['eps']:g})")
     p.add_argument("--seed", type=int, default=0, help="seed of the row sample")
-    p.add_argument("--max-rel-error", type=float, default=1e-4, help="pass threshold (default 1e-4)")
+    p.add_argument("--max-rel-error", type=float, default=check["max_rel_error"],
+                   help=f"pass threshold (default {check['max_rel_error']:g})")
     p.add_argument("--strict", action="store_true", help="exit 1 when the check fails")
     p.add_argument("-o", "--output", help="write the table (.json or .csv) instead of printing it")
     p.set_defaults(func=_cmd_gradcheck)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from softmax_nb import files as sio
+from softmax_nb.model.persistence import load_model
 from softmax_nb.cli import main
 
 
@@ -116,7 +117,7 @@ def test_train_options_and_config(tmp_path, capsys, trained):
                         "-o", tmp_path / "m.h5", "--history", tmp_path / "h.json", "--config-hash", "cafe"], capsys)
     assert code == 0, err
     assert "numba kernels ready in" in err  # the compile/cache-load time is logged
-    clf, info = sio.load_model(tmp_path / "m.h5", return_info=True)
+    clf, info = load_model(tmp_path / "m.h5", return_info=True)
     assert clf.solver == "adam" and clf.random_state == 0 and clf.class_weight == {0: 2.0}
     assert info["config_hash"] == "cafe" and info["extra"]["compile_seconds"] >= 0
     history = json.loads((tmp_path / "h.json").read_text())
@@ -125,7 +126,7 @@ def test_train_options_and_config(tmp_path, capsys, trained):
     code, _, err = run(["train", tmp_path / "syn.h5", "-o", tmp_path / "m2.h5", "--params",
                         '{"C": 0.1, "max_iter": 50}', "--C", "0.5", "--no-intercept", "--no-eval"], capsys)
     assert code == 0, err
-    clf = sio.load_model(tmp_path / "m2.h5")
+    clf = load_model(tmp_path / "m2.h5")
     assert clf.C == 0.5 and clf.max_iter == 50 and not clf.fit_intercept
     assert np.isnan(clf.history_["val_loss"]).all()
     # The generator's own prepare options from the command line.

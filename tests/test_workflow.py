@@ -280,6 +280,7 @@ def test_all_outputs_exist_and_are_valid(finished_run):
     workdir, _, _ = finished_run
     results = workdir / "results"
     from softmax_nb import files as io
+    from softmax_nb.model.persistence import load_model
 
     for dataset in ("digits", "blobs"):
         info = io.dataset_info(results / "data" / f"{dataset}.h5")
@@ -287,7 +288,7 @@ def test_all_outputs_exist_and_are_valid(finished_run):
     assert io.dataset_info(results / "data/digits.h5")["image_shape"] in ([8, 8], (8, 8))
 
     for dataset, model in RUNS:
-        clf = io.load_model(results / "models" / dataset / f"{model}.h5")
+        clf = load_model(results / "models" / dataset / f"{model}.h5")
         assert clf.coef_.shape[0] == (10 if dataset == "digits" else 3)
         with open(results / "models" / dataset / f"{model}.history.csv", newline="") as handle:
             history = list(csv.DictReader(handle))

@@ -4,7 +4,8 @@
 - :mod:`.common`: :class:`FileFormatError`, HDF5 opening and format checks, provenance;
 - :mod:`.dataset`: dataset files (:func:`write_dataset`, :class:`DatasetWriter`,
   :func:`read_dataset`, :func:`dataset_info`);
-- :mod:`.model`: model files (:func:`save_model`, :func:`load_model`, :func:`model_info`);
+- :mod:`.model`: model files (:func:`save_model`, :func:`model_info`; the model layer's
+  :func:`softmax_nb.model.persistence.load_model` reads them into an estimator);
 - :mod:`.inspect`: :func:`file_info` and :func:`describe` of a file of either kind;
 - :mod:`.checkpoint`: training checkpoints.
 """

@@ -1,12 +1,10 @@
 """Model files: a fitted :class:`~softmax_nb.SoftmaxClassifier` in HDF5.
 
 docs/FORMATS.md documents the layout; :func:`save_model` is its only writer and
-:func:`model_info` / :func:`load_model` its readers.  No pickle: hyperparameters are
-JSON, coefficients are checksummed arrays.
-
-:func:`load_model` builds the classifier from the package's public
-``softmax_nb.SoftmaxClassifier`` (resolved when first called); no module of the
-model layer imports this one.
+:func:`model_info` its reader.  No pickle: hyperparameters are JSON, coefficients
+are checksummed arrays.  Turning a file back into an estimator is the model
+layer's :func:`softmax_nb.model.persistence.load_model` (this layer knows no
+estimator class).
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from .atomic import atomic_write
 from .common import (FileFormatError, _attr_str, _decode_labels, _encode_labels, _open_h5, _require,
                      _to_json, library_versions)
 
-__all__ = ["MODEL_FORMAT", "MODEL_FORMAT_VERSION", "save_model", "load_model", "model_info"]
+__all__ = ["MODEL_FORMAT", "MODEL_FORMAT_VERSION", "save_model", "model_info"]
 
 MODEL_FORMAT = "softmax_nb-model"
 MODEL_FORMAT_VERSION = 1
@@ -280,49 +278,3 @@ def model_info(path):
     """
     with _open_h5(path, "model file", MODEL_FORMAT, MODEL_FORMAT_VERSION) as handle:
         return _read_model_header(handle, Path(path))
-
-
-def load_model(path, *, return_info=False):
-    """Load a fitted :class:`~softmax_nb.SoftmaxClassifier` from a model file.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    return_info : bool, default False
-        Also return the :func:`model_info` dictionary (preprocessing, provenance).
-
-    Returns
-    -------
-    clf : SoftmaxClassifier
-        Ready for ``predict``/``predict_proba``; hyperparameters as saved.
-    info : dict
-        Only when ``return_info`` is true.
-
-    Raises
-    ------
-    FileNotFoundError, FileFormatError
-    """
-    # The package's public name (loaded on first use): the files layer names no
-    # module of the model layer, which imports the files layer.
-    from softmax_nb import SoftmaxClassifier
-
-    info = model_info(path)
-    valid = SoftmaxClassifier().get_params(deep=False)
-    unknown = sorted(set(info["hyperparameters"]) - set(valid))
-    if unknown:
-        raise FileFormatError(
-            f"model file {str(path)!r} has hyperparameters this softmax_nb does not know: {', '.join(unknown)}"
-        )
-    clf = SoftmaxClassifier(**info["hyperparameters"])
-    clf.classes_ = info["classes"]
-    clf.coef_ = info["coef"].copy()
-    clf.intercept_ = info["intercept"].copy()
-    clf.n_features_in_ = info["n_features_in"]
-    clf.n_iter_ = info["n_iter"]
-    clf.device_used_ = info["device_used"]
-    clf.fit_time_ = info["fit_time"]
-    clf.history_ = {key: list(values) for key, values in info["history"].items()}
-    if info["feature_names"] is not None:
-        clf.feature_names_in_ = np.array(info["feature_names"], dtype=object)
-    return (clf, info) if return_info else clf
-

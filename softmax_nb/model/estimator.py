@@ -17,19 +17,15 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ..kernels import cpu as kernels
-from ..settings import defaults
-from . import training
+from . import hyperparameters, incremental, training
 from .backends import InMemoryRows, StreamedRows
 from .objective import SoftmaxObjective, class_weight_vector, row_weights
-from .optim import LR_SCHEDULES, MINIBATCH_SOLVERS, SOLVERS, make_optimizer
-from .runtime import DEVICES, num_threads, resolve_device, seed_of
+from .optim import MINIBATCH_SOLVERS, make_optimizer
+from .runtime import num_threads, resolve_device, seed_of
 
 log = logging.getLogger(__name__)
 
-_DEFAULTS = defaults("model")
-# Hyperparameters that do not shape the optimisation path: a resume may change them.
-_RUN_ONLY = frozenset({"verbose", "n_threads", "max_iter", "device", "warm_start", "checkpoint_path",
-                       "checkpoint_every", "checkpoint_seconds"})
+_DEFAULTS = hyperparameters.DEFAULTS
 
 
 class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
@@ -113,7 +109,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         tol=_DEFAULTS["tol"],
         class_weight=_DEFAULTS["class_weight"],
         label_smoothing=_DEFAULTS["label_smoothing"],
-        warm_start=False,
+        warm_start=_DEFAULTS["warm_start"],
         batch_size=_DEFAULTS["batch_size"],
         learning_rate=_DEFAULTS["learning_rate"],
         lr_schedule=_DEFAULTS["lr_schedule"],
@@ -124,12 +120,12 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         n_iter_no_change=_DEFAULTS["n_iter_no_change"],
         random_state=_DEFAULTS["random_state"],
         dtype=_DEFAULTS["dtype"],
-        n_threads=None,
+        n_threads=_DEFAULTS["n_threads"],
         device=_DEFAULTS["device"],
-        verbose=0,
-        checkpoint_path=None,
-        checkpoint_every=10,
-        checkpoint_seconds=300.0,
+        verbose=_DEFAULTS["verbose"],
+        checkpoint_path=_DEFAULTS["checkpoint_path"],
+        checkpoint_every=_DEFAULTS["checkpoint_every"],
+        checkpoint_seconds=_DEFAULTS["checkpoint_seconds"],
     ):
         self.C = C
         self.fit_intercept = fit_intercept
@@ -159,37 +155,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     # -- checks -------------------------------------------------------------
 
     def _check_params(self):
-        def positive(name, value, allow_inf=False):
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-                raise TypeError(f"{name} must be a number, got {value!r}")
-            if not value > 0 or (not allow_inf and not np.isfinite(value)):
-                raise ValueError(f"{name} must be positive{'' if allow_inf else ' and finite'}, got {value!r}")
-
-        positive("C", self.C, allow_inf=True)
-        positive("tol", self.tol)
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
-        for name in ("max_iter", "batch_size", "n_iter_no_change", "checkpoint_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        positive("checkpoint_seconds", self.checkpoint_seconds, allow_inf=True)
-        if self.learning_rate is not None:
-            positive("learning_rate", self.learning_rate)
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
-        if not 0.0 <= self.momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if not 0.0 < self.validation_fraction < 1.0:
-            raise ValueError(
-                f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}"
-            )
-        if self.dtype not in (None, "float32", "float64", np.float32, np.float64):
-            raise ValueError(f"dtype must be None, 'float32' or 'float64', got {self.dtype!r}")
-        if self.device not in DEVICES:
-            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        hyperparameters.check(self.get_params(deep=False))
 
     def _accepted_dtype(self):
         if self.dtype is None:
@@ -203,7 +169,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     def _optimisation_params(self):
         """Hyperparameters that shape the optimisation path (a resume must share them)."""
-        return {k: v for k, v in self.get_params().items() if k not in _RUN_ONLY}
+        return {k: v for k, v in self.get_params().items() if k not in hyperparameters.RUN_ONLY}
 
     @property
     def _minibatch(self):
@@ -364,9 +330,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        from .incremental import partial_fit
-
-        return partial_fit(self, X, y, classes=classes, sample_weight=sample_weight)
+        return incremental.partial_fit(self, X, y, classes=classes, sample_weight=sample_weight)
 
     # -- predict ------------------------------------------------------------
 

@@ -10,9 +10,8 @@ carry over between calls.
 import numpy as np
 from sklearn.utils.validation import _check_sample_weight, check_array
 
-from . import training
+from . import hyperparameters, training
 from .backends import InMemoryRows
-from .estimator import SoftmaxClassifier
 from .objective import SoftmaxObjective, class_weight_vector, row_weights
 from .optim import MINIBATCH_SOLVERS, make_optimizer
 from .runtime import num_threads, seed_of
@@ -40,11 +39,10 @@ class IncrementalTrainer:
     """
 
     def __init__(self, classes, params=None, *, total_weight=None, coef=None, intercept=None):
-        self.estimator = SoftmaxClassifier(**(params or {}))
-        self.estimator._check_params()
-        if self.estimator.solver not in MINIBATCH_SOLVERS:
-            raise ValueError(f"partial_fit needs solver 'sgd' or 'adam', got {self.estimator.solver!r}")
-        if self.estimator.class_weight == "balanced":
+        self.params = hyperparameters.complete(params)
+        if self.params.solver not in MINIBATCH_SOLVERS:
+            raise ValueError(f"partial_fit needs solver 'sgd' or 'adam', got {self.params.solver!r}")
+        if self.params.class_weight == "balanced":
             raise ValueError("class_weight='balanced' needs every label in advance and is not supported by "
                              "partial_fit; pass a dict of weights (sklearn.utils.class_weight.compute_class_weight)")
         classes = np.asarray(classes)
@@ -56,7 +54,7 @@ class IncrementalTrainer:
         if total_weight is not None and not total_weight > 0:
             raise ValueError(f"total_weight must be positive, got {total_weight!r}")
         self.total_weight = total_weight
-        self.class_weight = class_weight_vector(self.estimator.class_weight, self.classes)
+        self.class_weight = class_weight_vector(self.params.class_weight, self.classes)
         self.weight_seen = 0.0
         self.n_features = None
         self.optimizer = None
@@ -87,7 +85,7 @@ class IncrementalTrainer:
         -------
         self
         """
-        clf = self.estimator
+        clf = self.params
         dtype = [np.float64, np.float32] if clf.dtype is None else np.dtype(clf.dtype).type
         X = check_array(X, dtype=dtype, order="C")
         y = np.asarray(y)
@@ -133,7 +131,7 @@ class IncrementalTrainer:
             finally:
                 # The objective holds this call's rows: keep no reference to them.
                 self.optimizer.objective = None
-        self._layout = objective
+        self._layout = objective.layout  # not the objective: it holds this call's rows
         self.history, self.fit_time = result.history, result.fit_time
         return self
 

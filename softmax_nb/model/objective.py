@@ -104,6 +104,34 @@ def row_weights(y_index, sample_weight=None, class_weight=None):
     return weights
 
 
+class ParameterLayout:
+    """theta = [coef.ravel(), intercept] (no intercept part when fit_intercept is False)."""
+
+    def __init__(self, n_classes, n_features, fit_intercept=True):
+        self.n_classes, self.n_features = int(n_classes), int(n_features)
+        self.fit_intercept = bool(fit_intercept)
+
+    @property
+    def n_params(self):
+        return self.n_classes * self.n_features + (self.n_classes if self.fit_intercept else 0)
+
+    def unpack(self, params):
+        """Views ``(coef (n_classes, n_features), intercept (n_classes,) or None)`` of theta."""
+        n_coef = self.n_classes * self.n_features
+        coef = params[:n_coef].reshape(self.n_classes, self.n_features)
+        return coef, (params[n_coef:] if self.fit_intercept else None)
+
+    def pack(self, coef, intercept):
+        """theta (float64) from coef and intercept (or their gradients)."""
+        coef = np.asarray(coef, dtype=np.float64).ravel()
+        if self.fit_intercept:
+            return np.concatenate([coef, np.asarray(intercept, dtype=np.float64)])
+        return coef.copy()
+
+    def zeros(self):
+        return np.zeros(self.n_params)
+
+
 class SoftmaxObjective:
     """J(theta) and its gradient over one backend of rows; theta = [coef.ravel(), intercept].
 
@@ -127,9 +155,9 @@ class SoftmaxObjective:
     def __init__(self, rows, n_classes, *, fit_intercept=True, C=1.0, label_smoothing=0.0,
                  penalty_weight=None):
         self.rows = rows
-        self.n_classes = int(n_classes)
-        self.n_features = int(rows.n_features)
-        self.fit_intercept = bool(fit_intercept)
+        self.layout = ParameterLayout(n_classes, rows.n_features, fit_intercept)
+        self.n_classes, self.n_features = self.layout.n_classes, self.layout.n_features
+        self.fit_intercept = self.layout.fit_intercept
         self.C = float(C)
         self.label_smoothing = float(label_smoothing)
         weight = rows.total_weight if penalty_weight is None else penalty_weight
@@ -143,27 +171,20 @@ class SoftmaxObjective:
     def n_samples(self):
         return self.rows.n_samples
 
-    # -- parameter layout ---------------------------------------------------
+    # -- parameter layout (ParameterLayout) ---------------------------------
 
     @property
     def n_params(self):
-        return self.n_classes * self.n_features + (self.n_classes if self.fit_intercept else 0)
+        return self.layout.n_params
 
     def unpack(self, params):
-        """Views ``(coef (n_classes, n_features), intercept (n_classes,) or None)`` of theta."""
-        n_coef = self.n_classes * self.n_features
-        coef = params[:n_coef].reshape(self.n_classes, self.n_features)
-        return coef, (params[n_coef:] if self.fit_intercept else None)
+        return self.layout.unpack(params)
 
     def pack(self, coef, intercept):
-        """theta (float64) from coef and intercept (or their gradients)."""
-        coef = np.asarray(coef, dtype=np.float64).ravel()
-        if self.fit_intercept:
-            return np.concatenate([coef, np.asarray(intercept, dtype=np.float64)])
-        return coef.copy()
+        return self.layout.pack(coef, intercept)
 
     def zeros(self):
-        return np.zeros(self.n_params)
+        return self.layout.zeros()
 
     # -- evaluation ---------------------------------------------------------
 

@@ -25,10 +25,8 @@ import warnings
 import numpy as np
 from scipy.optimize import line_search
 
-from ..settings import choices
+from .hyperparameters import LR_SCHEDULES, SOLVERS
 
-SOLVERS = choices("model", "solver")
-LR_SCHEDULES = choices("model", "lr_schedule")
 MINIBATCH_SOLVERS = ("sgd", "adam")
 #: The step size each solver uses when learning_rate is None (gd: the first step).
 DEFAULT_LEARNING_RATE = {"gd": 1.0, "sgd": 0.05, "adam": 1e-3, "lbfgs": None}

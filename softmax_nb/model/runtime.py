@@ -5,9 +5,7 @@ import contextlib
 import numba
 import numpy as np
 
-from ..settings import choices
-
-DEVICES = choices("model", "device")
+from .hyperparameters import DEVICES
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ import pytest
 
 from h5_samples import write_small
 from softmax_nb import SoftmaxClassifier
+from softmax_nb.model.persistence import load_model
 from softmax_nb import files as sio
 
 
@@ -28,7 +29,7 @@ def test_model_round_trip(tmp_path, fitted):
     path = tmp_path / "m.h5"
     pre = {"mean": np.arange(5.0), "scale": np.ones(5)}
     sio.save_model(path, clf, preprocessing=pre, extra={"data": "x.h5"}, config_hash="abc123")
-    loaded, info = sio.load_model(path, return_info=True)
+    loaded, info = load_model(path, return_info=True)
     assert type(loaded) is SoftmaxClassifier
     assert loaded.get_params() == clf.get_params()
     np.testing.assert_array_equal(loaded.classes_, clf.classes_)
@@ -64,7 +65,7 @@ def test_model_class_weight_with_integer_keys(tmp_path):
         warnings.simplefilter("ignore")
         clf.fit(X, y)
     sio.save_model(tmp_path / "m.h5", clf)
-    loaded = sio.load_model(tmp_path / "m.h5")
+    loaded = load_model(tmp_path / "m.h5")
     assert loaded.class_weight == {0: 1.0, 2: 3.0}
     assert np.isinf(loaded.C)
 
@@ -94,7 +95,7 @@ def test_inconsistent_model_file(tmp_path, fitted, damage, message):
     with h5py.File(path, "r+") as handle:
         damage(handle)
     with pytest.raises(sio.FileFormatError, match=message):
-        sio.load_model(path)
+        load_model(path)
 
 
 def test_truncated_model_file(tmp_path, fitted):
@@ -103,14 +104,14 @@ def test_truncated_model_file(tmp_path, fitted):
     data = path.read_bytes()
     path.write_bytes(data[: len(data) - 100])
     with pytest.raises(sio.FileFormatError, match="truncated"):
-        sio.load_model(path)
+        load_model(path)
 
 
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         sio.read_dataset(tmp_path / "missing.h5", "train")
     with pytest.raises(FileNotFoundError, match="model file .* does not exist"):
-        sio.load_model(tmp_path / "missing.h5")
+        load_model(tmp_path / "missing.h5")
 
 
 def test_hdf5_not_ours(tmp_path):
@@ -120,14 +121,14 @@ def test_hdf5_not_ours(tmp_path):
     with pytest.raises(sio.FileFormatError, match="not a softmax_nb file"):
         sio.read_dataset(path, "train")
     with pytest.raises(sio.FileFormatError, match="not a softmax_nb file"):
-        sio.load_model(path)
+        load_model(path)
 
 
 def test_wrong_format_kind_and_version(tmp_path):
     path = tmp_path / "d.h5"
     write_small(path)
     with pytest.raises(sio.FileFormatError, match="format 'softmax_nb-dataset', expected 'softmax_nb-model'"):
-        sio.load_model(path)
+        load_model(path)
     with h5py.File(path, "r+") as handle:
         handle.attrs["format_version"] = sio.DATASET_FORMAT_VERSION + 1
     with pytest.raises(sio.FileFormatError, match="format version 2.*newer"):

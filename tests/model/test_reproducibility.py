@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from softmax_nb import files as sio
+from softmax_nb.model.persistence import load_model
 
 CLI = [sys.executable, "-m", "softmax_nb.cli"]
 
@@ -44,7 +45,7 @@ def test_data_splits_are_bitwise_identical(runs):
 
 def test_models_and_metrics_identical_across_thread_counts(runs):
     (_, model_a, metrics_a), (_, model_b, metrics_b) = runs["a"], runs["b"]
-    a, b = sio.load_model(model_a), sio.load_model(model_b)
+    a, b = load_model(model_a), load_model(model_b)
     assert a.coef_.tobytes() == b.coef_.tobytes()
     assert a.intercept_.tobytes() == b.intercept_.tobytes()
     first, second = json.loads(metrics_a.read_text()), json.loads(metrics_b.read_text())

@@ -1,4 +1,4 @@
-"""Out-of-core training: streamed objective, solvers, partial_fit, memory budget, bad files."""
+"""Out-of-core training: the streamed objective, solvers, partial_fit, checkpoints and resume, memory budget."""
 
 import json
 import os
@@ -8,12 +8,12 @@ import textwrap
 import warnings
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from softmax_nb import SoftmaxClassifier
+from softmax_nb.model.persistence import load_model
 from softmax_nb import data as datasets
 from softmax_nb.data import streaming
 from softmax_nb.kernels import cpu as kernels
@@ -98,33 +98,6 @@ def test_block_partition_is_reproducible(small):
     assert results[0][0] == pytest.approx(results[2][0], rel=1e-13)
 
 
-def test_read_ahead_gives_the_same_blocks(small):
-    with streaming.H5Stream(small, "train", block_rows=21) as stream:
-        seen = [(b.start, b.stop, b.X.copy(), b.y.copy()) for b in stream.blocks(order=[3, 0, 5])]
-        stream.prefetch = False
-        again = [(b.start, b.stop, b.X.copy(), b.y.copy()) for b in stream.blocks(order=[3, 0, 5])]
-    X, y, _ = sio.read_dataset(small, "train")
-    for (start, stop, Xb, yb), (start2, _, Xb2, yb2) in zip(seen, again):
-        assert start == start2
-        assert np.array_equal(Xb, X[start:stop]) and np.array_equal(yb, y[start:stop])
-        assert np.array_equal(Xb, Xb2) and np.array_equal(yb, yb2)
-    assert [s for s, *_ in seen] == [63, 0, 105]
-
-
-# -- memory plan ---------------------------------------------------------------
-
-
-def test_memory_plan_depends_on_the_budget_not_the_rows():
-    small = streaming.memory_plan(10_000, 784, 10, 64, itemsize=4, file_chunk_rows=334)
-    huge = streaming.memory_plan(10**9, 784, 10, 64, itemsize=4, file_chunk_rows=334)
-    assert small["block_rows"] == huge["block_rows"] and small["block_rows"] % 334 == 0
-    assert huge["peak_bytes"] <= 64 * 2**20
-    bigger = streaming.memory_plan(10**9, 784, 10, 512, itemsize=4, file_chunk_rows=334)
-    assert bigger["block_rows"] > huge["block_rows"] and bigger["peak_bytes"] <= 512 * 2**20
-    with pytest.raises(streaming.MemoryBudgetError, match="give at least"):
-        streaming.memory_plan(10**6, 784, 10, 4, itemsize=4, file_chunk_rows=334)
-
-
 # -- solvers -------------------------------------------------------------------
 
 
@@ -148,7 +121,7 @@ def test_streamed_lbfgs_equals_in_memory_fit(small):
     assert _rel(full.coef_, ref_full.coef_) <= 1e-5
     assert full.history_["loss"][-1] == pytest.approx(ref_full.history_["loss"][-1], rel=1e-12)
     assert np.all(np.isfinite(full.history_["val_loss"]))
-    model = sio.load_model(_save(full, small.parent / "model.h5"))
+    model = load_model(_save(full, small.parent / "model.h5"))
     assert np.array_equal(model.predict(X), full.predict(X))
 
 
@@ -258,41 +231,12 @@ def test_partial_fit_errors(small):
     assert fitted.objective(X, labels) < before + 1e-3
 
 
-# -- bad files -----------------------------------------------------------------
-
-
-def test_truncated_file_gives_a_clear_error(tmp_path):
-    path = _dataset(tmp_path / "cut.h5", n_samples=3000, chunk_rows=50)
-    size = path.stat().st_size
-    with open(path, "r+b") as handle:
-        handle.truncate(size // 2)
-    with pytest.raises(sio.FileFormatError, match="truncated"):
-        fit_streaming(path, {}, max_memory_mb=4)
-
-
-def test_corrupted_chunk_names_file_and_rows(tmp_path):
-    path = _dataset(tmp_path / "bad.h5", n_samples=3000, chunk_rows=50)
-    with h5py.File(path, "r") as handle:
-        chunk = handle["train/X"].id.get_chunk_info(7)  # rows 350..399
-    with open(path, "r+b") as handle:
-        handle.seek(chunk.byte_offset + 16)
-        value = handle.read(8)
-        handle.seek(chunk.byte_offset + 16)
-        handle.write(bytes(255 - b for b in value))
-    with pytest.raises(sio.FileFormatError) as error:
-        fit_streaming(path, {}, max_memory_mb=4, progress=False)
-    message = str(error.value)
-    assert str(path) in message and "/train rows" in message and "corrupted" in message
-    start, stop = (int(v) for v in message.split("/train rows ")[1].split(" ")[0].split(".."))
-    assert start <= 350 and stop >= 399
-
-
 # -- memory budget (subprocess RSS) --------------------------------------------
 
 
 _RSS_CHILD = textwrap.dedent("""
     import json, resource, sys, warnings
-    from softmax_nb.data import streaming
+    from softmax_nb.model.estimator import fit_streaming
     tiny, big, budget = sys.argv[1], sys.argv[2], float(sys.argv[3])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -344,57 +288,25 @@ def test_peak_memory_stays_within_budget_on_a_larger_file(tmp_path):
 # -- writer and CLI ------------------------------------------------------------
 
 
-def test_dataset_writer_matches_write_dataset(tmp_path, small):
-    splits = {name: sio.read_dataset(small, name)[:2] for name in sio.SPLITS}
-    info = sio.dataset_info(small)
-    rows = {name: len(y) for name, (_, y) in splits.items()}
-    path = tmp_path / "blocks.h5"
-    with sio.DatasetWriter(path, info["classes"], info["n_features"], rows, dtype="float64", chunk_rows=7,
-                           attrs={"source": "synthetic", "seed": 0},
-                           preprocessing=info["preprocessing"]) as writer:
-        for name, (X, y) in splits.items():
-            for start in range(0, len(y), 100):
-                writer.append(name, X[start:start + 100], y[start:start + 100])
-    written = sio.dataset_info(path)
-    for name, (X, y) in splits.items():
-        X2, y2, _ = sio.read_dataset(path, name)
-        assert np.array_equal(X, X2) and np.array_equal(y, y2)
-        assert written["splits"][name]["class_counts"] == info["splits"][name]["class_counts"]
-        assert written["splits"][name]["chunks"] == info["splits"][name]["chunks"]
-    np.testing.assert_array_equal(written["preprocessing"]["mean"], info["preprocessing"]["mean"])
-
-
-def test_dataset_writer_leaves_no_file_when_rows_are_missing(tmp_path):
-    path = tmp_path / "short.h5"
-    with pytest.raises(ValueError, match="train 5 of 10"):
-        with sio.DatasetWriter(path, [0, 1], 3, {"train": 10, "val": 0, "test": 0}) as writer:
-            writer.append("train", np.zeros((5, 3)), np.zeros(5, dtype=int))
-    assert not path.exists() and not list(tmp_path.iterdir())
-    with pytest.raises(ValueError, match="exceeds the declared"):
-        with sio.DatasetWriter(path, [0, 1], 3, {"train": 2, "val": 0, "test": 0}) as writer:
-            writer.append("train", np.zeros((3, 3)), np.zeros(3, dtype=int))
-    assert not path.exists()
-
-
 def test_cli_train_with_max_memory_mb(small, tmp_path, capsys):
     out = tmp_path / "model.h5"
     history = tmp_path / "history.csv"
     code = cli_main(["train", str(small), "-o", str(out), "--max-memory-mb", "4", "--history", str(history),
                      "--C", "2.0", "--max-iter", "300", "--tol", "1e-8"])
     assert code == 0
-    model, model_info = sio.load_model(out, return_info=True)
+    model, model_info = load_model(out, return_info=True)
     assert model_info["extra"]["streaming"]["max_memory_mb"] == 4
     reference = out.with_name("reference.h5")
     assert cli_main(["train", str(small), "-o", str(reference), "--C", "2.0", "--max-iter", "300",
                      "--tol", "1e-8", "--no-checkpoint"]) == 0
     X, _, _ = sio.read_dataset(small, "test")
-    np.testing.assert_allclose(model.predict_proba(X), sio.load_model(reference).predict_proba(X), atol=1e-6)
+    np.testing.assert_allclose(model.predict_proba(X), load_model(reference).predict_proba(X), atol=1e-6)
     assert history.read_text().startswith("iteration,")
     # The budget may also come with the hyperparameters (a workflow model entry).
     via_params = tmp_path / "via_params.h5"
     assert cli_main(["train", str(small), "-o", str(via_params), "--params",
                      json.dumps({"max_memory_mb": 4, "max_iter": 3})]) == 0
-    assert sio.load_model(via_params, return_info=True)[1]["extra"]["streaming"]["max_memory_mb"] == 4
+    assert load_model(via_params, return_info=True)[1]["extra"]["streaming"]["max_memory_mb"] == 4
     # --resume (which the workflow always passes) without a checkpoint yet trains from the start.
     assert cli_main(["train", str(small), "-o", str(tmp_path / "x.h5"), "--max-memory-mb", "4",
                      "--resume", "--max-iter", "2"]) == 0
@@ -403,90 +315,6 @@ def test_cli_train_with_max_memory_mb(small, tmp_path, capsys):
         cli_main(["train", str(small), "-o", str(tmp_path / "y.h5"), "--max-memory-mb", "0.5"])
     assert exit_info.value.code == 1
     assert "too small" in capsys.readouterr().err
-
-
-# -- chunked conversion (prepare --out-of-core) --------------------------------
-
-
-def _raw_data(n=600, n_features=6, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, n_features)) * 3 + 1
-    y = np.argmax(X[:, :3] + rng.standard_normal((n, 3)), axis=1)
-    return X, y
-
-
-@pytest.mark.parametrize("kind", ["csv", "npy", "idx"])
-def test_prepare_chunked_equals_prepare(tmp_path, kind):
-    X, y = _raw_data()
-    if kind == "csv":
-        source = {"name": "csv", "path": str(tmp_path / "d.csv"), "label_column": "label"}
-        with open(source["path"], "w") as handle:
-            handle.write(",".join([f"f{i}" for i in range(X.shape[1])] + ["label"]) + "\n")
-            for row, label in zip(X, y):
-                handle.write(",".join(repr(float(v)) for v in row) + f",{['cat', 'dog', 'eel'][label]}\n")
-    elif kind == "npy":
-        np.save(tmp_path / "X1.npy", X[:250])
-        np.save(tmp_path / "X2.npy", X[250:])
-        np.save(tmp_path / "y1.npy", y[:250])
-        np.save(tmp_path / "y2.npy", y[250:])
-        np.save(tmp_path / "X.npy", X)
-        np.save(tmp_path / "y.npy", y)
-        # prepare reads one pair of files; the chunked reader takes a list of them.
-        whole_source = {"name": "npy", "x_path": str(tmp_path / "X.npy"), "y_path": str(tmp_path / "y.npy")}
-        source = {"name": "npy", "x_path": [str(tmp_path / "X1.npy"), str(tmp_path / "X2.npy")],
-                  "y_path": [str(tmp_path / "y1.npy"), str(tmp_path / "y2.npy")]}
-    else:
-        X = np.round(np.clip(X * 20 + 128, 0, 255))
-        X[:, 0] = 7  # a constant feature: scale 1
-        with open(tmp_path / "img.idx", "wb") as handle:
-            handle.write(bytes([0, 0, 0x08, 3]) + np.array([len(X), 2, 3], dtype=">u4").tobytes())
-            handle.write(X.astype(np.uint8).tobytes())
-        with open(tmp_path / "lab.idx", "wb") as handle:
-            handle.write(bytes([0, 0, 0x08, 1]) + np.array([len(y)], dtype=">u4").tobytes())
-            handle.write(y.astype(np.uint8).tobytes())
-        source = {"name": "idx", "images": str(tmp_path / "img.idx"), "labels": str(tmp_path / "lab.idx"),
-                  "scale": 255}
-    whole = datasets.prepare(whole_source if kind == "npy" else source, tmp_path / "whole.h5", dtype="float64",
-                             seed=3)
-    chunked = datasets.prepare_chunked(source, tmp_path / "chunked.h5", dtype="float64", seed=3,
-                                       block_rows=64, chunk_rows=50)
-    assert np.array_equal(chunked["classes"], whole["classes"])
-    assert chunked["feature_names"] == whole["feature_names"]
-    assert chunked["image_shape"] == whole["image_shape"]
-    np.testing.assert_allclose(chunked["preprocessing"]["mean"], whole["preprocessing"]["mean"], rtol=1e-12)
-    np.testing.assert_allclose(chunked["preprocessing"]["scale"], whole["preprocessing"]["scale"], rtol=1e-12)
-    for split in sio.SPLITS:
-        X_whole, y_whole, _ = sio.read_dataset(tmp_path / "whole.h5", split)
-        X_chunked, y_chunked, _ = sio.read_dataset(tmp_path / "chunked.h5", split)
-        assert np.array_equal(y_whole, y_chunked)
-        np.testing.assert_allclose(X_chunked, X_whole, rtol=1e-11, atol=1e-11)
-        assert chunked["splits"][split]["chunks"] in (None, (50, X.shape[1]), (len(y_whole), X.shape[1]))
-
-
-def test_prepare_chunked_reports_bad_cells(tmp_path):
-    path = tmp_path / "bad.csv"
-    X, y = _raw_data(200)
-    lines = [",".join(map(str, row)) + f",{label}" for row, label in zip(X, y)]
-    lines[150] = lines[150].replace(str(X[150, 2]), "oops", 1)
-    path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(datasets.DataError, match="line 151, column 3: 'oops' is not a number"):
-        datasets.prepare_chunked({"name": "csv", "path": str(path)}, tmp_path / "out.h5", block_rows=32)
-    assert not (tmp_path / "out.h5").exists()
-    with pytest.raises(datasets.DataError, match="chunked conversion reads sources"):
-        datasets.prepare_chunked({"name": "digits"}, tmp_path / "out.h5")
-
-
-def test_cli_prepare_out_of_core(tmp_path):
-    X, y = _raw_data(300)
-    np.save(tmp_path / "X.npy", X)
-    np.save(tmp_path / "y.npy", y)
-    out = tmp_path / "d.h5"
-    assert cli_main(["prepare", "--source", "npy", "--arg", f"x_path={tmp_path / 'X.npy'}",
-                     "--arg", f"y_path={tmp_path / 'y.npy'}", "--out-of-core", "--block-rows", "40",
-                     "--chunk-rows", "16", "-o", str(out)]) == 0
-    info = sio.dataset_info(out)
-    assert info["splits"]["train"]["dtype"] == "float32" and info["splits"]["train"]["chunks"][0] == 16
-    assert sum(s["n_samples"] for s in info["splits"].values()) == 300
 
 
 def test_partial_fit_state_pickles_without_old_rows(small):
@@ -500,19 +328,6 @@ def test_partial_fit_state_pickles_without_old_rows(small):
     incremental.partial_fit(clf, X[300:], info["classes"][y[300:]])
     incremental.partial_fit(copy, X[300:], info["classes"][y[300:]])
     assert np.array_equal(clf.coef_, copy.coef_)
-
-
-def test_progress_goes_to_the_log_off_a_terminal(monkeypatch, caplog):
-    import logging
-
-    monkeypatch.setattr(sys, "stderr", open(os.devnull, "w"))
-    bar = streaming._progress_bar(100, "pass 1", True)
-    bar.delay, bar.mininterval = 0, 0
-    with caplog.at_level(logging.INFO, logger="softmax_nb.data.streaming"):
-        bar.update(50)
-        bar.refresh()
-        bar.close()
-    assert any("pass 1" in r.getMessage() and "50" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize("class_weight", ["balanced", {0: 2.0, 3: 0.5}])
@@ -544,10 +359,12 @@ def test_streamed_resume_is_bitwise(small, tmp_path, solver):
     np.testing.assert_array_equal(full.coef_, resumed.coef_)
     np.testing.assert_array_equal(full.intercept_, resumed.intercept_)
     assert full.history_["loss"] == resumed.history_["loss"]
-    # A checkpoint of another memory budget (another block partition) is refused.
+    # A checkpoint written with other hyperparameters is refused, with a message.
+    fit_streaming(small, {**params, "max_iter": 2, "checkpoint_path": path, "checkpoint_every": 1},
+                  max_memory_mb=4, progress=False)
     with pytest.raises(ValueError, match="other training data or other hyperparameters"):
-        fit_streaming(small, {**params, "max_iter": 8, "checkpoint_path": path},
-                      max_memory_mb=1e9, progress=False, resume=True)
+        fit_streaming(small, {**params, "C": 0.5, "max_iter": 8, "checkpoint_path": path},
+                      max_memory_mb=4, progress=False, resume=True)
 
 
 def test_streamed_history_and_warnings_match_in_memory(small):

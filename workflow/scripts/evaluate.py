@@ -10,10 +10,11 @@ logger = start_logging(snakemake)
 import numba  # noqa: E402
 
 from softmax_nb import metrics  # noqa: E402
+from softmax_nb.model.persistence import load_model  # noqa: E402
 from softmax_nb import files as io  # noqa: E402
 
 numba.set_num_threads(snakemake.threads)
-clf, model_info = io.load_model(snakemake.input.model, return_info=True)
+clf, model_info = load_model(snakemake.input.model, return_info=True)
 data_info = io.dataset_info(snakemake.input.data)
 classes = np.asarray(data_info["classes"])
 

@@ -15,13 +15,14 @@ logger = start_logging(snakemake)
 import numba  # noqa: E402
 
 from softmax_nb import files as io  # noqa: E402
+from softmax_nb.model.persistence import load_model  # noqa: E402
 from softmax_nb.model.gradcheck import gradcheck_model  # noqa: E402
 
 # The kernels are parallel: keep them to the job's threads, as Snakemake scheduled it.
 numba.set_num_threads(snakemake.threads)
 
 settings = snakemake.params.settings
-clf = io.load_model(snakemake.input.model)
+clf = load_model(snakemake.input.model)
 X, y, data_info = io.read_dataset(snakemake.input.data, "train")
 labels = data_info["classes"][y]
 
