@@ -36,6 +36,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from softmax_nb.data import streaming
+from softmax_nb.model.backends import StreamedRows
+from softmax_nb.model.estimator import fit_streaming
+from softmax_nb.model.objective import SoftmaxObjective  # noqa: E402
+
 GiB = 2**30
 
 
@@ -55,11 +60,10 @@ def _evict(path):
 
 def _warm_up(tiny, max_memory_mb):
     """Compile (or load from cache) everything a streamed fit uses."""
-    from softmax_nb.data import streaming
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        streaming.fit_streaming(tiny, {"max_iter": 2}, max_memory_mb=max_memory_mb, progress=False)
+        fit_streaming(tiny, {"max_iter": 2}, max_memory_mb=max_memory_mb, progress=False)
 
 
 def task_baseline(args):
@@ -68,13 +72,12 @@ def task_baseline(args):
 
 
 def task_pass(args):
-    from softmax_nb.data import streaming
 
     _warm_up(args.tiny, args.max_memory_mb)
     rss_warm = _rss_mib()
     out = {}
     with streaming.H5Stream(args.data, "train", max_memory_mb=args.max_memory_mb, progress=False) as stream:
-        objective = streaming.StreamedObjective(stream, l2_reg_strength=1e-6)
+        objective = SoftmaxObjective(StreamedRows(stream), stream.n_classes, C=1e6 / stream.total_weight)
         rng = np.random.default_rng(0)
         coef = rng.standard_normal((stream.n_classes, stream.n_features)) * 0.01
         intercept = np.zeros(stream.n_classes)
@@ -105,14 +108,13 @@ def task_pass(args):
 
 
 def task_train(args):
-    from softmax_nb.data import streaming
 
     _warm_up(args.tiny, args.max_memory_mb)
     rss_warm = _rss_mib()
     params = {"solver": args.solver, "max_iter": args.max_iter, "C": args.C, "tol": 1e-8}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        clf = streaming.fit_streaming(args.data, params, max_memory_mb=args.max_memory_mb, progress=True)
+        clf = fit_streaming(args.data, params, max_memory_mb=args.max_memory_mb, progress=True)
     return {
         "params": params,
         "fit_time_s": clf.fit_time_,
@@ -132,7 +134,6 @@ def task_inmemory(args):
     import h5py
 
     from softmax_nb import SoftmaxClassifier
-    from softmax_nb.data import streaming
     from softmax_nb.kernels import cpu as kernels
     from softmax_nb import files as sio
 
@@ -161,8 +162,7 @@ def task_inmemory(args):
     del X
     # The subset model's objective on the whole training split, for a fair comparison.
     with streaming.H5Stream(args.data, "train", max_memory_mb=args.max_memory_mb) as stream:
-        l2 = 1.0 / (args.C * stream.total_weight)
-        full_loss, _, _ = streaming.StreamedObjective(stream, l2_reg_strength=l2).loss_gradient(
+        full_loss, _, _ = SoftmaxObjective(StreamedRows(stream), stream.n_classes, C=args.C).loss_gradient(
             clf.coef_, clf.intercept_)
     return {
         "subset_rows": int(len(y)),

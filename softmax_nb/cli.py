@@ -35,14 +35,42 @@ EXIT_USAGE = 2
 
 log = logging.getLogger("softmax_nb.cli")
 
-# Hyperparameters settable from the command line: flag -> (SoftmaxClassifier
-# argument, type).  One table so --help, parsing and --config agree.
-_BOOL_FLAGS = {
-    "fit_intercept": ("--no-intercept", False, "do not fit an intercept"),
-    "nesterov": ("--no-nesterov", False, "plain momentum instead of Nesterov's (sgd)"),
-    "early_stopping": ("--early-stopping", True, "stop sgd/adam when the validation loss stalls"),
-    "warm_start": ("--warm-start", True, "start from the coefficients of --init-model"),
-}
+# Every model key of the configuration schema is a train option (--max-iter, --C,
+# --no-nesterov...), built from the schema's type, choices, description and default,
+# so a new hyperparameter needs no CLI edit. Booleans whose default is true become
+# --no-KEY flags; these keep their established names.
+_FLAG_NAMES = {"fit_intercept": "--no-intercept"}
+# Options that the train command spells itself (not hyperparameters, or parsed specially).
+_OWN_OPTIONS = {"threads", "max_memory_mb", "class_weight"}
+_EXTRA_BOOL_FLAGS = {"warm_start": ("--warm-start", True, "start from the coefficients of --init-model")}
+
+
+def _hyperparameter_options():
+    """``[(key, flag, add_argument keywords, value when a bool flag is given or None)]``."""
+    from .settings import schema
+
+    options = []
+    for key, spec in schema()["$defs"]["model"]["properties"].items():
+        if key in _OWN_OPTIONS:
+            continue
+        default_value = spec.get("default")
+        help_text = " ".join(str(spec.get("description", "")).split())
+        if spec.get("type") == "boolean":
+            flag = _FLAG_NAMES.get(key) or (f"--no-{key.replace('_', '-')}" if default_value
+                                            else f"--{key.replace('_', '-')}")
+            help_text = f"set {key} to {str(not default_value).lower()} ({help_text})"
+            options.append((key, flag, {"action": "store_true", "help": help_text}, not default_value))
+            continue
+        types = spec.get("type") if isinstance(spec.get("type"), list) else [spec.get("type")]
+        kwargs = {"help": f"{help_text} (default {default_value})"}
+        if spec.get("enum"):
+            kwargs["choices"] = [value for value in spec["enum"] if value is not None]
+        elif "integer" in types:
+            kwargs["type"] = int
+        elif "number" in types:
+            kwargs["type"] = float
+        options.append((key, f"--{key.replace('_', '-')}", kwargs, None))
+    return options
 
 
 class CLIError(Exception):
@@ -252,9 +280,7 @@ def _cmd_prepare(args):
 
 def _hyperparameters(args):
     """Classifier arguments from --config/--model, then --params, then flags."""
-    from softmax_nb import SoftmaxClassifier
-
-    valid = SoftmaxClassifier().get_params(deep=False)
+    valid = HYPERPARAMETERS
     params = {}
     threads = None
     if args.config:
@@ -281,15 +307,18 @@ def _hyperparameters(args):
         if not isinstance(extra, dict):
             raise CLIError("--params must be a JSON object", EXIT_USAGE)
         params.update(extra)
-    for name in ("C", "solver", "max_iter", "tol", "label_smoothing", "batch_size", "learning_rate",
-                 "lr_schedule", "momentum", "validation_fraction", "n_iter_no_change", "random_state",
-                 "dtype", "device", "verbose"):
-        value = getattr(args, name)
-        if value is not None:
-            params[name] = value
-    for name, (_, flag_value, _) in _BOOL_FLAGS.items():
-        if getattr(args, name):
-            params[name] = flag_value
+    for key, _, _, flag_value in _hyperparameter_options():
+        value = getattr(args, key)
+        if flag_value is not None:
+            if value:
+                params[key] = flag_value
+        elif value is not None:
+            params[key] = value
+    for key, (_, flag_value, _) in _EXTRA_BOOL_FLAGS.items():
+        if getattr(args, key):
+            params[key] = flag_value
+    if args.verbose is not None:
+        params["verbose"] = args.verbose
     if args.class_weight is not None:
         if args.class_weight == "balanced":
             params["class_weight"] = "balanced"
@@ -663,24 +692,12 @@ def build_parser():
     p.add_argument("--config", help="workflow configuration file; hyperparameters from models.NAME")
     p.add_argument("--model", help="name of the model entry in --config")
     p.add_argument("--params", help="hyperparameters as a JSON object or a JSON file")
-    p.add_argument("--C", dest="C", type=float, help="inverse L2 regularization strength (default 1.0)")
-    p.add_argument("--solver", choices=list(choices("model", "solver")))
-    p.add_argument("--max-iter", type=int, help="iterations (lbfgs, gd) or epochs (sgd, adam)")
-    p.add_argument("--tol", type=float)
+    for key, flag, kwargs, _ in _hyperparameter_options():
+        p.add_argument(flag, dest=key, **kwargs)
     p.add_argument("--class-weight", help="'balanced' or a JSON object {label: weight}")
-    p.add_argument("--label-smoothing", type=float)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--learning-rate", type=float)
-    p.add_argument("--lr-schedule", choices=list(choices("model", "lr_schedule")))
-    p.add_argument("--momentum", type=float)
-    p.add_argument("--validation-fraction", type=float)
-    p.add_argument("--n-iter-no-change", type=int)
-    p.add_argument("--random-state", type=int)
-    p.add_argument("--dtype", choices=["float32", "float64"], help="computation dtype (default: the data's)")
-    p.add_argument("--device", choices=list(choices("model", "device")))
-    p.add_argument("--verbose", type=int)
-    for name, (flag, _, text) in _BOOL_FLAGS.items():
-        p.add_argument(flag, dest=name, action="store_true", help=text)
+    p.add_argument("--verbose", type=int, help="print one line per iteration")
+    for key, (flag, _, text) in _EXTRA_BOOL_FLAGS.items():
+        p.add_argument(flag, dest=key, action="store_true", help=text)
     p.add_argument("--init-model", help="model file to start from (warm start)")
     p.add_argument("--threads", type=int, help="numba threads (numba.set_num_threads)")
     p.add_argument("--no-eval", action="store_true", help="do not record validation metrics in the history")

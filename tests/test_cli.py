@@ -55,7 +55,7 @@ def test_round_trip_on_digits(trained, capsys, tmp_path):
     code, out, err = run(["evaluate", model, data, "-o", tmp_path / "metrics.json"], capsys)
     assert code == 0, err
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["split"] == "test" and metrics["n_samples"] == 270
+    assert metrics["split"] == "test" and metrics["n_samples"] == 360  # 20 % of 1797 rows (the schema's test_fraction)
     assert metrics["accuracy"] > 0.93
     assert 0 < metrics["log_loss"] < 0.3 and 0 <= metrics["ece"] < 0.1
     assert len(metrics["confusion_matrix"]) == 10 and len(metrics["per_class"]) == 10
@@ -82,7 +82,7 @@ def test_round_trip_on_digits(trained, capsys, tmp_path):
     assert code == 0, err
     with open(tmp_path / "pred.csv") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0][:3] == ["row", "predicted", "p_0"] and len(rows) == 271
+    assert rows[0][:3] == ["row", "predicted", "p_0"] and len(rows) == 361
     X, y, _ = sio.read_dataset(data, "test")
     predicted = np.array([int(r[1]) for r in rows[1:]])
     assert np.mean(predicted == y) == pytest.approx(metrics["accuracy"])

@@ -7,12 +7,13 @@ Every backend has ``n_samples``, ``n_features``, ``total_weight`` (S) and
 - ``minibatches(rng, batch_size)``: one epoch of seeded random minibatches
   ``(X, y, sample_weight)`` for SGD and Adam;
 - ``scores(coef, intercept)``: unweighted mean log-loss and accuracy (monitoring);
+- ``max_abs()``: the largest |x| (fixed-step solvers warn on unscaled features);
 - ``digest()``: a hash of the rows, so that a checkpoint is resumed on its own data.
 
 :class:`InMemoryRows` holds arrays (CPU kernels, or a CUDA device that receives X
 once per fit); :class:`StreamedRows` reads a dataset file's row blocks within a
 memory budget (:class:`softmax_nb.data.streaming.H5Stream`). A backend that spreads
-rows over MPI ranks or holds sparse X implements the same four methods.
+rows over MPI ranks or holds sparse X implements the same methods.
 """
 
 import hashlib
@@ -84,6 +85,9 @@ class InMemoryRows:
         log_proba = kernels.predict_log_proba(self.X, coef, intercept)
         log_loss, correct = _log_loss_correct(log_proba, self.y, mean=True)
         return log_loss, correct / self.n_samples
+
+    def max_abs(self):
+        return float(np.max(np.abs(self.X))) if self.X.size else 0.0
 
     def digest(self):
         """The whole of y and the weights, and of X its shape, dtype and up to 1024 rows
@@ -158,6 +162,13 @@ class StreamedRows:
             log_loss += block_loss
             correct += block_correct
         return log_loss / self.n_samples, correct / self.n_samples
+
+    def max_abs(self):
+        largest = 0.0
+        for block in self.stream.blocks(desc="feature scale"):
+            if block.X.size:
+                largest = max(largest, float(np.max(np.abs(block.X))))
+        return largest
 
     def digest(self):
         """The file's header, all labels, the first and last block rows, and the block size."""

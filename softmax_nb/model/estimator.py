@@ -219,17 +219,6 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         if not sample_weight.sum() > 0:
             raise ValueError("sample_weight (times class_weight) sums to zero: nothing to fit")
         self._check_warm_start(classes, X.shape[1])
-        if self._minibatch and X.size:
-            largest = float(np.max(np.abs(X)))
-            if largest > 1e6:
-                import warnings
-
-                warnings.warn(
-                    f"features reach {largest:.3g}: {self.solver} takes fixed-size steps and "
-                    "will overshoot on unscaled data; standardize the features (softmax-nb "
-                    "prepare does by default) or use solver='lbfgs'",
-                    UserWarning,
-                )
         # The identity of the whole training data, before any hold-out split: the
         # split's seed may itself come from the checkpoint.
         identity = InMemoryRows(X, y_encoded, sample_weight).digest() if self.checkpoint_path else None
@@ -287,6 +276,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     def _train(self, objective, classes, *, validation, seed, checkpointing, resume_state):
         """Train ``objective`` with the one loop and set the fitted attributes."""
+        if self._minibatch:
+            training.scale_warning(self.solver, objective.rows.max_abs())
         warm = self.warm_start and hasattr(self, "coef_")
         x0 = objective.pack(self.coef_, self.intercept_) if warm else objective.zeros()
         optimizer = make_optimizer(

@@ -256,6 +256,15 @@ def convergence_warnings(result, optimizer, settings, *, C, coef, separable=None
             ConvergenceWarning)
 
 
+def scale_warning(solver, largest):
+    """Warn when features are too large for a fixed-step (minibatch) solver."""
+    if largest > 1e6:
+        warnings.warn(
+            f"features reach {largest:.3g}: {solver} takes fixed-size steps and "
+            "will overshoot on unscaled data; standardize the features (softmax-nb "
+            "prepare does by default) or use solver='lbfgs'", UserWarning)
+
+
 def _record(history, optimizer, train_accuracy, val_loss, val_accuracy, elapsed, settings):
     history["iteration"].append(optimizer.iteration)
     history["loss"].append(float(optimizer.loss))
