@@ -10,3 +10,13 @@ import sys  # noqa: E402
 # Tests live in folders that mirror the package (tests/kernels, tests/model, ...);
 # the shared NumPy reference, tests/naive.py, is importable from all of them.
 sys.path.insert(0, os.path.dirname(__file__))
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A 1200-row synthetic dataset file stored in chunks of 7 rows."""
+    from synthetic_files import make_dataset
+
+    return make_dataset(tmp_path_factory.mktemp("stream") / "small.h5")

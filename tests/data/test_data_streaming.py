@@ -2,34 +2,16 @@
 
 import os
 import sys
-from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-from softmax_nb import data as datasets
 from softmax_nb.data import streaming
 from softmax_nb.model.estimator import fit_streaming
 from softmax_nb import files as sio
+from synthetic_files import make_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _dataset(path, *, n_samples=1200, n_features=12, n_classes=4, chunk_rows=7, dtype="float64", seed=0):
-    datasets.prepare({"name": "synthetic", "n_samples": n_samples, "n_features": n_features,
-                      "n_classes": n_classes, "seed": seed}, path, chunk_rows=chunk_rows, dtype=dtype, seed=seed)
-    return path
-
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    return _dataset(tmp_path_factory.mktemp("stream") / "small.h5")
-
-
-def _rel(a, b):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
 
@@ -64,7 +46,7 @@ def test_memory_plan_depends_on_the_budget_not_the_rows():
 
 
 def test_truncated_file_gives_a_clear_error(tmp_path):
-    path = _dataset(tmp_path / "cut.h5", n_samples=3000, chunk_rows=50)
+    path = make_dataset(tmp_path / "cut.h5", n_samples=3000, chunk_rows=50)
     size = path.stat().st_size
     with open(path, "r+b") as handle:
         handle.truncate(size // 2)
@@ -73,7 +55,7 @@ def test_truncated_file_gives_a_clear_error(tmp_path):
 
 
 def test_corrupted_chunk_names_file_and_rows(tmp_path):
-    path = _dataset(tmp_path / "bad.h5", n_samples=3000, chunk_rows=50)
+    path = make_dataset(tmp_path / "bad.h5", n_samples=3000, chunk_rows=50)
     with h5py.File(path, "r") as handle:
         chunk = handle["train/X"].id.get_chunk_info(7)  # rows 350..399
     with open(path, "r+b") as handle:

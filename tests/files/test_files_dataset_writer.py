@@ -1,30 +1,11 @@
 """DatasetWriter: block-by-block writing equals write_dataset; missing rows leave no file."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from softmax_nb import data as datasets
 from softmax_nb import files as sio
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _dataset(path, *, n_samples=1200, n_features=12, n_classes=4, chunk_rows=7, dtype="float64", seed=0):
-    datasets.prepare({"name": "synthetic", "n_samples": n_samples, "n_features": n_features,
-                      "n_classes": n_classes, "seed": seed}, path, chunk_rows=chunk_rows, dtype=dtype, seed=seed)
-    return path
-
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    return _dataset(tmp_path_factory.mktemp("stream") / "small.h5")
-
-
-def _rel(a, b):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
 

@@ -14,7 +14,6 @@ from sklearn.exceptions import ConvergenceWarning
 
 from softmax_nb import SoftmaxClassifier
 from softmax_nb.model.persistence import load_model
-from softmax_nb import data as datasets
 from softmax_nb.data import streaming
 from softmax_nb.kernels import cpu as kernels
 from softmax_nb.model import incremental
@@ -23,24 +22,9 @@ from softmax_nb.model.estimator import fit_streaming
 from softmax_nb.model.objective import SoftmaxObjective, class_weight_vector
 from softmax_nb import files as sio
 from softmax_nb.cli import main as cli_main
+from synthetic_files import make_dataset, rel_error
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _dataset(path, *, n_samples=1200, n_features=12, n_classes=4, chunk_rows=7, dtype="float64", seed=0):
-    datasets.prepare({"name": "synthetic", "n_samples": n_samples, "n_features": n_features,
-                      "n_classes": n_classes, "seed": seed}, path, chunk_rows=chunk_rows, dtype=dtype, seed=seed)
-    return path
-
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    return _dataset(tmp_path_factory.mktemp("stream") / "small.h5")
-
-
-def _rel(a, b):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # -- streamed objective --------------------------------------------------------
@@ -68,15 +52,15 @@ def test_streamed_loss_gradient_equals_in_memory(small, fit_intercept, class_wei
                                          C=C, label_smoothing=label_smoothing)
             loss, grad_coef, grad_intercept = objective.loss_gradient(coef, intercept)
         assert abs(loss - expected[0]) <= 1e-12 * abs(expected[0])
-        assert _rel(grad_coef, expected[1]) <= 1e-12
+        assert rel_error(grad_coef, expected[1]) <= 1e-12
         if fit_intercept:
-            assert _rel(grad_intercept, expected[2]) <= 1e-12
+            assert rel_error(grad_intercept, expected[2]) <= 1e-12
         else:
             assert grad_intercept is None
 
 
 def test_streamed_float32_within_documented_tolerance(tmp_path):
-    path = _dataset(tmp_path / "f32.h5", dtype="float32", chunk_rows=10)
+    path = make_dataset(tmp_path / "f32.h5", dtype="float32", chunk_rows=10)
     X, y, info = sio.read_dataset(path, "train")
     coef = np.random.default_rng(0).standard_normal((info["n_classes"], info["n_features"]))
     expected = kernels.loss_gradient(X, y, coef, np.zeros(info["n_classes"]))
@@ -85,7 +69,7 @@ def test_streamed_float32_within_documented_tolerance(tmp_path):
             coef, np.zeros(info["n_classes"]))
     # float32 dot products, summed in float32 per 64-row block: the block edges move.
     assert abs(loss - expected[0]) <= 1e-6 * abs(expected[0])
-    assert _rel(grad_coef, expected[1]) <= 1e-5
+    assert rel_error(grad_coef, expected[1]) <= 1e-5
 
 
 def test_block_partition_is_reproducible(small):
@@ -111,14 +95,14 @@ def test_streamed_lbfgs_equals_in_memory_fit(small):
         streamed = fit_streaming(small, params, max_memory_mb=4, eval_split=None, progress=False)
     assert streamed.n_iter_ == reference.n_iter_ == 6
     # Same path to within rounding: the objectives differ by a few ulps only.
-    assert _rel(streamed.coef_, reference.coef_) <= 1e-10
-    assert _rel(streamed.intercept_, reference.intercept_) <= 1e-10
+    assert rel_error(streamed.coef_, reference.coef_) <= 1e-10
+    assert rel_error(streamed.intercept_, reference.intercept_) <= 1e-10
     np.testing.assert_allclose(streamed.history_["loss"], reference.history_["loss"], rtol=1e-12)
     # Run to convergence, both reach the same optimum (to the precision J determines it).
     full = fit_streaming(small, {"C": 2.0, "tol": 1e-8, "max_iter": 300}, max_memory_mb=4,
                                    progress=False)
     ref_full = SoftmaxClassifier(C=2.0, tol=1e-8, max_iter=300).fit(X, labels)
-    assert _rel(full.coef_, ref_full.coef_) <= 1e-5
+    assert rel_error(full.coef_, ref_full.coef_) <= 1e-5
     assert full.history_["loss"][-1] == pytest.approx(ref_full.history_["loss"][-1], rel=1e-12)
     assert np.all(np.isfinite(full.history_["val_loss"]))
     model = load_model(_save(full, small.parent / "model.h5"))
@@ -338,7 +322,7 @@ def test_streamed_class_weight_equals_in_memory(small, class_weight):
         warnings.simplefilter("ignore", ConvergenceWarning)
         reference = SoftmaxClassifier(**params).fit(X, info["classes"][y])
         streamed = fit_streaming(small, params, max_memory_mb=4, progress=False)
-    assert _rel(streamed.coef_, reference.coef_) <= 1e-10
+    assert rel_error(streamed.coef_, reference.coef_) <= 1e-10
     assert np.all(streamed.intercept_ == 0)
 
 
@@ -360,8 +344,9 @@ def test_streamed_resume_is_bitwise(small, tmp_path, solver):
     np.testing.assert_array_equal(full.intercept_, resumed.intercept_)
     assert full.history_["loss"] == resumed.history_["loss"]
     # A checkpoint written with other hyperparameters is refused, with a message.
-    fit_streaming(small, {**params, "max_iter": 2, "checkpoint_path": path, "checkpoint_every": 1},
-                  max_memory_mb=4, progress=False)
+    with pytest.warns(ConvergenceWarning, match="did not converge in max_iter=2"):
+        fit_streaming(small, {**params, "max_iter": 2, "checkpoint_path": path, "checkpoint_every": 1},
+                      max_memory_mb=4, progress=False)
     with pytest.raises(ValueError, match="other training data or other hyperparameters"):
         fit_streaming(small, {**params, "C": 0.5, "max_iter": 8, "checkpoint_path": path},
                       max_memory_mb=4, progress=False, resume=True)

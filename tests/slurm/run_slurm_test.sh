@@ -75,7 +75,7 @@ fi
 # which jobs inherit), so the SLURM and local runs compare the same code even while the checkout
 # changes under a running test.
 mkdir -p "$WORK/src"
-cp -r "$ROOT/Snakefile" "$ROOT/workflow" "$ROOT/softmax_nb" "$WORK/src/"
+cp -r "$ROOT/Snakefile" "$ROOT/workflow" "$ROOT/profiles" "$ROOT/softmax_nb" "$WORK/src/"
 export PYTHONPATH="$WORK/src${PYTHONPATH:+:$PYTHONPATH}"
 # Python puts the current folder first on its path: leave the checkout, or it would win.
 cd "$WORK"
@@ -108,7 +108,7 @@ T_CLUSTER=$(since "$T")
 make_run_dir() {
     local dir=$1 config=$2
     mkdir -p "$dir/config"
-    cp -r "$WORK/src/Snakefile" "$WORK/src/workflow" "$dir/"
+    cp -r "$WORK/src/Snakefile" "$WORK/src/workflow" "$WORK/src/profiles" "$dir/"
     cp "$config" "$dir/config/config.yaml"
 }
 
