@@ -15,9 +15,10 @@ import warnings
 #: old module -> the modules that now hold its public names, searched in order.
 MOVED = {
     "softmax_nb.config": ("softmax_nb.kernels.tunables",),
-    "softmax_nb.gpu_kernels": ("softmax_nb.kernels.cuda",),
+    "softmax_nb.gpu_kernels": ("softmax_nb.kernels.cuda", "softmax_nb.kernels.tunables"),
     "softmax_nb.optim": ("softmax_nb.model.optim",),
-    "softmax_nb.estimator": ("softmax_nb.model.estimator", "softmax_nb.model.runtime"),
+    "softmax_nb.estimator": ("softmax_nb.model.estimator", "softmax_nb.model.runtime",
+                             "softmax_nb.model.training"),
     "softmax_nb.gradcheck": ("softmax_nb.model.gradcheck",),
     "softmax_nb.checkpoint": ("softmax_nb.files.checkpoint", "softmax_nb.model.training"),
     "softmax_nb.io": ("softmax_nb.files.atomic", "softmax_nb.files.common", "softmax_nb.files.dataset",
@@ -29,6 +30,16 @@ MOVED = {
 }
 
 
+#: Names that did not move but were replaced: what to use instead.
+REPLACED = {
+    "StreamedObjective": "softmax_nb.model.objective.SoftmaxObjective(softmax_nb.model.backends.StreamedRows(stream), "
+                         "n_classes, C=...)",
+    "_class_weight_vector": "softmax_nb.model.objective.class_weight_vector",
+    "_Objective": "softmax_nb.model.objective.SoftmaxObjective",
+    "_Monitor": "softmax_nb.model.training.Monitor",
+}
+
+
 class _MovedModule(types.ModuleType):
     def __getattr__(self, name):
         if name.startswith("__"):
@@ -37,9 +48,22 @@ class _MovedModule(types.ModuleType):
             module = importlib.import_module(target)
             if hasattr(module, name):
                 return getattr(module, name)
+        if name in REPLACED:
+            raise AttributeError(f"{self.__name__}.{name} was replaced: use {REPLACED[name]}")
         raise AttributeError(
             f"{self.__name__}.{name} no longer exists; softmax_nb's modules moved to "
             f"{', '.join(self.__moved_to__)} (see docs/ARCHITECTURE.md)")
+
+    def __setattr__(self, name, value):
+        # Setting a tunable through the old path (softmax_nb.config.BLOCK_ROWS = ...)
+        # sets it where the code reads it.
+        if not name.startswith("__"):
+            for target in self.__moved_to__:
+                module = importlib.import_module(target)
+                if hasattr(module, name):
+                    setattr(module, name, value)
+                    return
+        super().__setattr__(name, value)
 
     def __dir__(self):
         names = set()

@@ -288,8 +288,6 @@ def _hyperparameters(args):
             raise CLIError("--config needs --model NAME", EXIT_USAGE)
         entry = dict(_config_entry(_read_config(args.config), "models", args.model, args.config))
         threads = entry.pop("threads", None)
-        if entry.get("random_state", 0) is None:
-            entry["random_state"] = 0  # the workflow's reading of null: reproducible reruns
         params.update(entry)
     elif args.model:
         raise CLIError("--model needs --config FILE", EXIT_USAGE)

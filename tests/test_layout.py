@@ -150,6 +150,15 @@ def test_old_import_paths_still_work():
             "from softmax_nb.estimator import SoftmaxClassifier, resolve_device\n"
             "from softmax_nb import kernels, gpu_kernels, config, optim, checkpoint, datasets\n"
             "assert kernels.loss_gradient and config.BLOCK_ROWS and checkpoint.TrainingInterrupted\n"
-            "assert datasets.prepare and optim.LBFGS and gpu_kernels.DeviceData\n")
+            "assert datasets.prepare and optim.LBFGS and gpu_kernels.DeviceData\n"
+            "assert gpu_kernels.LANES_PER_ROW and kernels.predict\n"
+            "from softmax_nb.estimator import HISTORY_KEYS\n"
+            "import softmax_nb.config, softmax_nb.kernels.tunables as tunables\n"
+            "softmax_nb.config.BLOCK_ROWS = 32\n"
+            "assert tunables.BLOCK_ROWS == 32  # a tunable set through the old path takes effect\n"
+            "try:\n"
+            "    softmax_nb.streaming.StreamedObjective\n"
+            "except AttributeError as error:\n"
+            "    assert 'SoftmaxObjective' in str(error)\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stderr

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DataError", "check_X_y", "encode_labels", "resolve_class_names"]
+__all__ = ["DataError", "check_X_y", "encode_labels", "class_indices", "resolve_class_names"]
 
 
 class DataError(ValueError):
@@ -110,6 +110,14 @@ def encode_labels(y):
     classes, y_index = np.unique(y, return_inverse=True)
     return classes, y_index.astype(np.int64).ravel()
 
+
+
+def class_indices(classes, y):
+    """Index of each label of ``y`` in the sorted ``classes``; -1 for a label not among them."""
+    classes = np.asarray(classes)
+    y = np.asarray(y)
+    index = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
+    return np.where(classes[index] == y, index, -1).astype(np.int64)
 
 
 def resolve_class_names(classes, given=None, known=None):

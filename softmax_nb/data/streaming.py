@@ -60,10 +60,10 @@ _RESERVE_BYTES = 2 * 2**20
 _BLOCK_FRACTION = 0.85
 _H5_CACHE_BYTES = 2**20
 
-Block = namedtuple("Block", "index start stop X y sample_weight")
+Block = namedtuple("Block", "index start stop X y")
 Block.__doc__ = """One block of rows ``start:stop`` of a split.
 
-``X``, ``y`` and ``sample_weight`` are views of buffers that are reused: they are
+``X`` and ``y`` are views of buffers that are reused: they are
 valid until the next block is requested."""
 
 
@@ -124,13 +124,16 @@ def memory_plan(n_rows, n_features, n_classes, max_memory_mb, *, itemsize=4, com
     unit = int(file_chunk_rows) if file_chunk_rows else 1
     chunk_bytes = unit * n_features * itemsize
     # The kernel: one float64 gradient per row chunk (at most MAX_CHUNKS), one
-    # compute-dtype block gradient per thread, the cast coef and the outputs.
+    # compute-dtype block gradient per thread, the cast coef and the outputs. The
+    # thread bound is numba's pool size, not the threads set now: the block
+    # partition (and so every streamed sum) must not change with --threads, or a
+    # resume with other threads would meet another partition.
     kernel_bytes = ((tunables.MAX_CHUNKS + 3) * n_classes * n_features * 8
-                    + numba.get_num_threads() * n_classes * n_features * compute_itemsize)
+                    + numba.config.NUMBA_NUM_THREADS * n_classes * n_features * compute_itemsize)
     fixed = (_OPTIMIZER_COPIES * n_params * 8 + kernel_bytes + _RESERVE_BYTES
              + _H5_CACHE_BYTES + chunk_bytes  # HDF5 decodes a filtered chunk in scratch memory
              + 2 * batch_rows * n_features * compute_itemsize)
-    row_bytes = n_features * itemsize + 16  # X row, y (int64) and weight (float64)
+    row_bytes = n_features * itemsize + 16  # X row, y (int64), the backend's row weight (float64)
     if compute_itemsize != itemsize:
         row_bytes += n_features * compute_itemsize
     per_row = 2 * row_bytes + output_columns * compute_itemsize
@@ -252,9 +255,6 @@ class H5Stream:
         Memory budget (MiB) above the interpreter's baseline; see :func:`memory_plan`.
     dtype : {None, "float32", "float64"}
         Dtype the blocks are given in; None keeps the stored one.
-    class_weight : ndarray of shape (n_classes,), optional
-        Per-class weights; each block's ``sample_weight`` is ``class_weight[y]``
-        (ones when None).
     n_parameters_classes : int, optional
         Classes of the model (default: the file's), for the memory plan.
     data_share, output_columns, batch_rows
@@ -274,8 +274,6 @@ class H5Stream:
     n_rows, n_features, n_classes, classes, stored_dtype, dtype
     block_rows, n_blocks, file_chunk_rows : int or None
     class_counts : ndarray of int64
-    total_weight : float
-        Sum of the per-row weights over the split.
     plan : dict
         The :func:`memory_plan` used.
     bytes_read : int
@@ -283,13 +281,13 @@ class H5Stream:
 
     Raises
     ------
-    FileNotFoundError, softmax_nb.io.FileFormatError
+    FileNotFoundError, softmax_nb.files.FileFormatError
         Missing or invalid file; a block that fails its checksum raises
         ``FileFormatError`` naming the file and the row range.
     MemoryBudgetError
     """
 
-    def __init__(self, path, split="train", *, max_memory_mb=None, dtype=None, class_weight=None,
+    def __init__(self, path, split="train", *, max_memory_mb=None, dtype=None,
                  n_parameters_classes=None, data_share=1.0, output_columns=0, batch_rows=0,
                  block_rows=None, prefetch=True, progress=False, pool=None):
         if split not in sio.SPLITS:
@@ -324,7 +322,6 @@ class H5Stream:
             counts = split_info.get("class_counts")
             self.class_counts = (np.asarray(counts, dtype=np.int64) if counts is not None
                                  else self._count_classes())
-            self.set_class_weight(class_weight)
             n_model_classes = n_parameters_classes or self.n_classes
             self.plan = memory_plan(
                 self.n_rows, self.n_features, n_model_classes, max_memory_mb,
@@ -341,15 +338,6 @@ class H5Stream:
         self.progress = bool(progress)
         self.bytes_read = 0
         self.n_passes = 0
-
-    def set_class_weight(self, class_weight):
-        """Per-class weights (or None) for the blocks' ``sample_weight``; updates ``total_weight``."""
-        if class_weight is not None:
-            class_weight = np.asarray(class_weight, dtype=np.float64)
-            if class_weight.shape != (self.n_classes,):
-                raise ValueError(f"class_weight must have shape ({self.n_classes},), got {class_weight.shape}")
-        self.class_weight = class_weight
-        self.total_weight = float(self.n_rows if class_weight is None else np.dot(self.class_counts, class_weight))
 
     # -- resources ----------------------------------------------------------
 
@@ -377,7 +365,7 @@ class H5Stream:
         convert = self.dtype != self.stored_dtype
         layout = [("X", (rows, self.n_features), self.stored_dtype),
                   ("Xc", (rows, self.n_features), self.dtype) if convert else None,
-                  ("y", (rows,), np.int64), ("w", (rows,), np.float64)]
+                  ("y", (rows,), np.int64)]
         layout = [entry for entry in layout if entry is not None]
         nbytes = sum(-(-int(np.prod(shape)) * np.dtype(dtype).itemsize // 64) * 64 for _, shape, dtype in layout)
         self._buffers = []
@@ -411,7 +399,7 @@ class H5Stream:
         start, stop = self.row_range(index)
         n = stop - start
         buffer = self._buffers[slot]
-        X, y, w = buffer["X"][:n], buffer["y"][:n], buffer["w"][:n]
+        X, y = buffer["X"][:n], buffer["y"][:n]
         try:
             # read_direct fills the preallocated buffer: no new array per block.
             self._X.read_direct(buffer["X"], np.s_[start:stop], np.s_[0:n])
@@ -430,12 +418,8 @@ class H5Stream:
         if buffer["Xc"] is not None:
             X = buffer["Xc"][:n]
             np.copyto(X, buffer["X"][:n])
-        if self.class_weight is not None:
-            np.take(self.class_weight, y, out=w)
-        else:
-            w.fill(1.0)
         self.bytes_read += n * self.n_features * self.stored_dtype.itemsize
-        return Block(index, start, stop, X, y, w)
+        return Block(index, start, stop, X, y)
 
     def blocks(self, order=None, desc=None):
         """Iterate the blocks, reading the next one while the current one is used.

@@ -1,4 +1,4 @@
-r"""CUDA kernels of the softmax classifier: the ``numba.cuda`` twins of ``kernels.py``.
+r"""CUDA kernels of the softmax classifier: the ``numba.cuda`` twins of ``cpu.py``.
 
 The math (logits, stable softmax, objective J, its gradient) is the one in the
 ``softmax_nb.kernels`` docstring, term for term: sample weights are divided by their

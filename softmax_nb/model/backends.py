@@ -21,6 +21,7 @@ import hashlib
 import numpy as np
 
 from ..kernels import cpu as kernels
+from .objective import row_weights, total_weight
 
 
 def _log_loss_correct(log_proba, y, mean=False):
@@ -113,18 +114,23 @@ class StreamedRows:
     Parameters
     ----------
     stream : softmax_nb.data.streaming.H5Stream
-        Its per-row weights are ``class_weight[y]`` (set by the stream).
+    class_weight : ndarray of shape (n_classes,), optional
+        Per-class weights (:func:`~softmax_nb.model.objective.class_weight_vector`):
+        row j weighs ``class_weight[y_j]`` (dataset files hold no per-row weights).
     """
 
-    def __init__(self, stream):
+    def __init__(self, stream, class_weight=None):
         self.stream = stream
+        self.class_weight = None if class_weight is None else np.asarray(class_weight, dtype=np.float64)
         self.n_samples = stream.n_rows
         self.n_features = stream.n_features
+        self.total_weight = total_weight(stream.class_counts, self.class_weight)
         self.n_evaluations = 0
 
-    @property
-    def total_weight(self):
-        return self.stream.total_weight
+    def _blocks(self, order=None, desc=None):
+        """The stream's blocks with their row weights: ``(block, sample_weight)``."""
+        for block in self.stream.blocks(order=order, desc=desc):
+            yield block, row_weights(block.y, None, self.class_weight)
 
     def loss_gradient(self, coef, intercept, label_smoothing):
         coef = np.asarray(coef, dtype=np.float64)
@@ -133,24 +139,24 @@ class StreamedRows:
         grad_coef = np.zeros((n_classes, self.n_features))
         grad_intercept = np.zeros(n_classes)
         self.n_evaluations += 1
-        for block in self.stream.blocks(desc=f"loss+gradient pass {self.n_evaluations}"):
+        for block, sample_weight in self._blocks(desc=f"loss+gradient pass {self.n_evaluations}"):
             part_loss, part_coef, part_intercept, _ = kernels.loss_gradient_sums(
-                block.X, block.y, coef, intercept, block.sample_weight, label_smoothing)
+                block.X, block.y, coef, intercept, sample_weight, label_smoothing)
             loss += part_loss
             grad_coef += part_coef
             grad_intercept += part_intercept
-        total = self.stream.total_weight
+        total = self.total_weight
         return loss / total, grad_coef / total, (grad_intercept / total if intercept is not None else None)
 
     def minibatches(self, rng, batch_size):
         # Blocks in a shuffled order, rows shuffled within each block: a minibatch
         # never spans two blocks, and memory stays within the stream's budget.
         order = rng.permutation(self.stream.n_blocks)
-        for block in self.stream.blocks(order=order, desc="minibatch epoch"):
+        for block, sample_weight in self._blocks(order=order, desc="minibatch epoch"):
             rows = rng.permutation(block.stop - block.start)
             for first in range(0, len(rows), batch_size):
                 indices = np.sort(rows[first:first + batch_size])
-                yield block.X[indices], block.y[indices], block.sample_weight[indices]
+                yield block.X[indices], block.y[indices], sample_weight[indices]
 
     def scores(self, coef, intercept):
         if self.n_samples == 0:
@@ -171,14 +177,16 @@ class StreamedRows:
         return largest
 
     def digest(self):
-        """The file's header, all labels, the first and last block rows, and the block size."""
+        """The split's shape, dtypes, block size, classes and class counts, the class
+        weights, and the labels and first 64 rows of the first and last blocks."""
         stream = self.stream
         digest = hashlib.sha256()
         digest.update(repr((stream.n_rows, stream.n_features, str(stream.stored_dtype), str(stream.dtype),
                             stream.block_rows, [str(c) for c in stream.classes])).encode())
         digest.update(np.ascontiguousarray(stream.class_counts).tobytes())
+        if self.class_weight is not None:
+            digest.update(self.class_weight.tobytes())
         for block in stream.blocks(order=sorted({0, stream.n_blocks - 1}), desc="checkpoint identity"):
             digest.update(np.ascontiguousarray(block.X[:64]).tobytes())
             digest.update(np.ascontiguousarray(block.y).tobytes())
-            digest.update(np.ascontiguousarray(block.sample_weight).tobytes())
         return digest.hexdigest()

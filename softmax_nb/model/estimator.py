@@ -19,8 +19,10 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from ..kernels import cpu as kernels
 from . import hyperparameters, incremental, training
 from .backends import InMemoryRows, StreamedRows
-from .objective import SoftmaxObjective, class_weight_vector, row_weights
-from .optim import MINIBATCH_SOLVERS, make_optimizer
+from ..data.checks import class_indices
+from .hyperparameters import MINIBATCH_SOLVERS
+from .objective import SoftmaxObjective, class_weight_vector, weights_of_rows
+from .optim import optimizer_for
 from .runtime import num_threads, resolve_device, seed_of
 
 log = logging.getLogger(__name__)
@@ -81,7 +83,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         SIGTERM, after which fit raises ``TrainingInterrupted``. ``fit(...,
         resume=True)`` continues from it, bitwise identically to an uninterrupted fit.
     checkpoint_every : int, default=10
-    checkpoint_seconds : float, default=300.0
+    checkpoint_seconds : float, default=60.0
 
     Attributes
     ----------
@@ -213,9 +215,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        class_weight = class_weight_vector(self.class_weight, classes, y_index=y_encoded,
-                                           sample_weight=sample_weight)
-        sample_weight = row_weights(y_encoded, sample_weight, class_weight)
+        sample_weight = weights_of_rows(self.class_weight, classes, y_encoded, sample_weight)
         if not sample_weight.sum() > 0:
             raise ValueError("sample_weight (times class_weight) sums to zero: nothing to fit")
         self._check_warm_start(classes, X.shape[1])
@@ -233,7 +233,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         elif eval_set is not None:
             X_val, y_val_raw = eval_set
             X_val = self._validate_X(X_val, reset=False)
-            validation = InMemoryRows(X_val, _encode(classes, np.asarray(y_val_raw)))
+            validation = InMemoryRows(X_val, class_indices(classes, y_val_raw))
         device, device_used = resolve_device(self.device)
         rows = InMemoryRows(X, y_encoded, sample_weight, device=device)
         objective = self._objective(rows, len(classes))
@@ -244,8 +244,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _objective(self, rows, n_classes):
-        return SoftmaxObjective(rows, n_classes, fit_intercept=self.fit_intercept, C=self.C,
-                                label_smoothing=self.label_smoothing)
+        return SoftmaxObjective.from_hyperparameters(self, rows, n_classes)
 
     def _check_warm_start(self, classes, n_features):
         if self.warm_start and hasattr(self, "coef_") and (
@@ -274,20 +273,18 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             seed = int(np.random.SeedSequence().entropy % 2**32)
         return checkpointing, resume_state, seed
 
-    def _train(self, objective, classes, *, validation, seed, checkpointing, resume_state):
-        """Train ``objective`` with the one loop and set the fitted attributes."""
+    def _train(self, objective, classes, *, validation, seed, checkpointing, resume_state, start_from=False):
+        """Train ``objective`` with the one loop and set the fitted attributes.
+
+        Starts from the current ``coef_`` / ``intercept_`` with ``warm_start`` (or
+        ``start_from``), else from zeros.
+        """
         if self._minibatch:
             training.scale_warning(self.solver, objective.rows.max_abs())
-        warm = self.warm_start and hasattr(self, "coef_")
+        warm = (self.warm_start or start_from) and hasattr(self, "coef_")
         x0 = objective.pack(self.coef_, self.intercept_) if warm else objective.zeros()
-        optimizer = make_optimizer(
-            self.solver, objective, x0, tol=self.tol, learning_rate=self.learning_rate,
-            batch_size=self.batch_size, lr_schedule=self.lr_schedule, momentum=self.momentum,
-            nesterov=self.nesterov, max_iter=self.max_iter, random_state=seed)
-        settings = training.Settings(
-            solver=self.solver, max_iter=self.max_iter, tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change, early_stopping=self.early_stopping,
-            minibatch=self._minibatch, verbose=self.verbose)
+        optimizer = optimizer_for(self, objective, x0, seed)
+        settings = training.Settings.from_hyperparameters(self)
         if validation is not None:
             validation_scores = lambda params: validation.scores(*objective.unpack(params))  # noqa: E731
         else:
@@ -297,7 +294,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                                 checkpointing=checkpointing, resume_state=resume_state)
         coef, intercept = objective.unpack(result.params)
         training.convergence_warnings(
-            result, optimizer, settings, C=self.C, coef=coef,
+            result, optimizer, settings, penalized=objective.penalized, coef=coef,
             separable=lambda: objective.scores(result.params)[1] == 1.0)
         self.classes_ = classes
         self.history_ = result.history
@@ -369,35 +366,31 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             loss, _, _ = objective.loss_gradient(self.coef_, self.intercept_)
         return loss
 
-    def objective_for(self, X, y, sample_weight=None):
+    def objective_for(self, X, y, sample_weight=None, *, dtype=None):
         """The :class:`SoftmaxObjective` of this model's hyperparameters on (X, y).
 
         Its lambda, class and sample weights are those a fit on (X, y) would use;
         :func:`softmax_nb.model.gradcheck.gradcheck_model` checks its gradient.
+        ``dtype`` overrides the model's computation dtype (the check runs in float64).
         """
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        y_encoded = _encode(self.classes_, np.asarray(y))
+        if dtype is None:
+            X = self._validate_X(X, reset=False)
+        else:
+            X = validate_data(self, X, reset=False, dtype=np.dtype(dtype).type, order="C")
+        y_encoded = class_indices(self.classes_, y)
         if (y_encoded < 0).any():
             raise ValueError("y holds labels that are not in classes_")
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
-        class_weight = class_weight_vector(self.class_weight, self.classes_, y_index=y_encoded,
-                                           sample_weight=sample_weight)
-        rows = InMemoryRows(X, y_encoded, row_weights(y_encoded, sample_weight, class_weight))
+        rows = InMemoryRows(X, y_encoded, weights_of_rows(self.class_weight, self.classes_, y_encoded,
+                                                          sample_weight))
         return self._objective(rows, len(self.classes_))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
-
-
-def _encode(classes, y):
-    """Class labels -> indices into classes; unknown labels become -1."""
-    index = np.searchsorted(classes, y)
-    index = np.clip(index, 0, len(classes) - 1)
-    return np.where(classes[index] == y, index, -1).astype(np.int64)
 
 
 def _split_validation(X, y, sample_weight, fraction, seed):
@@ -471,7 +464,6 @@ def fit_streaming(path, params=None, *, max_memory_mb, split="train", eval_split
     if init is not None:
         if not np.array_equal(np.asarray(init.classes_), classes) or init.coef_.shape[1] != info["n_features"]:
             raise ValueError("init must be a classifier fitted on the same classes and features as the file")
-        clf.set_params(warm_start=True)
         clf.classes_, clf.coef_, clf.intercept_ = init.classes_, init.coef_, init.intercept_
     dtype = None if clf.dtype is None else np.dtype(clf.dtype)
     pool = BufferPool()  # training and validation passes take turns with the same buffers
@@ -481,14 +473,13 @@ def fit_streaming(path, params=None, *, max_memory_mb, split="train", eval_split
                      progress=progress, pool=pool) as stream:
         if np.count_nonzero(stream.class_counts) < 2:
             raise ValueError(f"dataset file {str(path)!r}: the {split!r} split holds a single class")
-        stream.set_class_weight(class_weight_vector(clf.class_weight, classes,
-                                                    class_counts=stream.class_counts))
+        class_weight = class_weight_vector(clf.class_weight, classes, class_counts=stream.class_counts)
         eval_stream = None
         if use_eval:
             eval_stream = H5Stream(path, eval_split, max_memory_mb=max_memory_mb, dtype=dtype,
                                    output_columns=len(classes), progress=progress, pool=pool)
         try:
-            rows = StreamedRows(stream)
+            rows = StreamedRows(stream, class_weight)
             objective = clf._objective(rows, len(classes))
             planned_peak = max(stream.plan["peak_bytes"], eval_stream.plan["peak_bytes"] if eval_stream else 0)
             log.info("streaming %s/%s: %d rows in %d block(s) of %d rows; planned peak %.1f MiB "
@@ -497,7 +488,8 @@ def fit_streaming(path, params=None, *, max_memory_mb, split="train", eval_split
             identity = rows.digest() if clf.checkpoint_path else None
             checkpointing, resume_state, seed = clf._checkpointing(identity, classes, resume)
             clf._train(objective, classes, validation=StreamedRows(eval_stream) if eval_stream else None,
-                       seed=seed, checkpointing=checkpointing, resume_state=resume_state)
+                       seed=seed, checkpointing=checkpointing, resume_state=resume_state,
+                       start_from=init is not None)
             clf.streaming_ = {
                 "max_memory_mb": max_memory_mb,
                 "block_rows": stream.block_rows,

@@ -145,7 +145,8 @@ def gradcheck_model(clf, X, y, *, sample_weight=None, n_samples=_DEFAULTS["n_sam
         rows = np.sort(rng.choice(len(y), size=n_samples, replace=False))
         X, y = X[rows], y[rows]
         sample_weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
-    objective = clf.objective_for(X, y, sample_weight)
+    # float64 whatever the model's dtype: in float32, steps of eps would be rounded away.
+    objective = clf.objective_for(X, y, sample_weight, dtype=np.float64)
     coef = np.array(clf.coef_, dtype=np.float64)
     intercept = np.array(clf.intercept_, dtype=np.float64)
 

@@ -1,12 +1,14 @@
 """The estimator's hyperparameters: their defaults and their checks, in one place.
 
-Defaults of the hyperparameters a configuration file can set come from the
-configuration schema (:mod:`softmax_nb.settings`, the one table the workflow and
-the CLI read too); the run-time ones (threads, verbosity, checkpoints) are set here.
-``SoftmaxClassifier``'s signature, ``partial_fit``'s trainer and the CLI's option
-defaults all read :data:`DEFAULTS`, and all of them call :func:`check`.
+Defaults and value rules (type, range, choices) of the hyperparameters a
+configuration file can set come from the configuration schema
+(:mod:`softmax_nb.settings`, the one table the workflow and the CLI read too); the
+run-time ones (threads, verbosity, checkpoints) are set here. ``SoftmaxClassifier``'s
+signature, ``partial_fit``'s trainer and the CLI's option defaults all read
+:data:`DEFAULTS`, and all of them call :func:`check`.
 """
 
+import functools
 import types
 
 import numpy as np
@@ -18,49 +20,90 @@ _CONFIG_ONLY = ("max_memory_mb", "threads")
 
 DEFAULTS = {key: value for key, value in defaults("model").items() if key not in _CONFIG_ONLY}
 DEFAULTS.update(warm_start=False, n_threads=None, verbose=0, checkpoint_path=None,
-                checkpoint_every=10, checkpoint_seconds=300.0)
+                checkpoint_every=10, checkpoint_seconds=60.0)
 
 #: Hyperparameters that do not shape the optimisation path: a resume may change them.
 RUN_ONLY = frozenset({"verbose", "n_threads", "max_iter", "device", "warm_start", "checkpoint_path",
                       "checkpoint_every", "checkpoint_seconds"})
 
 SOLVERS = choices("model", "solver")
+#: Solvers that take minibatch steps (one step() is an epoch); the others are full-batch.
+MINIBATCH_SOLVERS = ("sgd", "adam")
 LR_SCHEDULES = choices("model", "lr_schedule")
 DEVICES = choices("model", "device")
 
 
-def _positive(name, value, allow_inf=False):
+#: Value rules of the run-time hyperparameters, in the schema's terms.
+_RUN_TIME_RULES = {
+    "checkpoint_every": {"type": "integer", "minimum": 1},
+    "checkpoint_seconds": {"type": "number", "exclusiveMinimum": 0},
+}
+#: Keys whose rules the estimator checks itself (it accepts more than a config file can say:
+#: a RandomState, a dict of class weights keyed by any label type).
+_CHECKED_ELSEWHERE = {"random_state", "class_weight"}
+#: Positive keys that may be infinite (C = inf: no penalty; never checkpoint by time).
+_MAY_BE_INFINITE = {"C", "checkpoint_seconds"}
+
+
+@functools.lru_cache(maxsize=1)
+def _rules():
+    from ..settings import schema
+
+    rules = dict(schema()["$defs"]["model"]["properties"])
+    rules.update(_RUN_TIME_RULES)
+    return {key: rule for key, rule in rules.items() if key in DEFAULTS and key not in _CHECKED_ELSEWHERE}
+
+
+def _check_value(name, value, rule):
+    """One value against its schema rule; the error names the parameter and the rule."""
+    kinds = rule.get("type", [])
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    if value is None:
+        if "null" in kinds or None in rule.get("enum", ()):
+            return
+        raise ValueError(f"{name} must not be None")
+    if "enum" in rule:
+        allowed = tuple(option for option in rule["enum"] if option is not None)
+        if name == "dtype" and value in (np.float32, np.float64):
+            return
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        return
+    if "boolean" in kinds:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {value!r}")
+        return
+    low = rule.get("minimum", rule.get("exclusiveMinimum"))
+    high = rule.get("maximum", rule.get("exclusiveMaximum"))
+    if "integer" in kinds:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or (low is not None and value < low):
+            what = "a positive integer" if low == 1 else f"an integer >= {low}"
+            raise ValueError(f"{name} must be {what}, got {value!r}")
+        return
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
         raise TypeError(f"{name} must be a number, got {value!r}")
-    if not value > 0 or (not allow_inf and not np.isfinite(value)):
-        raise ValueError(f"{name} must be positive{'' if allow_inf else ' and finite'}, got {value!r}")
+    if high is None and rule.get("exclusiveMinimum") == 0:
+        finite = name not in _MAY_BE_INFINITE
+        if not value > 0 or (finite and not np.isfinite(value)):
+            raise ValueError(f"{name} must be positive{' and finite' if finite else ''}, got {value!r}")
+        return
+    above = value > low if "exclusiveMinimum" in rule else value >= low
+    below = value < high if "exclusiveMaximum" in rule else value <= high
+    if not (above and below):
+        left = "(" if "exclusiveMinimum" in rule else "["
+        right = ")" if "exclusiveMaximum" in rule else "]"
+        raise ValueError(f"{name} must be in {left}{low:g}, {high:g}{right}, got {value!r}")
 
 
 def check(params):
-    """Raise TypeError / ValueError naming the first bad hyperparameter in ``params``."""
-    _positive("C", params["C"], allow_inf=True)
-    _positive("tol", params["tol"])
-    if params["solver"] not in SOLVERS:
-        raise ValueError(f"solver must be one of {SOLVERS}, got {params['solver']!r}")
-    for name in ("max_iter", "batch_size", "n_iter_no_change", "checkpoint_every"):
-        value = params[name]
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    _positive("checkpoint_seconds", params["checkpoint_seconds"], allow_inf=True)
-    if params["learning_rate"] is not None:
-        _positive("learning_rate", params["learning_rate"])
-    if params["lr_schedule"] not in LR_SCHEDULES:
-        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {params['lr_schedule']!r}")
-    if not 0.0 <= params["label_smoothing"] < 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1), got {params['label_smoothing']!r}")
-    if not 0.0 <= params["momentum"] < 1.0:
-        raise ValueError(f"momentum must be in [0, 1), got {params['momentum']!r}")
-    if not 0.0 < params["validation_fraction"] < 1.0:
-        raise ValueError(f"validation_fraction must be in (0, 1), got {params['validation_fraction']!r}")
-    if params["dtype"] not in (None, "float32", "float64", np.float32, np.float64):
-        raise ValueError(f"dtype must be None, 'float32' or 'float64', got {params['dtype']!r}")
-    if params["device"] not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {params['device']!r}")
+    """Raise TypeError / ValueError naming the first bad hyperparameter in ``params``.
+
+    The rules are the configuration schema's (type, range, choices): a value the
+    workflow would refuse, the estimator refuses too, with the same bounds.
+    """
+    for name, rule in _rules().items():
+        if name in params:
+            _check_value(name, params[name], rule)
 
 
 def complete(params=None):

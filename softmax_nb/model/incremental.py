@@ -12,8 +12,10 @@ from sklearn.utils.validation import _check_sample_weight, check_array
 
 from . import hyperparameters, training
 from .backends import InMemoryRows
-from .objective import SoftmaxObjective, class_weight_vector, row_weights
-from .optim import MINIBATCH_SOLVERS, make_optimizer
+from ..data.checks import class_indices
+from .hyperparameters import MINIBATCH_SOLVERS
+from .objective import SoftmaxObjective, weights_of_rows
+from .optim import optimizer_for
 from .runtime import num_threads, seed_of
 
 
@@ -54,7 +56,6 @@ class IncrementalTrainer:
         if total_weight is not None and not total_weight > 0:
             raise ValueError(f"total_weight must be positive, got {total_weight!r}")
         self.total_weight = total_weight
-        self.class_weight = class_weight_vector(self.params.class_weight, self.classes)
         self.weight_seen = 0.0
         self.n_features = None
         self.optimizer = None
@@ -64,12 +65,11 @@ class IncrementalTrainer:
         self._layout = None
 
     def _encode(self, y):
-        index = np.clip(np.searchsorted(self.classes, y), 0, len(self.classes) - 1)
-        unknown = self.classes[index] != y
-        if unknown.any():
-            labels = np.unique(np.asarray(y)[unknown]).tolist()
+        index = class_indices(self.classes, y)
+        if (index < 0).any():
+            labels = np.unique(np.asarray(y)[index < 0]).tolist()
             raise ValueError(f"y holds label(s) {labels[:10]} that are not in classes {self.classes.tolist()}")
-        return index.astype(np.int64)
+        return index
 
     def partial_fit(self, X, y, sample_weight=None):
         """One pass of minibatch updates over ``(X, y)``.
@@ -96,16 +96,15 @@ class IncrementalTrainer:
         if self.n_features is not None and X.shape[1] != self.n_features:
             raise ValueError(f"X has {X.shape[1]} features, but partial_fit started with {self.n_features}")
         y_index = self._encode(y)
-        weights = row_weights(y_index, _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                                             ensure_non_negative=True), self.class_weight)
+        weights = weights_of_rows(clf.class_weight, self.classes, y_index,
+                                  _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True))
         if not weights.sum() > 0:
             raise ValueError("partial_fit got rows whose sample_weight (times class_weight) sums to zero: "
                              "they carry nothing to learn from")
         self.weight_seen += float(weights.sum())
         n_classes = len(self.classes)
-        objective = SoftmaxObjective(
-            InMemoryRows(X, y_index, weights), n_classes, fit_intercept=clf.fit_intercept, C=clf.C,
-            label_smoothing=clf.label_smoothing,
+        objective = SoftmaxObjective.from_hyperparameters(
+            clf, InMemoryRows(X, y_index, weights), n_classes,
             penalty_weight=self.total_weight if self.total_weight is not None else self.weight_seen)
         with num_threads(clf.n_threads):
             if self.optimizer is None:
@@ -116,15 +115,12 @@ class IncrementalTrainer:
                     raise ValueError(f"the starting coef has shape {coef.shape}; X and classes need "
                                      f"({n_classes}, {X.shape[1]})")
                 self.n_features = X.shape[1]
-                self.optimizer = make_optimizer(
-                    clf.solver, objective, objective.pack(coef, intercept), tol=clf.tol,
-                    learning_rate=clf.learning_rate, batch_size=clf.batch_size, lr_schedule=clf.lr_schedule,
-                    momentum=clf.momentum, nesterov=clf.nesterov, max_iter=clf.max_iter,
-                    random_state=seed_of(clf.random_state))
+                self.optimizer = optimizer_for(clf, objective, objective.pack(coef, intercept),
+                                               seed_of(clf.random_state))
                 self.history = training.new_history()
             self.optimizer.objective = objective
-            settings = training.Settings(solver=clf.solver, max_iter=self.optimizer.iteration + 1,
-                                         tol=clf.tol, minibatch=True, verbose=clf.verbose)
+            settings = training.Settings.from_hyperparameters(clf, max_iter=self.optimizer.iteration + 1,
+                                                              stopping=False)
             try:
                 result = training.train(self.optimizer, settings, history=self.history,
                                         elapsed_before=self.fit_time)

@@ -80,28 +80,48 @@ def class_weight_vector(class_weight, classes, *, y_index=None, sample_weight=No
     labels = classes.tolist()
     by_text = {str(label): k for k, label in enumerate(labels)}
     weights = np.ones(n_classes)
+    named, unknown = set(), []
     for label, weight in class_weight.items():
-        if label in labels:
-            index = labels.index(label)
-        elif str(label) in by_text:
-            index = by_text[str(label)]
-        else:
-            raise ValueError(f"class_weight names class {label!r}, which is not among the classes "
-                             f"{', '.join(map(str, labels))}")
+        index = labels.index(label) if label in labels else by_text.get(str(label))
+        if index is None:
+            unknown.append(label)
+            continue
         weight = float(weight)
         if not (np.isfinite(weight) and weight >= 0):
             raise ValueError(f"class_weight[{label!r}] must be a finite number >= 0, got {weight!r}")
         weights[index] = weight
+        named.add(index)
+    # scikit-learn's rule: keys of labels the data lack are an error only while some
+    # class is left unweighted (a dict made for a larger label set is accepted).
+    if unknown and len(named) < n_classes:
+        raise ValueError(f"class_weight names class(es) {unknown!r}, which are not among the classes "
+                         f"{', '.join(map(str, labels))}")
     return weights
 
 
 def row_weights(y_index, sample_weight=None, class_weight=None):
-    """s_j = sample_weight_j * class_weight[y_j] (float64; ones when both are None)."""
+    """s_j = sample_weight_j * class_weight[y_j] (float64; ones when both are None).
+
+    ``class_weight`` is a per-class vector (:func:`class_weight_vector`).
+    """
     n = len(y_index)
     weights = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if class_weight is not None:
-        weights = weights * class_weight[y_index]
+        weights = weights * np.asarray(class_weight)[y_index]
     return weights
+
+
+def weights_of_rows(class_weight, classes, y_index, sample_weight=None):
+    """s_j of rows with class indices ``y_index``: ``class_weight`` as a hyperparameter
+    (None, 'balanced' or a dict) turned into a vector, times ``sample_weight``."""
+    vector = class_weight_vector(class_weight, classes, y_index=y_index, sample_weight=sample_weight)
+    return row_weights(y_index, sample_weight, vector)
+
+
+def total_weight(class_counts, class_weight=None):
+    """S = sum_j s_j of rows known only by their class counts (a dataset file's split)."""
+    counts = np.asarray(class_counts, dtype=np.float64)
+    return float(counts.sum() if class_weight is None else np.dot(counts, class_weight))
 
 
 class ParameterLayout:
@@ -152,6 +172,13 @@ class SoftmaxObjective:
         (``partial_fit`` over pieces of a larger dataset).
     """
 
+    @classmethod
+    def from_hyperparameters(cls, params, rows, n_classes, *, penalty_weight=None):
+        """The objective a ``SoftmaxClassifier`` with hyperparameters ``params`` (any object
+        with their attributes) minimises over ``rows``."""
+        return cls(rows, n_classes, fit_intercept=params.fit_intercept, C=params.C,
+                   label_smoothing=params.label_smoothing, penalty_weight=penalty_weight)
+
     def __init__(self, rows, n_classes, *, fit_intercept=True, C=1.0, label_smoothing=0.0,
                  penalty_weight=None):
         self.rows = rows
@@ -166,6 +193,11 @@ class SoftmaxObjective:
     @property
     def l2_reg_strength(self):
         return self.penalty.strength
+
+    @property
+    def penalized(self):
+        """False without any penalty (C = inf): the optimum may then lie at infinity."""
+        return self.penalty.strength > 0
 
     @property
     def n_samples(self):

@@ -27,7 +27,6 @@ from scipy.optimize import line_search
 
 from .hyperparameters import LR_SCHEDULES, SOLVERS
 
-MINIBATCH_SOLVERS = ("sgd", "adam")
 #: The step size each solver uses when learning_rate is None (gd: the first step).
 DEFAULT_LEARNING_RATE = {"gd": 1.0, "sgd": 0.05, "adam": 1e-3, "lbfgs": None}
 
@@ -391,3 +390,12 @@ def make_optimizer(solver, objective, x0, *, tol, learning_rate=None, batch_size
     if solver == "sgd":
         return SGD(objective, x0, momentum=momentum, nesterov=nesterov, **common)
     return Adam(objective, x0, **common)
+
+
+def optimizer_for(params, objective, x0, random_state):
+    """:func:`make_optimizer` with the hyperparameters of ``params`` (any object with
+    the estimator's attributes)."""
+    return make_optimizer(
+        params.solver, objective, x0, tol=params.tol, learning_rate=params.learning_rate,
+        batch_size=params.batch_size, lr_schedule=params.lr_schedule, momentum=params.momentum,
+        nesterov=params.nesterov, max_iter=params.max_iter, random_state=random_state)

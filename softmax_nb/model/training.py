@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..files import checkpoint as checkpoint_file
+from .hyperparameters import MINIBATCH_SOLVERS
 
 HISTORY_KEYS = ("iteration", "loss", "grad_norm", "train_accuracy", "val_loss", "val_accuracy",
                 "time")
@@ -133,6 +134,17 @@ class Settings:
     minibatch: bool = False
     verbose: int = 0
 
+    @classmethod
+    def from_hyperparameters(cls, params, *, max_iter=None, stopping=True):
+        """The loop's settings for an estimator's hyperparameters ``params``.
+
+        ``stopping=False`` (``partial_fit``): no early stopping.
+        """
+        return cls(solver=params.solver, max_iter=params.max_iter if max_iter is None else max_iter,
+                   tol=params.tol, n_iter_no_change=params.n_iter_no_change,
+                   early_stopping=bool(params.early_stopping and stopping),
+                   minibatch=params.solver in MINIBATCH_SOLVERS, verbose=params.verbose)
+
 
 @dataclass
 class Result:
@@ -228,17 +240,16 @@ def train(optimizer, settings, *, validation=None, training_scores=None, seed=No
                   state={"monitor": monitor})
 
 
-def convergence_warnings(result, optimizer, settings, *, C, coef, separable=None):
+def convergence_warnings(result, optimizer, settings, *, penalized, coef, separable=None):
     """ConvergenceWarnings about a finished fit.
 
-    ``separable()`` (called only for C = inf) tells whether the final parameters
+    ``separable()`` (called only without a penalty, C = inf) tells whether the final parameters
     classify every training row correctly: then the maximum-likelihood
     coefficients are infinite and the fit stopped at finite ones.
     """
     from sklearn.exceptions import ConvergenceWarning  # scikit-learn loads in ~1 s: only here
 
-    if (result.converged and not settings.minibatch and np.isinf(C)
-            and not optimizer.gradient_small):
+    if result.converged and not settings.minibatch and not penalized and not optimizer.gradient_small:
         warnings.warn(
             f"{settings.solver} stopped after {optimizer.iteration} iterations because the loss "
             f"no longer decreases, while max|gradient| = {np.max(np.abs(optimizer.grad)):.3g} "
@@ -248,7 +259,7 @@ def convergence_warnings(result, optimizer, settings, *, C, coef, separable=None
         warnings.warn(
             f"{settings.solver} did not converge in max_iter={settings.max_iter} iterations; "
             "increase max_iter or scale the data", ConvergenceWarning)
-    if np.isinf(C) and separable is not None and separable():
+    if not penalized and separable is not None and separable():
         warnings.warn(
             "the training data are linearly separable and C=inf: the maximum-likelihood "
             "coefficients are infinite, and the fit stopped at finite ones "

@@ -46,9 +46,10 @@ def test_streamed_loss_gradient_equals_in_memory(small, fit_intercept, class_wei
     expected = kernels.loss_gradient(X, y, coef, intercept, sample_weight, 1.0 / (C * total), label_smoothing)
     # Tiny blocks (2 file chunks of 7 rows) and a budget-chosen partition alike.
     for options in ({"block_rows": 14}, {"max_memory_mb": 4}):
-        with streaming.H5Stream(small, "train", class_weight=weights, **options) as stream:
-            assert stream.total_weight == pytest.approx(total, rel=1e-15)
-            objective = SoftmaxObjective(StreamedRows(stream), info["n_classes"], fit_intercept=fit_intercept,
+        with streaming.H5Stream(small, "train", **options) as stream:
+            rows = StreamedRows(stream, weights)
+            assert rows.total_weight == pytest.approx(total, rel=1e-15)
+            objective = SoftmaxObjective(rows, info["n_classes"], fit_intercept=fit_intercept,
                                          C=C, label_smoothing=label_smoothing)
             loss, grad_coef, grad_intercept = objective.loss_gradient(coef, intercept)
         assert abs(loss - expected[0]) <= 1e-12 * abs(expected[0])

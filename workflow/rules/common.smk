@@ -253,8 +253,7 @@ def train_runtime(wildcards, input):
 def train_params_json(model):
     """The model's hyperparameters for ``softmax-nb train --params``, shell-quoted JSON.
 
-    Threads go through ``--threads`` (the job's threads) instead; a null
-    random_state means 0, so reruns reproduce the same model.
+    Threads go through ``--threads`` (the job's threads) instead.
     """
     params = {
         key: value for key, value in config["models"][model].items() if key != "threads"
