@@ -280,6 +280,7 @@ def test_all_outputs_exist_and_are_valid(finished_run):
     workdir, _, _ = finished_run
     results = workdir / "results"
     from softmax_nb import files as io
+    from softmax_nb.cli import main as cli_main
     from softmax_nb.model.persistence import load_model
 
     for dataset in ("digits", "blobs"):
@@ -300,6 +301,16 @@ def test_all_outputs_exist_and_are_valid(finished_run):
             assert len(metrics[split]["confusion_matrix"]) == len(metrics[split]["classes"])
         check = json.loads((results / "gradcheck" / dataset / f"{model}.json").read_text())
         assert check["passed"], check
+        # The workflow's gradcheck is the CLI's: same rows, same lambda, same numbers.
+        cli_table = workdir / f"cli_gradcheck_{dataset}_{model}.json"
+        assert cli_main(["gradcheck", str(results / "models" / dataset / f"{model}.h5"),
+                         str(results / "data" / f"{dataset}.h5"), "--n-samples", str(TINY_CONFIG["gradcheck"]["n_samples"]),
+                         "--seed", "0", "-o", str(cli_table), "-q"]) == 0
+        from_cli = json.loads(cli_table.read_text())
+        assert from_cli["l2_reg_strength"] == check["l2_reg_strength"]
+        assert from_cli["n_samples"] == check["n_samples"]
+        assert {row["block"]: row["max_rel_error"] for row in from_cli["blocks"]} == \
+            {block: check[f"{block}_max_rel_error"] for block in ("coef", "intercept")}
         for figure in FIGURES:
             png = (results / "plots" / dataset / model / f"{figure}.png").read_bytes()
             assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000

@@ -1,0 +1,58 @@
+"""One table of hyperparameter defaults and rules, read by the estimator, partial_fit,
+the CLI and the workflow's schema."""
+
+import inspect
+
+import numpy as np
+import pytest
+
+from softmax_nb import SoftmaxClassifier
+from softmax_nb.cli import build_parser
+from softmax_nb.model import hyperparameters
+from softmax_nb.model.incremental import IncrementalTrainer
+from softmax_nb.settings import defaults
+from softmax_nb.settings.config import ConfigError, validate_config
+
+
+def test_estimator_defaults_are_the_schemas():
+    signature = {name: p.default for name, p in inspect.signature(SoftmaxClassifier).parameters.items()}
+    assert signature == hyperparameters.DEFAULTS
+    for key, value in defaults("model").items():
+        if key not in ("threads", "max_memory_mb"):
+            assert signature[key] == value, key
+
+
+def test_cli_train_has_an_option_for_every_model_key():
+    parser = build_parser()
+    train = next(action for action in parser._actions if action.dest == "command").choices["train"]
+    dests = {action.dest for action in train._actions}
+    assert set(defaults("model")) <= dests | {"max_memory_mb"}
+    checkpoint_every = next(a for a in train._actions if a.dest == "checkpoint_every")
+    assert checkpoint_every.default == hyperparameters.DEFAULTS["checkpoint_every"]
+
+
+@pytest.mark.parametrize("key, value", [
+    ("C", 0.0), ("tol", -1.0), ("max_iter", 0), ("batch_size", 0), ("momentum", 1.0),
+    ("label_smoothing", 1.0), ("validation_fraction", 1.0), ("n_iter_no_change", 0),
+    ("learning_rate", 0.0), ("solver", "newton"), ("lr_schedule", "step"), ("device", "tpu"),
+    ("dtype", "float16"),
+])
+def test_the_workflow_and_the_estimator_refuse_the_same_values(key, value):
+    with pytest.raises(ConfigError, match=key):
+        validate_config({"models": {"m": {key: value}}})
+    with pytest.raises((ValueError, TypeError), match=key):
+        SoftmaxClassifier(**{key: value})._check_params()
+    with pytest.raises((ValueError, TypeError), match=key):
+        IncrementalTrainer([0, 1], {"solver": "sgd", key: value} if key != "solver" else {key: value})
+
+
+def test_values_the_schema_allows_are_accepted():
+    hyperparameters.check({**hyperparameters.DEFAULTS, "C": np.inf, "dtype": np.float32,
+                           "checkpoint_seconds": np.inf, "learning_rate": None})
+
+
+def test_complete_fills_defaults_and_names_unknown_keys():
+    params = hyperparameters.complete({"solver": "adam"})
+    assert params.solver == "adam" and params.tol == hyperparameters.DEFAULTS["tol"]
+    with pytest.raises(TypeError, match="unknown hyperparameter"):
+        hyperparameters.complete({"l1_ratio": 0.5})
