@@ -94,8 +94,9 @@ def class_weight_vector(class_weight, classes, *, y_index=None, sample_weight=No
     # scikit-learn's rule: keys of labels the data lack are an error only while some
     # class is left unweighted (a dict made for a larger label set is accepted).
     if unknown and len(named) < n_classes:
-        raise ValueError(f"class_weight names class(es) {unknown!r}, which are not among the classes "
-                         f"{', '.join(map(str, labels))}")
+        named_text = ", ".join(map(repr, unknown))
+        raise ValueError(f"class_weight names class{'es' if len(unknown) > 1 else ''} {named_text}, which "
+                         f"{'are' if len(unknown) > 1 else 'is'} not among the classes {', '.join(map(str, labels))}")
     return weights
 
 
