@@ -22,9 +22,9 @@ from pathlib import Path
 import h5py
 import pytest
 import yaml
+from workflow_copies import SNAKEMAKE, copy_workflow, run_snakemake, snakemake_env, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 TINY_CONFIG = {
     "threads": 1,
@@ -51,41 +51,8 @@ RUNS = [("digits", "lbfgs"), ("digits", "sgd"), ("blobs", "lbfgs")]
 FIGURES = ("history", "confusion", "per_class", "reliability", "weights")
 
 
-def _env():
-    env = dict(os.environ)
-    # The workflow's scripts and the softmax-nb command must find this checkout's package.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
-    # A CUDA simulator switched on by another test session would make 'cuda' look usable.
-    env.pop("NUMBA_ENABLE_CUDASIM", None)
-    return env
-
-
 def _snakemake(workdir, *args, check=True, timeout=900):
-    result = subprocess.run(
-        [*SNAKEMAKE, *args],
-        cwd=workdir,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def _copy_workflow(target: Path, config: dict) -> Path:
-    shutil.copy(ROOT / "Snakefile", target / "Snakefile")
-    shutil.copytree(ROOT / "workflow", target / "workflow", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "profiles", target / "profiles")
-    (target / "config").mkdir()
-    _write_config(target, config)
-    return target
-
-
-def _write_config(target: Path, config: dict) -> None:
-    (target / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return run_snakemake(workdir, *args, check=check, timeout=timeout)
 
 
 def _planned_outputs(dry_run_output: str) -> list[str]:
@@ -209,7 +176,7 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, case):
         if cuda_available():
             pytest.skip("a CUDA GPU is usable here, so device 'cuda' is valid")
     mutate, key = BAD_CONFIGS[case]
-    _copy_workflow(tmp_path, _bad(mutate))
+    copy_workflow(tmp_path, _bad(mutate))
     result = _snakemake(tmp_path, "--cores", "1", check=False, timeout=300)
     message = result.stdout + result.stderr
     assert result.returncode != 0, message
@@ -233,7 +200,7 @@ def test_sweep_expands_to_model_jobs_and_a_C_figure(tmp_path):
     config = json.loads(json.dumps(TINY_CONFIG))
     config["sweep"] = SWEEP
     config["run"] = {"blobs": "all"}
-    _copy_workflow(tmp_path, config)
+    copy_workflow(tmp_path, config)
     result = _snakemake(tmp_path, "--dry-run", "--cores", "2", timeout=300)
     outputs = _planned_outputs(result.stdout + result.stderr)
     expected = ["lbfgs", "sgd"] + [f"lbfgs_C{c}_{d}" for c in ("0.1", "1", "10") for d in ("float32", "float64")]
@@ -246,7 +213,7 @@ def test_sweep_expands_to_model_jobs_and_a_C_figure(tmp_path):
 def test_bad_sweep_fails_naming_the_grid_entry(tmp_path):
     config = json.loads(json.dumps(TINY_CONFIG))
     config["sweep"] = [SWEEP[0], {"settings": {"solver": "sgd"}, "grid": {"momentum_": [0.5, 0.9]}}]
-    _copy_workflow(tmp_path, config)
+    copy_workflow(tmp_path, config)
     result = _snakemake(tmp_path, "--dry-run", "--cores", "1", check=False, timeout=300)
     assert result.returncode != 0
     assert "sweep[1].grid" in result.stdout + result.stderr and "momentum_" in result.stdout + result.stderr
@@ -255,7 +222,7 @@ def test_bad_sweep_fails_naming_the_grid_entry(tmp_path):
 def test_sweep_values_are_range_checked(tmp_path):
     config = json.loads(json.dumps(TINY_CONFIG))
     config["sweep"] = {"settings": {"solver": "lbfgs"}, "grid": {"C": [1.0, -1.0]}}
-    _copy_workflow(tmp_path, config)
+    copy_workflow(tmp_path, config)
     result = _snakemake(tmp_path, "--dry-run", "--cores", "1", check=False, timeout=300)
     assert result.returncode != 0
     assert "lbfgs_C-1" in result.stdout + result.stderr and "'C'" in result.stdout + result.stderr
@@ -268,7 +235,7 @@ def test_sweep_values_are_range_checked(tmp_path):
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    workdir = _copy_workflow(tmp_path_factory.mktemp("workflow"), TINY_CONFIG)
+    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"), TINY_CONFIG)
     # No --workflow-profile: profiles/default beside the Snakefile is found by Snakemake itself.
     run = _snakemake(workdir, "--cores", "2")
     report = _snakemake(workdir, "--workflow-profile", "none", "--report", "results/report.html")
@@ -372,11 +339,11 @@ def test_changing_one_models_C_reruns_only_that_model(finished_run):
     workdir, _, _ = finished_run
     config = json.loads(json.dumps(TINY_CONFIG))
     config["models"]["sgd"]["C"] = 0.5
-    _write_config(workdir, config)
+    write_config(workdir, config)
     try:
         result = _snakemake(workdir, "--dry-run", "--cores", "2")
     finally:
-        _write_config(workdir, TINY_CONFIG)
+        write_config(workdir, TINY_CONFIG)
     outputs = _planned_outputs(result.stdout + result.stderr)
     rules = _planned_rules(result.stdout + result.stderr)
     assert "results/models/digits/sgd.h5" in outputs
@@ -417,8 +384,8 @@ def _train_resources(dry_run_output):
 def test_cuda_models_declare_a_gpu_and_memory_follows_the_data(tmp_path):
     config = json.loads(json.dumps(TINY_CONFIG))
     config["models"]["lbfgs"]["device"] = "cuda"
-    _copy_workflow(tmp_path, config)
-    env = _env()
+    copy_workflow(tmp_path, config)
+    env = snakemake_env()
     # numba's CUDA simulator makes the GPU check pass on a machine without one.
     env["NUMBA_ENABLE_CUDASIM"] = "1"
     result = subprocess.run(

@@ -17,10 +17,6 @@ refused by all three paths with a message naming the key.
 from __future__ import annotations
 
 import gzip
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
@@ -32,6 +28,7 @@ from softmax_nb.cli import main as cli_main
 from softmax_nb.data import CHUNKED_SOURCES, SOURCES, prepare_from_config
 from softmax_nb.settings import choices
 from softmax_nb.settings.config import ConfigError
+from workflow_copies import copy_workflow, run_snakemake
 
 ROOT = Path(__file__).resolve().parents[2]
 SPLITS = ("train", "val", "test")
@@ -107,28 +104,6 @@ def _entries(folder: Path, files: dict) -> dict:
     return entries
 
 
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
-    env.pop("NUMBA_ENABLE_CUDASIM", None)
-    return env
-
-
-def _workflow_copy(target: Path, config: dict) -> Path:
-    shutil.copy(ROOT / "Snakefile", target / "Snakefile")
-    shutil.copytree(ROOT / "workflow", target / "workflow", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "profiles", target / "profiles")
-    (target / "config").mkdir()
-    (target / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return target
-
-
-def _snakemake(workdir: Path, *args, timeout=900):
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, env=_env(),
-                          capture_output=True, text=True, timeout=timeout)
-
-
 def _config(entries: dict) -> dict:
     # The workflow needs a run; the prepare targets are asked for by name.
     return {"threads": 1, "datasets": entries, "models": {"lbfgs": {"max_iter": 5}}, "run": {"digits": ["lbfgs"]}}
@@ -160,9 +135,9 @@ def three_ways(tmp_path_factory):
     entries = _entries(raw, _raw_files(raw))
     config = _config(entries)
     (folder / "wf").mkdir()
-    workdir = _workflow_copy(folder / "wf", config)
+    workdir = copy_workflow(folder / "wf", config)
     targets = [f"results/data/{name}.h5" for name in entries]
-    run = _snakemake(workdir, "--cores", "1", *targets)
+    run = run_snakemake(workdir, "--cores", "1", *targets)
     assert run.returncode == 0, run.stdout + run.stderr
     config_file = workdir / "config" / "config.yaml"
     cli_folder, python_folder = folder / "cli", folder / "python"
@@ -260,8 +235,8 @@ def test_bad_entries_stop_the_workflow_before_any_job(tmp_path):
         workdir = tmp_path / case.replace(" ", "_")
         workdir.mkdir()
         config = _config({"digits": {"source": "digits"}, "bad": entry})
-        _workflow_copy(workdir, config)
-        result = _snakemake(workdir, "--cores", "1", "results/data/digits.h5", timeout=300)
+        copy_workflow(workdir, config)
+        result = run_snakemake(workdir, "--cores", "1", "results/data/digits.h5", timeout=300)
         assert result.returncode != 0
         assert key in result.stdout + result.stderr
         assert not (workdir / "results").exists()
