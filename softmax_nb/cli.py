@@ -129,12 +129,31 @@ def _config_entry(config, section, name, path):
     return entries[name] or {}
 
 
-def _check_output(path, *, option="--output"):
+def _same_file(a, b):
+    """True when paths a and b name one file (the same path, or the same inode)."""
+    a, b = Path(a), Path(b)
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _check_output(path, *, option="--output", inputs=()):
+    """An output path that can be written, and is none of the command's ``inputs``.
+
+    Checked before any work: writing over an input would destroy it.
+    """
     path = Path(path)
     if path.exists() and path.is_dir():
         raise CLIError(f"{option} {str(path)!r} is a folder")
     if not path.parent.exists():
         raise CLIError(f"{option} {str(path)!r}: folder {str(path.parent)!r} does not exist")
+    for source in inputs:
+        if source is not None and _same_file(path, source):
+            raise CLIError(f"{option} {str(path)!r} is also an input of this command ({str(source)!r}): "
+                           "writing it would destroy that input; choose another output path", EXIT_USAGE)
     return path
 
 
@@ -226,7 +245,7 @@ _PREPARE_FLAGS = ("val_fraction", "test_fraction", "seed", "dtype", "chunk_rows"
 def _cmd_prepare(args):
     """``prepare``: a dataset entry of a config file (exactly as the workflow prepares it),
     or a source given by --source/--arg; the defaults are the schema's in both cases."""
-    out = _check_output(args.output)
+    out = _check_output(args.output, inputs=[args.config])
     if args.config:
         if not args.dataset:
             raise CLIError("--config needs --dataset NAME", EXIT_USAGE)
@@ -382,9 +401,11 @@ def _cmd_train(args):
     from softmax_nb.model.estimator import fit_streaming
     from softmax_nb.model.runtime import resolve_device
 
-    out = _check_output(args.output)
+    inputs = [args.data, args.init_model, args.config,
+              args.params if args.params and not args.params.lstrip().startswith("{") else None]
+    out = _check_output(args.output, inputs=inputs)
     if args.history:
-        _check_output(args.history, option="--history")
+        _check_output(args.history, option="--history", inputs=inputs + [out])
         if Path(args.history).suffix.lower() not in (".csv", ".json"):
             raise CLIError(f"--history must end in .csv or .json, got {args.history!r}", EXIT_USAGE)
     params, threads = _hyperparameters(args)
@@ -403,6 +424,7 @@ def _cmd_train(args):
     checkpoint = None if args.no_checkpoint else Path(args.checkpoint or f"{out}.ckpt")
     if checkpoint is not None:
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        _check_output(checkpoint, option="--checkpoint", inputs=inputs + [out, args.history])
         params.update(checkpoint_path=str(checkpoint), checkpoint_every=args.checkpoint_every,
                       checkpoint_seconds=args.checkpoint_seconds)
         if args.resume and checkpoint.exists():
@@ -412,8 +434,9 @@ def _cmd_train(args):
     elif args.resume:
         raise CLIError("--resume needs checkpoints (drop --no-checkpoint)", EXIT_USAGE)
     try:
-        SoftmaxClassifier(**params)
-    except TypeError as exc:
+        # Before any data is read: a bad value is a usage error, named, not a traceback.
+        SoftmaxClassifier(**params)._check_params()
+    except (TypeError, ValueError) as exc:
         raise CLIError(f"bad hyperparameters: {exc}", EXIT_USAGE) from exc
     init = _load_model(args.init_model) if args.init_model else None
     info = sio.dataset_info(args.data)
@@ -487,7 +510,7 @@ def _cmd_train(args):
 def _split_and_model(args):
     """Check ``--output``, read the non-empty split ``args.split`` and the model for it."""
     if args.output:
-        _check_output(args.output)
+        _check_output(args.output, inputs=[args.model, args.data])
     X, y, info = sio.read_dataset(args.data, args.split)
     if len(y) == 0:
         raise CLIError(f"split {args.split!r} of {str(args.data)!r} is empty")
@@ -532,7 +555,7 @@ def _read_features(path, split):
 
 
 def _cmd_predict(args):
-    out = _check_output(args.output)
+    out = _check_output(args.output, inputs=[args.model, args.data])
     X, preprocessed = _read_features(args.data, args.split)
     X = np.asarray(X)
     clf, minfo = _load_model(args.model, return_info=True)

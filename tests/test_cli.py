@@ -306,8 +306,9 @@ def test_data_errors_in_hyperparameters_and_config(tmp_path, capsys, trained):
     data = trained / "digits.h5"
     code, _, err = run(["train", data, "-o", tmp_path / "m.h5", "--class-weight", '{"11": 2}'], capsys)
     assert code == 1 and "class_weight names class '11'" in err
+    # A bad value on the command line is a usage error, found before any work.
     code, _, err = run(["train", data, "-o", tmp_path / "m.h5", "--C", "-1"], capsys)
-    assert code == 1 and "C" in err and "softmax-nb: error:" in err
+    assert code == 2 and "C must be positive" in err and "softmax-nb: error:" in err
     config = tmp_path / "c.yaml"
     config.write_text("datasets:\n  a: {source: digits}\n")
     code, _, err = run(["prepare", "--config", config, "--dataset", "b", "-o", tmp_path / "x.h5"], capsys)
@@ -341,3 +342,79 @@ def test_quiet_after_the_command(tmp_path, capsys):
     code, _, err = run(["prepare", "-o", tmp_path / "d.h5", "--source", "synthetic", "--arg", "n_samples=100"],
                        capsys)
     assert code == 0 and "wrote" in err
+
+
+# -- nothing lost: an output that is an input is refused before any work --------
+
+
+def _digest(path):
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_an_output_that_is_an_input_is_refused_and_the_input_kept(trained, tmp_path, capsys):
+    data, model = trained / "digits.h5", trained / "model.h5"
+    link = tmp_path / "same_inode.h5"
+    os.link(data, link)  # another name of the same file
+    params = tmp_path / "params.json"
+    params.write_text('{"max_iter": 2}')
+    before = {path: _digest(path) for path in (data, model, params)}
+    cases = [
+        ["train", data, "-o", data],
+        ["train", data, "-o", link],
+        ["train", data, "-o", model, "--init-model", model],
+        ["train", data, "-o", tmp_path / "m.h5", "--params", params, "--history", params],
+        ["train", data, "-o", tmp_path / "m.h5", "--checkpoint", data],
+        ["evaluate", model, data, "-o", data],
+        ["evaluate", model, data, "-o", model],
+        ["gradcheck", model, data, "-o", model],
+        ["predict", model, data, "-o", model],
+        ["predict", model, data, "-o", link],
+    ]
+    for argv in cases:
+        code, _, err = run(argv, capsys)
+        assert code == 2, (argv, err)
+        assert "is also an input of this command" in err and "Traceback" not in err, err
+    assert {path: _digest(path) for path in (data, model, params)} == before
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_bad_hyperparameter_values_are_usage_errors_before_any_work(trained, tmp_path, capsys):
+    data = trained / "digits.h5"
+    for argv, named in (
+        (["--params", '{"C": "x"}'], "C must be a number"),
+        (["--checkpoint-every", "0"], "checkpoint_every must be a positive integer"),
+        (["--params", '{"max_iter": 10.0}'], "max_iter must be a positive integer"),
+        (["--momentum", "1.5"], "momentum must be in [0, 1)"),
+    ):
+        code, _, err = run(["train", data, "-o", tmp_path / "m.h5", *argv], capsys)
+        assert code == 2 and named in err and "Traceback" not in err, (argv, err)
+        assert "numba kernels ready" not in err  # refused before the data were read
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_a_config_key_given_twice_is_refused_with_its_line(tmp_path, capsys):
+    config = tmp_path / "config.yaml"
+    config.write_text("datasets:\n  d:\n    source: digits\nmodels:\n  m:\n    C: 1.0\n  m:\n    C: 2.0\n")
+    code, _, err = run(["prepare", "--config", config, "--dataset", "d", "-o", tmp_path / "d.h5"], capsys)
+    assert code == 1 and "'m' appears twice" in err and "line 7" in err, err
+
+
+def test_a_csv_with_a_byte_order_mark_reads_like_one_without(tmp_path):
+    from softmax_nb.data import load_csv
+
+    text = "a,b,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20))
+    plain, marked = tmp_path / "plain.csv", tmp_path / "marked.csv"
+    plain.write_text(text, encoding="utf-8")
+    marked.write_text(text, encoding="utf-8-sig")
+    X1, y1, meta1 = load_csv(plain, label_column="label")
+    X2, y2, meta2 = load_csv(marked, label_column="label")
+    np.testing.assert_array_equal(X1, X2)
+    np.testing.assert_array_equal(y1, y2)
+    assert meta2.get("feature_names") == meta1.get("feature_names") == ["a", "b"]
+    # Headerless: the first row stays a data row.
+    headerless = tmp_path / "headerless.csv"
+    headerless.write_text("".join(f"{i},{i % 2}\n" for i in range(10)), encoding="utf-8-sig")
+    X3, _, _ = load_csv(headerless)
+    assert X3.shape == (10, 1)

@@ -165,7 +165,19 @@ BAD_CONFIGS = {
         "datasets.mine.path",
     ),
     "cuda without a GPU": (lambda c: c["models"]["lbfgs"].update(device="cuda"), "models.lbfgs.device"),
+    # YAML's 10.0 passes the schema's "integer" and NaN its range: the estimator's rules catch them.
+    "float max_iter": (lambda c: c["models"]["lbfgs"].update(max_iter=10.0), "models.lbfgs.max_iter"),
+    "NaN C": (lambda c: c["models"]["sgd"].update(C=float("nan")), "models.sgd.C"),
 }
+
+
+def test_a_config_key_given_twice_fails_before_any_job(tmp_path):
+    copy_workflow(tmp_path, TINY_CONFIG)
+    config = tmp_path / "config" / "config.yaml"
+    config.write_text(config.read_text() + "\nmodels:\n  other: {}\n")
+    result = _snakemake(tmp_path, "--cores", "1", check=False, timeout=300)
+    assert result.returncode != 0 and "'models' appears twice" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))

@@ -142,9 +142,10 @@ def make_softmax_data(n_samples=_d("n_samples"), n_features=_d("n_features"), n_
 
 def _open_text(path):
     path = _existing(path, "CSV file")
+    # utf-8-sig: a byte-order mark (what spreadsheet programs write) is not part of the first cell.
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", newline="", encoding="utf-8")
-    return open(path, newline="", encoding="utf-8")
+        return gzip.open(path, "rt", newline="", encoding="utf-8-sig")
+    return open(path, newline="", encoding="utf-8-sig")
 
 
 def _existing(path, what):

@@ -121,3 +121,24 @@ def complete(params=None):
     full = {**DEFAULTS, **params}
     check(full)
     return types.SimpleNamespace(**full)
+
+
+def check_model_entry(name, entry):
+    """Check a workflow ``models.<name>`` entry with the estimator's rules.
+
+    Raises
+    ------
+    softmax_nb.settings.config.ConfigError
+        Naming the key (``models.NAME.KEY: ...``).
+    """
+    from ..settings.config import ConfigError
+
+    params = {key: value for key, value in entry.items() if key in DEFAULTS}
+    for key, value in params.items():
+        rule = _rules().get(key)
+        if rule is None:
+            continue
+        try:
+            _check_value(key, value, rule)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"models.{name}.{key}: {exc}") from None

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import default as _default, schema as _schema
 
-__all__ = ["ConfigError", "load_config", "validate_config", "fill_dataset_entry", "dataset_default", "key_path"]
+__all__ = ["ConfigError", "check_unique_keys", "load_config", "validate_config", "fill_dataset_entry", "dataset_default", "key_path"]
 
 
 class ConfigError(ValueError):
@@ -124,6 +124,39 @@ def validate_config(config, *, where="config"):
     return _validate(config, _schema(), where)
 
 
+def _unique_key_loader():
+    """A safe YAML loader that refuses a key given twice in one mapping (YAML would keep the
+    last one silently: two models of one name would become one)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} appears twice in one mapping (first on line "
+                        f"{seen[key] + 1}); the second would silently replace the first", key_node.start_mark)
+                seen[key] = key_node.start_mark.line
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
+def check_unique_keys(path):
+    """Refuse a YAML file that gives one key twice in a mapping (ConfigError naming the line)."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            yaml.load(handle, Loader=_unique_key_loader())
+    except yaml.constructor.ConstructorError as exc:
+        raise ConfigError(f"config file {str(path)!r}: {exc.problem} (line {exc.problem_mark.line + 1})") from None
+    except (yaml.YAMLError, OSError, UnicodeDecodeError):
+        pass  # Snakemake itself reports an unreadable file
+
+
 def load_config(path):
     """Read a YAML configuration file and :func:`validate_config` it.
 
@@ -141,8 +174,10 @@ def load_config(path):
     if path.is_dir():
         raise ConfigError(f"config file {str(path)!r} is a folder")
     try:
-        with open(path, encoding="utf-8") as handle:
-            config = yaml.safe_load(handle)
+        with open(path, encoding="utf-8-sig") as handle:
+            config = yaml.load(handle, Loader=_unique_key_loader())
+    except yaml.constructor.ConstructorError as exc:
+        raise ConfigError(f"config file {str(path)!r}: {exc.problem} (line {exc.problem_mark.line + 1})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
     except UnicodeDecodeError as exc:

@@ -14,7 +14,8 @@ from snakemake.utils import validate
 
 from softmax_nb.data.preparation import check_dataset_entry, entry_files
 from softmax_nb.settings import SCHEMA_PATH
-from softmax_nb.settings.config import ConfigError
+from softmax_nb.model.hyperparameters import check_model_entry
+from softmax_nb.settings.config import ConfigError, check_unique_keys
 
 # ---------------------------------------------------------------------------
 # configuration
@@ -23,6 +24,9 @@ from softmax_nb.settings.config import ConfigError
 # Types, ranges and unknown keys (with the defaults filled in) come from the schema;
 # the checks that span several keys, which a JSON schema cannot say clearly, come
 # from the library (check_dataset_entry: the same checks prepare_from_config runs).
+# YAML keeps the last of two equal keys silently: refuse them in every config file.
+for _configfile in workflow.configfiles:
+    check_unique_keys(_configfile)
 # A single grid may be written without the list around it.
 if isinstance(config.get("sweep"), dict):
     config["sweep"] = [config["sweep"]]
@@ -95,6 +99,9 @@ def check_config(cfg):
     """Checks across keys, run at start-up before any job; raises ConfigError naming the key."""
     for name, dataset in cfg["datasets"].items():
         check_dataset_entry(name, dataset)
+    for name, model in cfg["models"].items():
+        # The estimator's own rules (a YAML 10.0 for max_iter, C: .nan), before any job.
+        check_model_entry(name, model)
     runs = _build_runs(cfg)
     cuda_models = sorted({m for _, m in runs if cfg["models"][m]["device"] == "cuda"})
     # Only where jobs run on this machine: a cluster's login node (or a CPU job on
