@@ -558,6 +558,8 @@ def _cmd_predict(args):
     out = _check_output(args.output, inputs=[args.model, args.data])
     X, preprocessed = _read_features(args.data, args.split)
     X = np.asarray(X)
+    if X.dtype.kind not in "fiub":
+        raise CLIError(f"{str(args.data)!r} holds {X.dtype} values; features must be real numbers")
     clf, minfo = _load_model(args.model, return_info=True)
     if X.ndim != 2 or X.shape[1] != clf.n_features_in_:
         raise CLIError(
@@ -647,6 +649,28 @@ def _cmd_info(args):
 # ---------------------------------------------------------------------------
 
 
+def _number(kind, *, low=0, low_open=True, finite=True):
+    """An argparse type: a number of ``kind`` above ``low`` (and finite), else a usage error."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        if (finite and not np.isfinite(value)) or not (value > low if low_open else value >= low):
+            bound = f"> {low}" if low_open else f">= {low}"
+            what = "an integer" if kind is int else ("a finite number" if finite else "a number")
+            raise argparse.ArgumentTypeError(f"must be {what} {bound}, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+_POSITIVE = _number(float)
+_POSITIVE_INT = _number(int)
+
+
 def build_parser():
     """The argparse parser of ``softmax-nb`` (exposed for documentation and tests)."""
     parser = _Parser(
@@ -655,6 +679,9 @@ def build_parser():
         epilog="Run 'softmax-nb COMMAND --help' for a command's options.",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     # -q also after the command name; SUPPRESS keeps the top-level value when absent.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
@@ -726,12 +753,12 @@ def build_parser():
     p.add_argument("--checkpoint", help="training checkpoint file (default: OUTPUT.ckpt); removed once "
                    "the model is written")
     every, seconds = HYPERPARAMETERS["checkpoint_every"], HYPERPARAMETERS["checkpoint_seconds"]
-    p.add_argument("--checkpoint-every", type=int, default=every,
+    p.add_argument("--checkpoint-every", type=_POSITIVE_INT, default=every,
                    help=f"checkpoint every N iterations (default {every})")
-    p.add_argument("--checkpoint-seconds", type=float, default=seconds,
+    p.add_argument("--checkpoint-seconds", type=_number(float, finite=False), default=seconds,
                    help=f"and at least every S seconds (default {seconds:g})")
     p.add_argument("--no-checkpoint", action="store_true", help="write no checkpoints")
-    p.add_argument("--max-memory-mb", type=float,
+    p.add_argument("--max-memory-mb", type=_POSITIVE,
                    help="stream the dataset file in row blocks within this memory budget (MiB above the "
                         "interpreter's baseline) instead of loading it; checkpoints and --resume work "
                         "as in memory (docs/OUT_OF_CORE.md)")
@@ -747,7 +774,7 @@ def build_parser():
     p.add_argument("--split", default="test", choices=list(sio.SPLITS))
     p.add_argument("-o", "--output", help="metrics JSON to write (default: stdout)")
     bins = default("evaluate", "ece_bins")
-    p.add_argument("--bins", type=int, default=bins, help=f"calibration bins (default {bins})")
+    p.add_argument("--bins", type=_number(int, low=2, low_open=False), default=bins, help=f"calibration bins (default {bins})")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("gradcheck", help="finite-difference check of the gradient at a trained model",
@@ -757,12 +784,12 @@ def build_parser():
     p.add_argument("data", help="dataset file")
     p.add_argument("--split", default="train", choices=list(sio.SPLITS))
     check = defaults("gradcheck")
-    p.add_argument("--n-samples", type=int, default=check["n_samples"],
+    p.add_argument("--n-samples", type=_POSITIVE_INT, default=check["n_samples"],
                    help=f"rows to use (default {check['n_samples']})")
-    p.add_argument("--eps", type=float, default=check["eps"],
+    p.add_argument("--eps", type=_POSITIVE, default=check["eps"],
                    help=f"central-difference step (default {check['eps']:g})")
     p.add_argument("--seed", type=int, default=0, help="seed of the row sample")
-    p.add_argument("--max-rel-error", type=float, default=check["max_rel_error"],
+    p.add_argument("--max-rel-error", type=_POSITIVE, default=check["max_rel_error"],
                    help=f"pass threshold (default {check['max_rel_error']:g})")
     p.add_argument("--strict", action="store_true", help="exit 1 when the check fails")
     p.add_argument("-o", "--output", help="write the table (.json or .csv) instead of printing it")

@@ -384,7 +384,7 @@ def test_bad_hyperparameter_values_are_usage_errors_before_any_work(trained, tmp
     data = trained / "digits.h5"
     for argv, named in (
         (["--params", '{"C": "x"}'], "C must be a number"),
-        (["--checkpoint-every", "0"], "checkpoint_every must be a positive integer"),
+        (["--checkpoint-every", "0"], "argument --checkpoint-every: must be an integer > 0"),
         (["--params", '{"max_iter": 10.0}'], "max_iter must be a positive integer"),
         (["--momentum", "1.5"], "momentum must be in [0, 1)"),
     ):
@@ -418,3 +418,43 @@ def test_a_csv_with_a_byte_order_mark_reads_like_one_without(tmp_path):
     headerless.write_text("".join(f"{i},{i % 2}\n" for i in range(10)), encoding="utf-8-sig")
     X3, _, _ = load_csv(headerless)
     assert X3.shape == (10, 1)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["evaluate", "{m}", "{d}", "--bins", "0"], "argument --bins: must be an integer >= 2"),
+    (["evaluate", "{m}", "{d}", "--bins", "-3"], "argument --bins"),
+    (["gradcheck", "{m}", "{d}", "--eps", "0"], "argument --eps: must be a finite number > 0"),
+    (["gradcheck", "{m}", "{d}", "--eps", "nan"], "argument --eps"),
+    (["gradcheck", "{m}", "{d}", "--n-samples", "0"], "argument --n-samples"),
+    (["train", "{d}", "-o", "{t}/m.h5", "--max-memory-mb", "inf"], "argument --max-memory-mb"),
+    (["train", "{d}", "-o", "{t}/m.h5", "--checkpoint-seconds", "-1"], "argument --checkpoint-seconds"),
+])
+def test_out_of_range_flags_are_usage_errors(trained, tmp_path, capsys, argv, message):
+    argv = [a.format(m=trained / "model.h5", d=trained / "digits.h5", t=tmp_path) for a in argv]
+    code, _, err = run(argv, capsys)
+    assert code == 2 and message in err, err
+
+
+def test_version_and_python_dash_m(capsys):
+    import softmax_nb
+
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out.strip() == f"softmax-nb {softmax_nb.__version__}"
+    done = subprocess.run([sys.executable, "-m", "softmax_nb", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and softmax_nb.__version__ in done.stdout
+
+
+def test_predict_refuses_complex_features(trained, tmp_path, capsys):
+    X = np.zeros((3, 64), dtype=np.complex128)
+    np.save(tmp_path / "complex.npy", X)
+    code, _, err = run(["predict", trained / "model.h5", tmp_path / "complex.npy", "-o", tmp_path / "p.csv"], capsys)
+    assert code == 1 and "complex128" in err and not (tmp_path / "p.csv").exists()
+
+
+def test_a_file_name_near_the_limit_can_be_written(tmp_path):
+    from softmax_nb.files.atomic import atomic_write
+
+    target = tmp_path / ("x" * 250 + ".csv")
+    with atomic_write(target, "w") as handle:
+        handle.write("ok\n")
+    assert target.read_text() == "ok\n" and [p.name for p in tmp_path.iterdir()] == [target.name]

@@ -49,7 +49,15 @@ def atomic_write(path, mode=None, *, encoding="utf-8", newline=None):
         raise FileNotFoundError(f"cannot write {str(target)!r}: folder {str(folder)!r} does not exist")
     # A hidden, unique name in the same folder: the rename stays on one file system,
     # and concurrent writers of the same target never share a temporary file.
-    tmp = folder / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    # The suffix is ~25 characters: shorten the name part so that the temporary name
+    # fits the file system's limit wherever the target's own name does.
+    suffix = f".tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        name_max = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    stem = target.name.encode()[: max(1, name_max - len(suffix) - 1)].decode(errors="ignore")
+    tmp = folder / f".{stem}{suffix}"
     # O_EXCL: never clobber someone else's file; 0o666 lets the umask decide the
     # permissions, as for a plainly created file (mkstemp would force 0o600).
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)

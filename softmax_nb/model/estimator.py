@@ -231,8 +231,13 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             )
             validation = InMemoryRows(X_val, y_val)
         elif eval_set is not None:
+            if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:
+                raise ValueError("eval_set must be a pair (X_val, y_val)")
             X_val, y_val_raw = eval_set
             X_val = self._validate_X(X_val, reset=False)
+            if np.shape(y_val_raw) != (X_val.shape[0],):
+                raise ValueError(f"eval_set: X_val has {X_val.shape[0]} rows but y_val has shape "
+                                 f"{np.shape(y_val_raw)}")
             validation = InMemoryRows(X_val, class_indices(classes, y_val_raw))
         device, device_used = resolve_device(self.device)
         rows = InMemoryRows(X, y_encoded, sample_weight, device=device)

@@ -104,6 +104,11 @@ def check(params):
     for name, rule in _rules().items():
         if name in params:
             _check_value(name, params[name], rule)
+    seed = params.get("random_state")
+    if not (seed is None or isinstance(seed, (np.random.RandomState, np.random.Generator))
+            or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0)):
+        raise ValueError(f"random_state must be None, an integer >= 0, a numpy RandomState or Generator, "
+                         f"got {seed!r}")
 
 
 def complete(params=None):

@@ -56,3 +56,23 @@ def test_complete_fills_defaults_and_names_unknown_keys():
     assert params.solver == "adam" and params.tol == hyperparameters.DEFAULTS["tol"]
     with pytest.raises(TypeError, match="unknown hyperparameter"):
         hyperparameters.complete({"l1_ratio": 0.5})
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"label_smoothing": "0.1"}, "label_smoothing must be a number"),
+    ({"momentum": "x"}, "momentum must be a number"),
+    ({"random_state": "x"}, "random_state must be None"),
+    ({"fit_intercept": "no"}, "fit_intercept must be True or False"),
+    ({"checkpoint_every": 0}, "checkpoint_every must be a positive integer"),
+    ({"class_weight": {0: float("nan")}}, r"class_weight\[0\] must be a finite number"),
+])
+def test_python_api_names_the_bad_parameter(params, message):
+    X, y = np.random.default_rng(0).standard_normal((30, 3)), np.arange(30) % 3
+    with pytest.raises((ValueError, TypeError), match=message):
+        SoftmaxClassifier(**params).fit(X, y)
+
+
+def test_eval_set_of_mismatched_lengths_is_named():
+    X, y = np.random.default_rng(0).standard_normal((30, 3)), np.arange(30) % 3
+    with pytest.raises(ValueError, match="eval_set: X_val has 5 rows but y_val has shape"):
+        SoftmaxClassifier().fit(X, y, eval_set=(X[:5], y[:4]))
