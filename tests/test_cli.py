@@ -458,3 +458,13 @@ def test_a_file_name_near_the_limit_can_be_written(tmp_path):
     with atomic_write(target, "w") as handle:
         handle.write("ok\n")
     assert target.read_text() == "ok\n" and [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def test_one_skip_column_is_a_column_not_its_characters(tmp_path, capsys):
+    csv_path = tmp_path / "with_id.csv"
+    rows = "".join(f"row{i},{i % 5},{(i * 7) % 3},{i % 2}\n" for i in range(60))
+    csv_path.write_text("id,a,b,label\n" + rows)
+    code, _, err = run(["prepare", "--source", "csv", "--arg", f"path={csv_path}", "--arg", "label_column=label",
+                        "--arg", "skip_columns=id", "-o", tmp_path / "d.h5"], capsys)
+    assert code == 0, err
+    assert sio.dataset_info(tmp_path / "d.h5")["n_features"] == 2

@@ -281,6 +281,11 @@ class _CsvLayout:
     """
 
     def __init__(self, name, first, *, label_column=-1, header="auto", skip_columns=()):
+        if skip_columns is None:
+            skip_columns = ()
+        elif isinstance(skip_columns, (str, int)):
+            # One column (``--arg skip_columns=id``), not a sequence of its characters.
+            skip_columns = (skip_columns,)
         if header not in ("auto", True, False):
             raise DataError(f"CSV: header must be 'auto', true or false, got {header!r}")
         if first is None:
