@@ -468,3 +468,16 @@ def test_one_skip_column_is_a_column_not_its_characters(tmp_path, capsys):
                         "--arg", "skip_columns=id", "-o", tmp_path / "d.h5"], capsys)
     assert code == 0, err
     assert sio.dataset_info(tmp_path / "d.h5")["n_features"] == 2
+
+
+def test_a_running_fit_logs_its_progress(trained, tmp_path, capsys, monkeypatch):
+    from softmax_nb.model import training
+
+    monkeypatch.setattr(training, "PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(training, "PROGRESS_SECONDS_TERMINAL", 0.0)
+    for extra in ([], ["--max-memory-mb", "64"]):
+        code, _, err = run(["train", trained / "digits.h5", "-o", tmp_path / "m.h5", "--max-iter", "3",
+                            "--solver", "gd", "--no-checkpoint", *extra], capsys)
+        assert code == 0, err
+        lines = [line for line in err.splitlines() if "iteration" in line and "of at most 3" in line]
+        assert len(lines) == 3 and "val_loss" in lines[-1], err

@@ -20,7 +20,9 @@ rule holds or ``max_iter`` is reached, and around every step
 
 import hashlib
 import json
+import logging
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -30,6 +32,13 @@ import numpy as np
 
 from ..files import checkpoint as checkpoint_file
 from .hyperparameters import MINIBATCH_SOLVERS
+
+log = logging.getLogger(__name__)
+
+#: Seconds between progress lines of a running fit (to the log: the CLI and job logs
+#: show them; Python users see them with logging at INFO). On a terminal, more often.
+PROGRESS_SECONDS = 30.0
+PROGRESS_SECONDS_TERMINAL = 5.0
 
 HISTORY_KEYS = ("iteration", "loss", "grad_norm", "train_accuracy", "val_loss", "val_accuracy",
                 "time")
@@ -195,7 +204,9 @@ def train(optimizer, settings, *, validation=None, training_scores=None, seed=No
         elapsed_before = resume_state["elapsed"]
     converged = monitor.stopped if settings.minibatch else optimizer.converged
     stopped_early = settings.early_stopping and monitor.stopped
-    start = last_checkpoint = time.perf_counter()
+    start = last_checkpoint = last_progress = time.perf_counter()
+    terminal = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+    progress_every = PROGRESS_SECONDS_TERMINAL if terminal else PROGRESS_SECONDS
     with TerminationGuard(enabled=checkpointing is not None) as guard:
         while not (converged or stopped_early) and optimizer.iteration < settings.max_iter:
             optimizer.step()
@@ -206,6 +217,13 @@ def train(optimizer, settings, *, validation=None, training_scores=None, seed=No
                 if training_scores is not None:
                     train_accuracy = training_scores(optimizer.x)[1]
             _record(history, optimizer, train_accuracy, val_loss, val_accuracy, elapsed, settings)
+            if time.perf_counter() - last_progress >= progress_every:
+                last_progress = time.perf_counter()
+                log.info("%s iteration %d of at most %d: loss %.8g, |grad| %.3g%s, %.1f s",
+                         settings.solver, optimizer.iteration, settings.max_iter, optimizer.loss,
+                         history["grad_norm"][-1],
+                         "" if np.isnan(val_loss) else f", val_loss {val_loss:.6g}, val_accuracy {val_accuracy:.4f}",
+                         elapsed)
             if not np.isfinite(optimizer.loss):
                 raise FloatingPointError(
                     f"the loss became {optimizer.loss} at iteration {optimizer.iteration}; "
