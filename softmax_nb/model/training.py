@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -163,7 +163,6 @@ class Result:
     stopped_early: bool
     history: dict
     fit_time: float
-    state: dict = field(default_factory=dict)
 
 
 def new_history():
@@ -254,8 +253,7 @@ def train(optimizer, settings, *, validation=None, training_scores=None, seed=No
         params = monitor.best_x
     return Result(params=params, n_iter=optimizer.iteration, converged=bool(converged),
                   stopped_early=bool(stopped_early), history=history,
-                  fit_time=elapsed_before + time.perf_counter() - start,
-                  state={"monitor": monitor})
+                  fit_time=elapsed_before + time.perf_counter() - start)
 
 
 def convergence_warnings(result, optimizer, settings, *, penalized, coef, separable=None):

@@ -52,8 +52,3 @@ def default(section, key):
 def choices(section, key):
     """The allowed values of an enum key, as a tuple (None included where allowed)."""
     return tuple(_properties(section)[key]["enum"])
-
-
-def description(section, key):
-    """The schema's description of a key (for --help texts)."""
-    return " ".join(str(_properties(section)[key].get("description", "")).split())

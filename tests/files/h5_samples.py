@@ -26,3 +26,17 @@ def write_small(path, **kwargs):
     classes = kwargs.pop("classes")
     attrs = kwargs.pop("attrs", {"source": "test", "seed": 3})
     return write_dataset(path, splits, classes, attrs, **kwargs)
+
+
+def fitted_classifier():
+    """A small fitted classifier with string labels and class weights, and its X."""
+    from softmax_nb import SoftmaxClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 5))
+    y = np.array(["b", "a", "c"])[rng.integers(0, 3, 120)]
+    X_val = rng.standard_normal((30, 5))
+    y_val = np.array(["b", "a", "c"])[rng.integers(0, 3, 30)]
+    clf = SoftmaxClassifier(C=0.5, max_iter=50, class_weight={"a": 2.0, "b": 1.0}, random_state=3)
+    clf.fit(X, y, eval_set=(X_val, y_val))
+    return clf, X

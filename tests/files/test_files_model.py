@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from h5_samples import write_small
+from h5_samples import fitted_classifier, write_small
 from softmax_nb import SoftmaxClassifier
 from softmax_nb.model.persistence import load_model
 from softmax_nb import files as sio
@@ -14,14 +14,7 @@ from softmax_nb import files as sio
 
 @pytest.fixture(scope="module")
 def fitted():
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((120, 5))
-    y = np.array(["b", "a", "c"])[rng.integers(0, 3, 120)]
-    X_val = rng.standard_normal((30, 5))
-    y_val = np.array(["b", "a", "c"])[rng.integers(0, 3, 30)]
-    clf = SoftmaxClassifier(C=0.5, max_iter=50, class_weight={"a": 2.0, "b": 1.0}, random_state=3)
-    clf.fit(X, y, eval_set=(X_val, y_val))
-    return clf, X
+    return fitted_classifier()
 
 
 def test_model_round_trip(tmp_path, fitted):
