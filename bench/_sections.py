@@ -311,7 +311,7 @@ def run_training(quick, repeats, C, sklearn_dtype, max_iters, tol, log):
                 "softmax_nb": _objective_of(ours, ours.coef_, ours.intercept_, X_train, y_train, "float64"),
                 "sklearn": _objective_of(ours, sk.coef_, sk.intercept_, X_train, y_train, "float64"),
             },
-            "iterations": {"softmax_nb": int(ours.n_iter_), "sklearn": sk_iterations,
+            "iterations": {"softmax_nb": int(np.max(ours.n_iter_)), "sklearn": sk_iterations,
                            "sklearn_to_objective": sklearn_iterations_needed,
                            "softmax_nb_to_objective": (int(history["iteration"][reached[0]])
                                                        if reached else None)},

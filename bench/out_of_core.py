@@ -118,7 +118,7 @@ def task_train(args):
     return {
         "params": params,
         "fit_time_s": clf.fit_time_,
-        "n_iter": clf.n_iter_,
+        "n_iter": int(np.max(clf.n_iter_)),
         "final_loss": clf.history_["loss"][-1],
         "val_loss": clf.history_["val_loss"][-1],
         "val_accuracy": clf.history_["val_accuracy"][-1],
@@ -168,7 +168,7 @@ def task_inmemory(args):
         "subset_rows": int(len(y)),
         "kernel_loss_gradient": {"seconds": seconds, "GB_per_s": len(y) * info["n_features"] * 4 / seconds / 1e9},
         "fit_time_s": clf.fit_time_,
-        "n_iter": clf.n_iter_,
+        "n_iter": int(np.max(clf.n_iter_)),
         "final_loss_on_subset": clf.history_["loss"][-1],
         "loss_on_full_train": full_loss,
         "val_accuracy": clf.history_["val_accuracy"][-1],

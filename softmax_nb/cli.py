@@ -477,7 +477,7 @@ def _cmd_train(args):
     history = clf.history_
     final = {k: v[-1] for k, v in history.items() if len(v)}
     passes = f", {clf.streaming_['passes']} passes over the data" if streamed else ""
-    log.info("done in %.2f s, %s iterations%s; final %s", clf.fit_time_, clf.n_iter_, passes,
+    log.info("done in %.2f s, %s iterations%s; final %s", clf.fit_time_, int(np.max(clf.n_iter_)), passes,
              ", ".join(f"{k}={float(v):.6g}" for k, v in final.items()))
     extra = {
         "data": str(args.data),

@@ -316,8 +316,8 @@ def plot_weights(coef, path, *, image_shape=None, class_names=None, feature_name
 
     Parameters
     ----------
-    coef : array-like of shape (n_classes, n_features)
-        Learned weights.
+    coef : array-like of shape (n_classes, n_features), or (1, n_features) for two classes
+        Learned weights (a binary model's one row is the log-odds of the second class).
     path : str or os.PathLike
         Where to write the figure.
     image_shape : tuple of int, optional
@@ -340,7 +340,10 @@ def plot_weights(coef, path, *, image_shape=None, class_names=None, feature_name
     n_classes, n_features = coef.shape
     if image_shape is None:
         image_shape = image_shape_for(n_features)
-    labels = _class_labels(class_names, n_classes)
+    if n_classes == 1 and class_names is not None and len(class_names) == 2:
+        labels = [f"log-odds of {class_names[1]} (vs {class_names[0]})"]
+    else:
+        labels = _class_labels(class_names, n_classes)
     # One symmetric colour scale for all classes: red pushes towards the class, blue away,
     # and classes are comparable with each other.
     limit = float(np.max(np.abs(coef))) if coef.size else 1.0

@@ -43,6 +43,7 @@ KEY_ABBREVIATIONS = {
     "epochs": "ep",
     "momentum": "mom",
     "label_smoothing": "ls",
+    "l1_ratio": "l1r",
     "tol": "tol",
     "seed": "seed",
 }

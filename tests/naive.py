@@ -1,7 +1,20 @@
 """Plain NumPy references for every kernel, written straight from the formulas in
-``softmax_nb.kernels``'s docstring, in float64."""
+``softmax_nb.kernels``'s docstring, in float64.
+
+A one-row coef is the binary log-odds model; the references evaluate it as the
+softmax over the logits [0, z] (the definition), never through sigmoid formulas.
+"""
 
 import numpy as np
+
+
+def _twin(coef, intercept):
+    """[[0], [w]], [0, b] for a one-row coef; anything else unchanged."""
+    coef = np.asarray(coef, dtype=np.float64)
+    if coef.shape[0] != 1:
+        return coef, intercept, False
+    twin = np.vstack([np.zeros_like(coef), coef])
+    return twin, (None if intercept is None else np.r_[0.0, np.asarray(intercept, float)]), True
 
 
 def logits(X, coef, intercept=None):
@@ -18,6 +31,11 @@ def log_softmax(a):
 
 def loss_gradient(X, y, coef, intercept=None, sample_weight=None, l2_reg_strength=0.0,
                   label_smoothing=0.0):
+    coef, intercept, binary = _twin(coef, intercept)
+    if binary:
+        loss, grad_coef, grad_intercept = loss_gradient(X, y, coef, intercept, sample_weight,
+                                                        l2_reg_strength, label_smoothing)
+        return loss, grad_coef[1:], (None if grad_intercept is None else grad_intercept[1:])
     X = np.asarray(X, dtype=np.float64)
     n_samples = X.shape[0]
     n_classes = coef.shape[0]
@@ -34,12 +52,15 @@ def loss_gradient(X, y, coef, intercept=None, sample_weight=None, l2_reg_strengt
 
 
 def predict_proba(X, coef, intercept=None):
+    coef, intercept, _ = _twin(coef, intercept)
     return np.exp(log_softmax(logits(X, coef, intercept)))
 
 
 def predict_log_proba(X, coef, intercept=None):
+    coef, intercept, _ = _twin(coef, intercept)
     return log_softmax(logits(X, coef, intercept))
 
 
 def predict(X, coef, intercept=None):
+    coef, intercept, _ = _twin(coef, intercept)
     return np.argmax(logits(X, coef, intercept), axis=1)

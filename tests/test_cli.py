@@ -385,7 +385,7 @@ def test_bad_hyperparameter_values_are_usage_errors_before_any_work(trained, tmp
     for argv, named in (
         (["--params", '{"C": "x"}'], "C must be a number"),
         (["--checkpoint-every", "0"], "argument --checkpoint-every: must be an integer > 0"),
-        (["--params", '{"max_iter": 10.0}'], "max_iter must be a positive integer"),
+        (["--params", '{"max_iter": 10.0}'], "max_iter must be an integer >= 0"),
         (["--momentum", "1.5"], "momentum must be in [0, 1)"),
     ):
         code, _, err = run(["train", data, "-o", tmp_path / "m.h5", *argv], capsys)

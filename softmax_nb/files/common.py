@@ -141,8 +141,8 @@ def _check_exists(path, what):
 def _open_h5(path, what, expected_format, known_version):
     """Open an HDF5 file read-only and check its format name and version.
 
-    ``known_version`` is the one version of ``expected_format`` this softmax_nb
-    reads (see docs/FORMATS.md, "Version policy").
+    ``known_version`` is the version of ``expected_format`` this softmax_nb
+    writes, or a tuple of the versions it reads (see docs/FORMATS.md, "Version policy").
 
     h5py's own errors (truncated file, bad signature, unreadable object) are turned
     into :class:`FileFormatError` naming the file, including those raised while the
@@ -202,10 +202,12 @@ def _check_format(handle, path, what, expected_format, known):
         raise FileFormatError(
             f"{what} {str(path)!r} has an unreadable format_version {attrs['format_version']!r}"
         ) from exc
-    if version != known:
-        newer = " (written by a newer softmax_nb; upgrade to read it)" if version > known else ""
+    known = tuple(known) if isinstance(known, (tuple, list)) else (known,)
+    if version not in known:
+        newer = " (written by a newer softmax_nb; upgrade to read it)" if version > max(known) else ""
+        readable = " or ".join(map(str, known))
         raise FileFormatError(
-            f"{what} {str(path)!r} has format version {version}; this softmax_nb reads version {known}{newer}"
+            f"{what} {str(path)!r} has format version {version}; this softmax_nb reads version {readable}{newer}"
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import warnings
 from pathlib import Path
 
 import h5py
@@ -23,7 +24,12 @@ from .common import (FileFormatError, _attr_str, _decode_labels, _encode_labels,
 __all__ = ["MODEL_FORMAT", "MODEL_FORMAT_VERSION", "save_model", "model_info"]
 
 MODEL_FORMAT = "softmax_nb-model"
-MODEL_FORMAT_VERSION = 1
+#: Version 2: a binary model is one row of log-odds (scikit-learn's model for the same
+#: C), and coef/intercept keep the dtype of the training data.
+MODEL_FORMAT_VERSION = 2
+#: Versions this softmax_nb reads; a version-1 binary model (two softmax rows) is
+#: converted on reading to its log-odds row, which predicts the same.
+READABLE_MODEL_VERSIONS = (1, 2)
 
 _HISTORY_INT_KEYS = ("iteration",)
 
@@ -102,12 +108,16 @@ def save_model(path, clf, *, preprocessing=None, extra=None, config_hash=None):
     for attr in ("coef_", "intercept_", "classes_", "n_features_in_"):
         if not hasattr(clf, attr):
             raise ValueError(f"cannot save an unfitted classifier (it has no {attr})")
-    coef = np.asarray(clf.coef_, dtype=np.float64)
-    intercept = np.asarray(clf.intercept_, dtype=np.float64)
+    coef = clf._dense_coef() if hasattr(clf, "_dense_coef") else clf.coef_
+    coef, intercept = np.asarray(coef), np.asarray(clf.intercept_)
+    if coef.dtype not in (np.float32, np.float64):
+        coef = coef.astype(np.float64)
+    intercept = intercept.astype(coef.dtype)
     class_values, class_tag = _encode_labels(clf.classes_, "classes_")
     n_features = int(clf.n_features_in_)
-    if coef.ndim != 2 or coef.shape[1] != n_features:
-        raise ValueError(f"coef_ has shape {coef.shape}, expected (n_classes, {n_features})")
+    n_rows = 1 if len(class_values) == 2 else len(class_values)
+    if coef.shape != (n_rows, n_features):
+        raise ValueError(f"coef_ has shape {coef.shape}, expected ({n_rows}, {n_features})")
     if intercept.shape != (coef.shape[0],):
         raise ValueError(f"intercept_ has shape {intercept.shape}, expected ({coef.shape[0]},)")
     params, dropped = _encode_params(clf.get_params(deep=False))
@@ -190,12 +200,12 @@ def _read_model_header(handle, path):
         raise FileFormatError(f"{what} {str(path)!r} lists {len(classes)} classes but n_classes says {n_classes}")
     if n_classes < 2:
         raise FileFormatError(f"{what} {str(path)!r} has {n_classes} class(es); a classifier needs at least 2")
-    # Binary models may store one row of coefficients (scikit-learn's convention)
-    # or one per class; anything else is inconsistent.
-    allowed_rows = {n_classes, 1} if n_classes == 2 else {n_classes}
-    if coef.ndim != 2 or coef.shape[1] != n_features or coef.shape[0] not in allowed_rows:
+    version = int(handle.attrs["format_version"])
+    # A binary model is one row of log-odds; version 1 stored two softmax rows.
+    n_rows = 1 if n_classes == 2 and version >= 2 else n_classes
+    if coef.ndim != 2 or coef.shape != (n_rows, n_features):
         raise FileFormatError(
-            f"{what} {str(path)!r}: /coef has shape {coef.shape}, expected ({n_classes}, {n_features})"
+            f"{what} {str(path)!r}: /coef has shape {coef.shape}, expected ({n_rows}, {n_features})"
         )
     if intercept.shape != (coef.shape[0],):
         raise FileFormatError(
@@ -203,6 +213,9 @@ def _read_model_header(handle, path):
         )
     if coef.dtype.kind != "f" or intercept.dtype.kind != "f":
         raise FileFormatError(f"{what} {str(path)!r}: /coef and /intercept must be floating point")
+    if coef.dtype not in (np.float32, np.float64):
+        coef = coef.astype(np.float64)
+    intercept = intercept.astype(coef.dtype)
     if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
         raise FileFormatError(f"{what} {str(path)!r}: /coef or /intercept holds NaN or infinity")
     try:
@@ -233,17 +246,27 @@ def _read_model_header(handle, path):
                     f"{what} {str(path)!r}: /preprocessing/{key} has shape {preprocessing[key].shape}, "
                     f"expected ({n_features},)"
                 )
+    if version == 1 and n_classes == 2:
+        # softmax([a0, a1]) = [sigmoid(a0 - a1), sigmoid(a1 - a0)]: the same predictions
+        # from one row. Its C meant twice scikit-learn's C (both rows were penalised).
+        warnings.warn(
+            f"{what} {str(path)!r} was written by an older softmax_nb (format version 1) with a "
+            "two-row binary model; it is read as its one row of log-odds, which predicts the "
+            "same. Its hyperparameter C acted as scikit-learn's 2*C: retrain for the model of C.",
+            UserWarning, stacklevel=3)
+        coef = coef[1:] - coef[:1]
+        intercept = intercept[1:] - intercept[:1]
     attrs = handle.attrs
     return {
         "path": str(path),
         "format": MODEL_FORMAT,
-        "format_version": int(attrs["format_version"]),
+        "format_version": version,
         "estimator": _attr_str(attrs.get("estimator", "SoftmaxClassifier")),
         "n_features_in": n_features,
         "n_classes": n_classes,
         "classes": classes,
-        "coef": coef.astype(np.float64, copy=False),
-        "intercept": intercept.astype(np.float64, copy=False),
+        "coef": coef,
+        "intercept": intercept,
         "hyperparameters": {k: _decode_param(v) for k, v in params.items()},
         "hyperparameters_not_stored": json.loads(_attr_str(attrs.get("hyperparameters_not_stored", "{}"))),
         "n_iter": int(attrs.get("n_iter", 0)),
@@ -276,5 +299,5 @@ def model_info(path):
     ------
     FileNotFoundError, FileFormatError
     """
-    with _open_h5(path, "model file", MODEL_FORMAT, MODEL_FORMAT_VERSION) as handle:
+    with _open_h5(path, "model file", MODEL_FORMAT, READABLE_MODEL_VERSIONS) as handle:
         return _read_model_header(handle, Path(path))

@@ -38,6 +38,29 @@ def check_coef_intercept(coef, intercept, n_features):
     return coef, np.ascontiguousarray(intercept)
 
 
+def n_classes_of(coef):
+    """Classes of a model with these coefficient rows: one row is the binary log-odds model."""
+    n_rows = np.shape(coef)[0]
+    return 2 if n_rows == 1 else n_rows
+
+
+def softmax_twin(coef, intercept):
+    """The two-row softmax model ``[[0], [w]], [0, b]`` of a one-row (log-odds) model.
+
+    softmax([0, z]) = [sigmoid(-z), sigmoid(z)]: kernels written for the softmax serve
+    the binary model through it (the CUDA ones; the CPU kernels have a binary path).
+    Other models come back unchanged.
+    """
+    coef = np.asarray(coef)
+    if coef.ndim != 2 or coef.shape[0] != 1:
+        return coef, intercept
+    twin = np.zeros((2, coef.shape[1]), dtype=coef.dtype)
+    twin[1] = coef[0]
+    if intercept is None:
+        return twin, None
+    return twin, np.array([0.0, float(np.asarray(intercept).reshape(-1)[0])])
+
+
 def check_labels(y, n_samples, n_classes=None):
     """y as C-contiguous int64 class indices in [0, n_classes)."""
     y = np.asarray(y)

@@ -29,6 +29,23 @@ which never subtracts two large numbers. Its gradients are
 (d/da_k of logsumexp(a) is p_k, and d/da_k of sum_i t_i a_i is t_k). With
 scikit-learn's C, lambda = 1 / (C S), so the minimiser equals LogisticRegression's.
 
+Two classes: one row of log-odds
+--------------------------------
+A ``coef`` of one row (and an intercept of one entry) is the binary model, as in
+scikit-learn: z(x) = w . x + b is the log-odds of class 1, and
+
+    p(y = 1 | x) = sigmoid(z) = softmax_1([0, z]),    p(y = 0 | x) = sigmoid(-z),
+
+the softmax with the logits of class 0 pinned at 0. Its per-sample loss and
+gradient follow from the formulas above with a = [0, z] and c = 2:
+
+    loss_j = softplus(z) - t_j1 z,     d loss_j / dz = sigmoid(z) - t_j1,
+
+computed as  max(z, 0) - t_j1 z + log1p(exp(-|z|))  (no overflow, no cancellation),
+with t_j1 = (1 - eps) [y_j == 1] + eps / 2. The penalty is lambda/2 ||w||^2 on the
+one row, which is scikit-learn's binary objective for the same C (two free rows
+would halve the penalty of the same decision function: C would act as 2C).
+
 Numerics and determinism
 ------------------------
 - X is float32 or float64 and is never copied or upcast. Dot products run in X's
@@ -219,11 +236,12 @@ def _loss_gradient(X, y, coef, intercept, sample_weight, label_smoothing, n_chun
     """
     n_samples, n_features = X.shape
     n_classes = coef.shape[0]
+    binary = n_classes == 1  # one row of log-odds (module docstring)
     rows_per_chunk = (n_samples + n_chunks - 1) // n_chunks
     grad_parts = np.zeros((n_chunks, n_classes, n_features))
     intercept_parts = np.zeros((n_chunks, n_classes))
     loss_parts = np.zeros(n_chunks)
-    off_target = label_smoothing / n_classes
+    off_target = label_smoothing / (2 if binary else n_classes)
     on_target = 1.0 - label_smoothing
     for t in prange(n_chunks):
         start = t * rows_per_chunk
@@ -238,7 +256,10 @@ def _loss_gradient(X, y, coef, intercept, sample_weight, label_smoothing, n_chun
         for row0 in range(start, stop, block_rows):
             n_rows = min(stop, row0 + block_rows) - row0
             _block_logits(X, row0, n_rows, coef, intercept, logits)
-            for r in range(n_rows):
+            if binary:
+                loss_t += _binary_rows(logits, y, sample_weight, row0, n_rows, on_target,
+                                       off_target, dloss_dlogits, intercept_t)
+            for r in range(0 if binary else n_rows):
                 a = logits[r]
                 a_max = a[0]
                 for k in range(1, n_classes):
@@ -282,6 +303,41 @@ def _loss_gradient(X, y, coef, intercept, sample_weight, label_smoothing, n_chun
     return loss, grad_coef, grad_intercept
 
 
+@njit(**_JIT)
+def _binary_rows(logits, y, sample_weight, row0, n_rows, on_target, off_target, dloss_dlogits,
+                 intercept_t):
+    """Loss sum of a block of binary rows (logits[:, 0] = z); sets dloss/dz = s (sigmoid(z) - t)."""
+    loss = 0.0
+    for r in range(n_rows):
+        z = logits[r, 0]
+        s = sample_weight[row0 + r]
+        target = on_target + off_target if y[row0 + r] == 1 else off_target
+        e = np.exp(-abs(z))  # in (0, 1]: never overflows
+        # softplus(z) - t z = max(z, 0) - t z + log1p(exp(-|z|))
+        loss += s * ((max(z, 0.0) - target * z) + np.log1p(e))
+        sigmoid = 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
+        g = s * (sigmoid - target)
+        dloss_dlogits[r, 0] = g
+        intercept_t[0] += g
+    return loss
+
+
+@njit(**_JIT)
+def _sigmoid_pair(z, log, out, i):
+    """out[i] = [p(0), p(1)] = [sigmoid(-z), sigmoid(z)] (their logs when ``log``), stably."""
+    e = np.exp(-abs(z))
+    if log:
+        # log sigmoid(z) = -softplus(-z) = min(z, 0) - log1p(exp(-|z|))
+        log1p_e = np.log1p(e)
+        out[i, 0] = min(-z, 0.0) - log1p_e
+        out[i, 1] = min(z, 0.0) - log1p_e
+    else:
+        big = 1.0 / (1.0 + e)  # sigmoid(|z|)
+        small = e / (1.0 + e)  # sigmoid(-|z|), accurate however small
+        out[i, 0] = small if z >= 0 else big
+        out[i, 1] = big if z >= 0 else small
+
+
 @njit(parallel=True, **_JIT)
 def _decision_function(X, coef, intercept, out):
     """out[i, k] = X[i] . coef[k] + intercept[k]."""
@@ -301,7 +357,8 @@ def _decision_function(X, coef, intercept, out):
 
 @njit(parallel=True, **_JIT)
 def _predict_proba(X, coef, intercept, log, out):
-    """out = softmax (or log-softmax when ``log``) of the logits, row by row."""
+    """out = softmax (or log-softmax when ``log``) of the logits, row by row; for one
+    row of log-odds, the two columns [sigmoid(-z), sigmoid(z)] (or their logs)."""
     n_samples = X.shape[0]
     n_classes = coef.shape[0]
     block_rows = tunables.BLOCK_ROWS
@@ -311,27 +368,39 @@ def _predict_proba(X, coef, intercept, log, out):
         n_rows = min(n_samples, row0 + block_rows) - row0
         logits = np.empty((block_rows, n_classes))
         _block_logits(X, row0, n_rows, coef, intercept, logits)
-        for r in range(n_rows):
-            a = logits[r]
-            a_max = a[0]
-            for k in range(1, n_classes):
-                a_max = max(a_max, a[k])
-            exp_sum = 0.0
+        if n_classes == 1:  # binary: out has the two columns [p(0), p(1)]
+            for r in range(n_rows):
+                _sigmoid_pair(logits[r, 0], log, out, row0 + r)
+        else:
+            _softmax_rows(logits, n_rows, log, out, row0)
+
+
+@njit(**_JIT)
+def _softmax_rows(logits, n_rows, log, out, row0):
+    """out[row0 + r] = softmax (or log-softmax) of logits[r], subtracting the row maximum."""
+    n_classes = logits.shape[1]
+    for r in range(n_rows):
+        a = logits[r]
+        a_max = a[0]
+        for k in range(1, n_classes):
+            a_max = max(a_max, a[k])
+        exp_sum = 0.0
+        for k in range(n_classes):
+            exp_sum += np.exp(a[k] - a_max)
+        if log:
+            log_sum = np.log(exp_sum)
             for k in range(n_classes):
-                exp_sum += np.exp(a[k] - a_max)
-            if log:
-                log_sum = np.log(exp_sum)
-                for k in range(n_classes):
-                    out[row0 + r, k] = (a[k] - a_max) - log_sum
-            else:
-                inv_sum = 1.0 / exp_sum
-                for k in range(n_classes):
-                    out[row0 + r, k] = np.exp(a[k] - a_max) * inv_sum
+                out[row0 + r, k] = (a[k] - a_max) - log_sum
+        else:
+            inv_sum = 1.0 / exp_sum
+            for k in range(n_classes):
+                out[row0 + r, k] = np.exp(a[k] - a_max) * inv_sum
 
 
 @njit(parallel=True, **_JIT)
 def _predict(X, coef, intercept, out):
-    """out[i] = argmax_k of the logits (the first maximum on ties)."""
+    """out[i] = argmax_k of the logits (the first maximum on ties); for one row of
+    log-odds, 1 where z > 0 (the argmax of [0, z])."""
     n_samples = X.shape[0]
     n_classes = coef.shape[0]
     block_rows = tunables.BLOCK_ROWS
@@ -343,6 +412,8 @@ def _predict(X, coef, intercept, out):
         _block_logits(X, row0, n_rows, coef, intercept, logits)
         for r in range(n_rows):
             best = 0
+            if n_classes == 1:
+                best = 1 if logits[r, 0] > 0 else 0
             for k in range(1, n_classes):
                 if logits[r, k] > logits[r, best]:
                     best = k
@@ -375,8 +446,9 @@ def loss_gradient(
     ----------
     X : ndarray of shape (n_samples, n_features), float32 or float64
     y : ndarray of shape (n_samples,), integer class indices in [0, n_classes)
-    coef : ndarray of shape (n_classes, n_features)
-    intercept : ndarray of shape (n_classes,) or None
+    coef : ndarray of shape (n_classes, n_features), or (1, n_features) for two classes
+        One row is the binary log-odds model (module docstring).
+    intercept : ndarray of shape (n_classes,) or (1,), or None
         None means no intercept (and no intercept gradient).
     sample_weight : ndarray of shape (n_samples,) or None
         Non-negative weights s_j; J divides by their sum.
@@ -387,19 +459,18 @@ def loss_gradient(
     Returns
     -------
     loss : float
-    grad_coef : ndarray of shape (n_classes, n_features), float64
-    grad_intercept : ndarray of shape (n_classes,), float64, or None
+    grad_coef : ndarray of coef's shape, float64
+    grad_intercept : ndarray of intercept's shape, float64, or None
     """
     X = checks.check_X(X, allow_empty=False)
     n_samples, n_features = X.shape
     coef_x, intercept_64 = _cast_params(coef, intercept, n_features, X.dtype)
-    n_classes = coef_x.shape[0]
-    y = checks.check_labels(y, n_samples, n_classes)
+    y = checks.check_labels(y, n_samples, checks.n_classes_of(coef_x))
     sample_weight = checks.normalized_sample_weight(sample_weight, n_samples)
     label_smoothing = checks.check_label_smoothing(label_smoothing)
     loss, grad_coef, grad_intercept = _loss_gradient(
         X, y, coef_x, intercept_64, sample_weight, label_smoothing,
-        _n_chunks(n_samples, n_classes, n_features), tunables.BLOCK_ROWS,
+        _n_chunks(n_samples, coef_x.shape[0], n_features), tunables.BLOCK_ROWS,
     )
     loss = L2Penalty(l2_reg_strength).add_to(loss, grad_coef, coef)
     return loss, grad_coef, (grad_intercept if intercept is not None else None)
@@ -417,7 +488,7 @@ def loss_gradient_sums(X, y, coef, intercept=None, sample_weight=None, label_smo
     n_samples, n_features = X.shape
     coef_x, intercept_64 = _cast_params(coef, intercept, n_features, X.dtype)
     n_classes = coef_x.shape[0]
-    y = checks.check_labels(y, n_samples, n_classes)
+    y = checks.check_labels(y, n_samples, checks.n_classes_of(coef_x))
     if sample_weight is None:
         sample_weight = np.ones(n_samples)
     sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
@@ -441,7 +512,8 @@ def _prediction_inputs(X, coef, intercept):
 
 
 def decision_function(X, coef, intercept=None):
-    """Logits ``X @ coef.T + intercept``, shape (n_samples, n_classes), X's dtype."""
+    """Logits ``X @ coef.T + intercept``, shape (n_samples, coef rows), X's dtype
+    (one column of log-odds z for a binary model)."""
     X, coef_x, intercept_64 = _prediction_inputs(X, coef, intercept)
     out = np.empty((X.shape[0], coef_x.shape[0]), dtype=X.dtype)
     _decision_function(X, coef_x, intercept_64, out)
@@ -449,9 +521,10 @@ def decision_function(X, coef, intercept=None):
 
 
 def predict_proba(X, coef, intercept=None):
-    """Class probabilities (stable softmax of the logits), (n_samples, n_classes), X's dtype."""
+    """Class probabilities (stable softmax of the logits; [sigmoid(-z), sigmoid(z)] for a
+    binary model), (n_samples, n_classes), X's dtype."""
     X, coef_x, intercept_64 = _prediction_inputs(X, coef, intercept)
-    out = np.empty((X.shape[0], coef_x.shape[0]), dtype=X.dtype)
+    out = np.empty((X.shape[0], checks.n_classes_of(coef_x)), dtype=X.dtype)
     _predict_proba(X, coef_x, intercept_64, False, out)
     return out
 
@@ -459,7 +532,7 @@ def predict_proba(X, coef, intercept=None):
 def predict_log_proba(X, coef, intercept=None):
     """Log-probabilities ``a_k - logsumexp(a)``, (n_samples, n_classes), X's dtype."""
     X, coef_x, intercept_64 = _prediction_inputs(X, coef, intercept)
-    out = np.empty((X.shape[0], coef_x.shape[0]), dtype=X.dtype)
+    out = np.empty((X.shape[0], checks.n_classes_of(coef_x)), dtype=X.dtype)
     _predict_proba(X, coef_x, intercept_64, True, out)
     return out
 

@@ -549,6 +549,14 @@ def gpu_loss_gradient(data, coef, intercept, l2_reg_strength=0.0, label_smoothin
     if data.device_y is None:
         raise ValueError("data has no labels: build DeviceData(X, y, sample_weight)")
     label_smoothing = checks.check_label_smoothing(label_smoothing)
+    if np.shape(coef)[0] == 1:
+        # The binary log-odds model runs as its softmax twin; dJ/dw is row 1's gradient.
+        twin_coef, twin_intercept = checks.softmax_twin(coef, intercept)
+        loss, grad_coef, grad_intercept = gpu_loss_gradient(data, twin_coef, twin_intercept, 0.0,
+                                                            label_smoothing)
+        grad_coef = np.ascontiguousarray(grad_coef[1:])
+        loss = L2Penalty(l2_reg_strength).add_to(loss, grad_coef, coef)
+        return loss, grad_coef, (grad_intercept[1:].copy() if intercept is not None else None)
     n_classes, device_coef, device_intercept = _device_params(data, coef, intercept)
     if data.y_max >= n_classes:
         raise ValueError(
@@ -584,6 +592,10 @@ def gpu_loss_gradient(data, coef, intercept, l2_reg_strength=0.0, label_smoothin
 
 
 def _predict_on_device(X_or_data, coef, intercept, mode):
+    if np.shape(coef)[0] == 1:
+        # Binary log-odds model: its softmax twin's logits are [0, z].
+        twin = _predict_on_device(X_or_data, *checks.softmax_twin(coef, intercept), mode)
+        return np.ascontiguousarray(twin[:, 1:]) if mode == _LOGITS else twin
     data = X_or_data if isinstance(X_or_data, DeviceData) else DeviceData(X_or_data)
     n_classes, device_coef, device_intercept = _device_params(data, coef, intercept)
     geometry = _Geometry(n_classes)

@@ -1,6 +1,7 @@
 """Where J's data term is evaluated: the rows of a fit, behind one small interface.
 
-Every backend has ``n_samples``, ``n_features``, ``total_weight`` (S) and
+Every backend has ``n_samples``, ``n_features``, ``dtype`` (of X: the fitted
+parameters take it), ``total_weight`` (S) and
 
 - ``loss_gradient(coef, intercept, label_smoothing)``: the weighted mean
   ``1/S sum_j s_j loss_j`` and its gradients (no penalty: that is the objective's);
@@ -57,6 +58,7 @@ class InMemoryRows:
         self.sample_weight = (np.ones(len(self.y)) if sample_weight is None
                               else np.asarray(sample_weight, dtype=np.float64))
         self.n_samples, self.n_features = X.shape
+        self.dtype = X.dtype
         self.total_weight = float(self.sample_weight.sum())
         self.device = device
         self.device_data = None
@@ -124,6 +126,7 @@ class StreamedRows:
         self.class_weight = None if class_weight is None else np.asarray(class_weight, dtype=np.float64)
         self.n_samples = stream.n_rows
         self.n_features = stream.n_features
+        self.dtype = np.dtype(stream.dtype)
         self.total_weight = total_weight(stream.class_counts, self.class_weight)
         self.n_evaluations = 0
 

@@ -10,6 +10,7 @@ import logging
 import os
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils.metaestimators import available_if
@@ -33,20 +34,29 @@ _DEFAULTS = hyperparameters.DEFAULTS
 class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     """Softmax (multinomial logistic regression) classifier on Numba kernels.
 
-    Minimises the weighted mean negative log-likelihood plus ``lambda/2 ||coef||^2``
-    with ``lambda = 1 / (C sum_j s_j)`` (:mod:`softmax_nb.model.objective`). Parameter
+    Minimises the weighted mean negative log-likelihood plus
+    ``alpha [l1_ratio ||coef||_1 + (1 - l1_ratio)/2 ||coef||^2]`` with
+    ``alpha = 1 / (C sum_j s_j)`` (:mod:`softmax_nb.model.objective`): scikit-learn's
+    ``LogisticRegression`` objective for the same C and l1_ratio, so the same model.
+    Two classes are scikit-learn's binary model (one row of log-odds). Parameter
     defaults are the configuration schema's (:mod:`softmax_nb.settings`).
 
     Parameters
     ----------
     C : float, default=1.0
         Inverse regularization strength, as in scikit-learn; ``numpy.inf`` for none.
+    l1_ratio : float in [0, 1], default=0.0
+        Elastic-net mixing, as in scikit-learn: 0 is L2, 1 is L1. With l1_ratio > 0
+        'lbfgs' runs OWL-QN and 'gd' FISTA (both give exact zeros in ``coef_``);
+        'sgd' and 'adam' refuse it.
     fit_intercept : bool, default=True
     solver : {'lbfgs', 'gd', 'sgd', 'adam'}, default='lbfgs'
         'lbfgs' and 'gd' (gradient descent with line search) are full-batch and
         deterministic; 'sgd' (momentum / Nesterov) and 'adam' run minibatch epochs.
     max_iter : int, default=100
-        Iterations (full-batch solvers) or epochs (minibatch solvers).
+        Iterations (full-batch solvers) or epochs (minibatch solvers); 0 returns the
+        starting point (zeros, or the previous fit with ``warm_start``) with a
+        ConvergenceWarning, as scikit-learn does.
     tol : float, default=1e-4
         Full-batch: stop when max|gradient| <= tol. Minibatch: stop when the training
         loss (or the validation loss with early stopping) has not improved by tol
@@ -88,12 +98,12 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-    coef_ : ndarray of shape (n_classes, n_features), float64
-        One row per class, also for two classes (the softmax parametrisation;
-        scikit-learn's LogisticRegression stores a single row for binary problems).
-    intercept_ : ndarray of shape (n_classes,), float64
+    coef_ : ndarray of shape (1, n_features) for two classes, else (n_classes, n_features)
+        In X's dtype. For two classes the one row holds the log-odds of ``classes_[1]``
+        (scikit-learn's convention); ``sparsify()`` makes it a SciPy CSR matrix.
+    intercept_ : ndarray of shape (1,) or (n_classes,)
     n_features_in_ : int
-    n_iter_ : int
+    n_iter_ : ndarray of shape (1,), int32
     history_ : dict of lists
         Per iteration: 'iteration', 'loss' (the objective J), 'grad_norm' (Euclidean
         norm of its gradient), 'train_accuracy', 'val_loss', 'val_accuracy' (NaN
@@ -105,6 +115,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         C=_DEFAULTS["C"],
+        l1_ratio=_DEFAULTS["l1_ratio"],
         fit_intercept=_DEFAULTS["fit_intercept"],
         solver=_DEFAULTS["solver"],
         max_iter=_DEFAULTS["max_iter"],
@@ -130,6 +141,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         checkpoint_seconds=_DEFAULTS["checkpoint_seconds"],
     ):
         self.C = C
+        self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.max_iter = max_iter
@@ -156,8 +168,14 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     # -- checks -------------------------------------------------------------
 
+    # scikit-learn's parameter validation, from the schema's rules (hyperparameters.py).
+    _parameter_constraints = hyperparameters.parameter_constraints()
+
     def _check_params(self):
+        # The schema's rules first (the messages the CLI and the config share), then
+        # scikit-learn's validation of the same constraints for what remains (types).
         hyperparameters.check(self.get_params(deep=False))
+        self._validate_params()
 
     def _accepted_dtype(self):
         if self.dtype is None:
@@ -287,7 +305,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         if self._minibatch:
             training.scale_warning(self.solver, objective.rows.max_abs())
         warm = (self.warm_start or start_from) and hasattr(self, "coef_")
-        x0 = objective.pack(self.coef_, self.intercept_) if warm else objective.zeros()
+        x0 = objective.pack(self._dense_coef(), self.intercept_) if warm else objective.zeros()
         optimizer = optimizer_for(self, objective, x0, seed)
         settings = training.Settings.from_hyperparameters(self)
         if validation is not None:
@@ -303,12 +321,42 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             separable=lambda: objective.scores(result.params)[1] == 1.0)
         self.classes_ = classes
         self.history_ = result.history
-        self.n_iter_ = result.n_iter
+        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
         self.fit_time_ = result.fit_time
-        self.coef_ = np.array(coef, dtype=np.float64)
-        self.intercept_ = (np.array(intercept, dtype=np.float64) if self.fit_intercept
-                           else np.zeros(len(classes)))
+        # scikit-learn's convention: the parameters in the dtype of X.
+        dtype = objective.rows.dtype
+        self.coef_ = np.array(coef, dtype=dtype)
+        self.intercept_ = (np.array(intercept, dtype=dtype) if self.fit_intercept
+                           else np.zeros(objective.layout.n_rows, dtype=dtype))
         return result
+
+    def _dense_coef(self):
+        """coef_ as an ndarray (also after ``sparsify()``)."""
+        return self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
+
+    def sparsify(self):
+        """Store ``coef_`` as a SciPy CSR matrix (scikit-learn's ``sparsify``); predictions
+        are unchanged. Worth it when most weights are zero (L1, ``l1_ratio`` near 1).
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self)
+        self.coef_ = sp.csr_matrix(self.coef_)
+        return self
+
+    def densify(self):
+        """Store ``coef_`` as an ndarray again (the inverse of ``sparsify``).
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self)
+        if sp.issparse(self.coef_):
+            self.coef_ = self.coef_.toarray()
+        return self
 
     @available_if(lambda self: self.solver in MINIBATCH_SOLVERS)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -335,41 +383,39 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def decision_function(self, X):
         """Logits a_k(x), shape (n_samples, n_classes), in X's dtype.
 
-        For two classes, scikit-learn's convention: the log-odds ``a_1 - a_0`` of
+        For two classes, scikit-learn's convention: the log-odds ``z = w . x + b`` of
         shape (n_samples,), positive where ``classes_[1]`` is predicted.
         """
         X = self._predict_inputs(X)
         with num_threads(self.n_threads):
-            logits = kernels.decision_function(X, self.coef_, self.intercept_)
-        if len(self.classes_) == 2:
-            return logits[:, 1] - logits[:, 0]
-        return logits
+            logits = kernels.decision_function(X, self._dense_coef(), self.intercept_)
+        return logits[:, 0] if logits.shape[1] == 1 else logits
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes), in X's dtype."""
+        """Class probabilities, shape (n_samples, n_classes), in X's dtype (two classes:
+        ``[sigmoid(-z), sigmoid(z)]``)."""
         X = self._predict_inputs(X)
         with num_threads(self.n_threads):
-            return kernels.predict_proba(X, self.coef_, self.intercept_)
+            return kernels.predict_proba(X, self._dense_coef(), self.intercept_)
 
     def predict_log_proba(self, X):
         """Log class probabilities, shape (n_samples, n_classes), in X's dtype."""
         X = self._predict_inputs(X)
         with num_threads(self.n_threads):
-            return kernels.predict_log_proba(X, self.coef_, self.intercept_)
+            return kernels.predict_log_proba(X, self._dense_coef(), self.intercept_)
 
     def predict(self, X):
         """Most probable class label per row."""
         X = self._predict_inputs(X)
         with num_threads(self.n_threads):
-            return self.classes_[kernels.predict(X, self.coef_, self.intercept_)]
+            return self.classes_[kernels.predict(X, self._dense_coef(), self.intercept_)]
 
     def objective(self, X, y, sample_weight=None):
-        """The objective J (data term + penalty) at the fitted parameters, on (X, y)."""
+        """The objective J (data term + penalty, L1 included) at the fitted parameters, on (X, y)."""
         check_is_fitted(self)
         objective = self.objective_for(X, y, sample_weight)
         with num_threads(self.n_threads):
-            loss, _, _ = objective.loss_gradient(self.coef_, self.intercept_)
-        return loss
+            return objective.value(objective.pack(self._dense_coef(), self.intercept_))
 
     def objective_for(self, X, y, sample_weight=None, *, dtype=None):
         """The :class:`SoftmaxObjective` of this model's hyperparameters on (X, y).

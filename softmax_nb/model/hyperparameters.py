@@ -111,6 +111,47 @@ def check(params):
                          f"got {seed!r}")
 
 
+def parameter_constraints():
+    """The estimator's ``_parameter_constraints`` (scikit-learn's validation), built from the
+    same schema rules as :func:`check`, plus the keys the schema does not describe."""
+    import numbers
+    import os
+
+    from sklearn.utils._param_validation import Interval, StrOptions
+
+    constraints = {}
+    for name, rule in _rules().items():
+        kinds = rule.get("type", [])
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        allowed = [None] if "null" in kinds or None in rule.get("enum", ()) else []
+        if "enum" in rule:
+            options = {option for option in rule["enum"] if option is not None}
+            allowed.append(StrOptions(options))
+            if name == "dtype":
+                allowed.append(type)  # numpy.float32 / float64 themselves (check() narrows it)
+        elif "boolean" in kinds:
+            allowed.append("boolean")
+        else:
+            kind = numbers.Integral if "integer" in kinds else numbers.Real
+            low = rule.get("minimum", rule.get("exclusiveMinimum"))
+            high = rule.get("maximum", rule.get("exclusiveMaximum"))
+            # An unbounded interval is closed at inf only for the keys that may be infinite.
+            closed_high = "maximum" in rule or (high is None and name in _MAY_BE_INFINITE)
+            closed = {(True, True): "both", (True, False): "left", (False, True): "right",
+                      (False, False): "neither"}[("minimum" in rule, closed_high)]
+            allowed.append(Interval(kind, low, high, closed=closed))
+        constraints[name] = allowed
+    constraints.update(
+        class_weight=[dict, StrOptions({"balanced"}), None],
+        random_state=["random_state"],
+        warm_start=["boolean"],
+        n_threads=[Interval(numbers.Integral, 1, None, closed="left"), None],
+        verbose=["verbose"],
+        checkpoint_path=[str, os.PathLike, None],
+    )
+    return constraints
+
+
 def complete(params=None):
     """``params`` with every default filled in and checked, as attributes (a namespace).
 

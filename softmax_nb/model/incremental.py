@@ -14,7 +14,7 @@ from . import hyperparameters, training
 from .backends import InMemoryRows
 from ..data.checks import class_indices
 from .hyperparameters import MINIBATCH_SOLVERS
-from .objective import SoftmaxObjective, weights_of_rows
+from .objective import SoftmaxObjective, coef_rows, weights_of_rows
 from .optim import optimizer_for
 from .runtime import num_threads, seed_of
 
@@ -61,6 +61,7 @@ class IncrementalTrainer:
         self.optimizer = None
         self._init = (coef, intercept)
         self.fit_time = 0.0
+        self.dtype = np.float64
         self.history = None
         self._layout = None
 
@@ -94,7 +95,9 @@ class IncrementalTrainer:
         if len(X) == 0:
             raise ValueError("partial_fit got 0 rows")
         if self.n_features is not None and X.shape[1] != self.n_features:
-            raise ValueError(f"X has {X.shape[1]} features, but partial_fit started with {self.n_features}")
+            # scikit-learn's wording (its estimator checks match on it)
+            raise ValueError(f"X has {X.shape[1]} features, but SoftmaxClassifier is expecting "
+                             f"{self.n_features} features as input.")
         y_index = self._encode(y)
         weights = weights_of_rows(clf.class_weight, self.classes, y_index,
                                   _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True))
@@ -109,12 +112,14 @@ class IncrementalTrainer:
         with num_threads(clf.n_threads):
             if self.optimizer is None:
                 coef, intercept = self._init
-                coef = np.zeros((n_classes, X.shape[1])) if coef is None else np.asarray(coef, float)
-                intercept = np.zeros(n_classes) if intercept is None else np.asarray(intercept, float)
-                if coef.shape != (n_classes, X.shape[1]) or intercept.shape != (n_classes,):
+                n_rows = coef_rows(n_classes)
+                coef = np.zeros((n_rows, X.shape[1])) if coef is None else np.asarray(coef, float)
+                intercept = np.zeros(n_rows) if intercept is None else np.asarray(intercept, float)
+                if coef.shape != (n_rows, X.shape[1]) or intercept.shape != (n_rows,):
                     raise ValueError(f"the starting coef has shape {coef.shape}; X and classes need "
-                                     f"({n_classes}, {X.shape[1]})")
+                                     f"({n_rows}, {X.shape[1]})")
                 self.n_features = X.shape[1]
+                self.dtype = X.dtype
                 self.optimizer = optimizer_for(clf, objective, objective.pack(coef, intercept),
                                                seed_of(clf.random_state))
                 self.history = training.new_history()
@@ -133,14 +138,16 @@ class IncrementalTrainer:
 
     @property
     def coef(self):
-        """Current coefficients, (n_classes, n_features) float64."""
-        return self._layout.unpack(self.optimizer.x)[0].copy()
+        """Current coefficients, (n_rows, n_features) in the dtype of X (one row for two classes)."""
+        return self._layout.unpack(self.optimizer.x)[0].astype(self.dtype)
 
     @property
     def intercept(self):
-        """Current intercepts, (n_classes,) float64 (zeros without intercept)."""
+        """Current intercepts, (n_rows,) in the dtype of X (zeros without intercept)."""
         intercept = self._layout.unpack(self.optimizer.x)[1]
-        return np.zeros(len(self.classes)) if intercept is None else intercept.copy()
+        if intercept is None:
+            return np.zeros(self._layout.n_rows, dtype=self.dtype)
+        return intercept.astype(self.dtype)
 
     def export(self, clf):
         """Set the fitted attributes of a SoftmaxClassifier from the current state."""
@@ -148,7 +155,7 @@ class IncrementalTrainer:
         clf.n_features_in_ = self.n_features
         clf.coef_ = self.coef
         clf.intercept_ = self.intercept
-        clf.n_iter_ = self.optimizer.iteration
+        clf.n_iter_ = np.array([self.optimizer.iteration], dtype=np.int32)
         clf.history_ = {key: list(values) for key, values in self.history.items()}
         clf.device_used_ = "cpu"
         clf.fit_time_ = self.fit_time

@@ -1,13 +1,21 @@
 r"""The objective every fit minimises, written once.
 
-    J(W, b) = 1/S sum_j s_j loss_j(W, b) + lambda/2 ||W||^2,     S = sum_j s_j,
-    s_j = sample_weight_j * class_weight[y_j],                  lambda = 1 / (C S)
+    J(W, b) = 1/S sum_j s_j loss_j(W, b)
+              + alpha [ l1_ratio ||W||_1 + (1 - l1_ratio)/2 ||W||^2 ],
+    S = sum_j s_j,   s_j = sample_weight_j * class_weight[y_j],   alpha = 1 / (C S)
 
 with ``loss_j`` the (label-smoothed) negative log-likelihood of row j under the
-softmax model; its gradient and the stable way to compute both are in the
-docstring of :mod:`softmax_nb.kernels.cpu`. With the same C this is
-scikit-learn's multinomial ``LogisticRegression`` objective (``C = inf``: no
-penalty). The intercept b is never penalised.
+model; its gradient and the stable way to compute both are in the docstring of
+:mod:`softmax_nb.kernels.cpu`. With the same C and l1_ratio this is
+scikit-learn's ``LogisticRegression`` objective times 1/S (``C = inf``: no
+penalty), so the minimiser is the same. The intercept b is never penalised.
+
+Two classes are one row of log-odds (W of shape (1, n_features), scikit-learn's
+binary model); three or more classes, one row per class.  The L1 part is not
+differentiable at 0: ``loss_gradient`` returns the smooth part (data term and
+L2 term) and :attr:`SoftmaxObjective.l1_weights` the L1 strength of every
+parameter, for the solvers that handle it (OWL-QN and FISTA in
+:mod:`softmax_nb.model.optim`).
 
 :class:`SoftmaxObjective` owns what turns hyperparameters into that J: the flat
 parameter layout ``theta = [coef.ravel(), intercept]``, C -> lambda, class weights
@@ -21,16 +29,26 @@ class weights or penalties.
 import numpy as np
 
 from ..kernels import cpu as kernels
-from ..kernels.penalty import L2Penalty
+from ..kernels.penalty import L1Penalty, L2Penalty
 
 
-def l2_reg_strength(C, total_weight):
-    """lambda = 1 / (C S) for scikit-learn's C and the total sample weight S (0 for C = inf)."""
+def reg_strength(C, total_weight):
+    """alpha = 1 / (C S) for scikit-learn's C and the total sample weight S (0 for C = inf)."""
     if np.isinf(C):
         return 0.0
     if not total_weight > 0:
         raise ValueError(f"the sample weights sum to {total_weight}: nothing to fit")
     return 1.0 / (float(C) * float(total_weight))
+
+
+def l2_reg_strength(C, total_weight, l1_ratio=0.0):
+    """lambda = (1 - l1_ratio) / (C S), the strength of the L2 term lambda/2 ||W||^2."""
+    return (1.0 - float(l1_ratio)) * reg_strength(C, total_weight)
+
+
+def l1_reg_strength(C, total_weight, l1_ratio=0.0):
+    """l1_ratio / (C S), the strength of the L1 term."""
+    return float(l1_ratio) * reg_strength(C, total_weight)
 
 
 def class_weight_vector(class_weight, classes, *, y_index=None, sample_weight=None, class_counts=None):
@@ -125,22 +143,34 @@ def total_weight(class_counts, class_weight=None):
     return float(counts.sum() if class_weight is None else np.dot(counts, class_weight))
 
 
+def coef_rows(n_classes):
+    """Rows of coef for ``n_classes`` classes: 1 (the log-odds of class 1) for two."""
+    return 1 if int(n_classes) == 2 else int(n_classes)
+
+
 class ParameterLayout:
-    """theta = [coef.ravel(), intercept] (no intercept part when fit_intercept is False)."""
+    """theta = [coef.ravel(), intercept] (no intercept part when fit_intercept is False).
+
+    coef has :func:`coef_rows` rows: one for two classes, else one per class.
+    """
 
     def __init__(self, n_classes, n_features, fit_intercept=True):
         self.n_classes, self.n_features = int(n_classes), int(n_features)
+        self.n_rows = coef_rows(n_classes)
         self.fit_intercept = bool(fit_intercept)
 
     @property
+    def n_coef(self):
+        return self.n_rows * self.n_features
+
+    @property
     def n_params(self):
-        return self.n_classes * self.n_features + (self.n_classes if self.fit_intercept else 0)
+        return self.n_coef + (self.n_rows if self.fit_intercept else 0)
 
     def unpack(self, params):
-        """Views ``(coef (n_classes, n_features), intercept (n_classes,) or None)`` of theta."""
-        n_coef = self.n_classes * self.n_features
-        coef = params[:n_coef].reshape(self.n_classes, self.n_features)
-        return coef, (params[n_coef:] if self.fit_intercept else None)
+        """Views ``(coef (n_rows, n_features), intercept (n_rows,) or None)`` of theta."""
+        coef = params[:self.n_coef].reshape(self.n_rows, self.n_features)
+        return coef, (params[self.n_coef:] if self.fit_intercept else None)
 
     def pack(self, coef, intercept):
         """theta (float64) from coef and intercept (or their gradients)."""
@@ -167,9 +197,11 @@ class SoftmaxObjective:
     fit_intercept : bool
     C : float
         Inverse regularization strength (``numpy.inf``: none).
+    l1_ratio : float in [0, 1]
+        The L1 share of the penalty (scikit-learn's elastic-net mixing).
     label_smoothing : float in [0, 1)
     penalty_weight : float, optional
-        The S in lambda = 1 / (C S) when it is not the rows' own total weight
+        The S in alpha = 1 / (C S) when it is not the rows' own total weight
         (``partial_fit`` over pieces of a larger dataset).
     """
 
@@ -178,27 +210,48 @@ class SoftmaxObjective:
         """The objective a ``SoftmaxClassifier`` with hyperparameters ``params`` (any object
         with their attributes) minimises over ``rows``."""
         return cls(rows, n_classes, fit_intercept=params.fit_intercept, C=params.C,
-                   label_smoothing=params.label_smoothing, penalty_weight=penalty_weight)
+                   l1_ratio=params.l1_ratio, label_smoothing=params.label_smoothing,
+                   penalty_weight=penalty_weight)
 
-    def __init__(self, rows, n_classes, *, fit_intercept=True, C=1.0, label_smoothing=0.0,
-                 penalty_weight=None):
+    def __init__(self, rows, n_classes, *, fit_intercept=True, C=1.0, l1_ratio=0.0,
+                 label_smoothing=0.0, penalty_weight=None):
         self.rows = rows
         self.layout = ParameterLayout(n_classes, rows.n_features, fit_intercept)
         self.n_classes, self.n_features = self.layout.n_classes, self.layout.n_features
         self.fit_intercept = self.layout.fit_intercept
         self.C = float(C)
+        self.l1_ratio = float(l1_ratio)
         self.label_smoothing = float(label_smoothing)
         weight = rows.total_weight if penalty_weight is None else penalty_weight
-        self.penalty = L2Penalty(l2_reg_strength(self.C, weight))
+        self.penalty = L2Penalty(l2_reg_strength(self.C, weight, self.l1_ratio))
+        self.l1_penalty = L1Penalty(l1_reg_strength(self.C, weight, self.l1_ratio))
 
     @property
     def l2_reg_strength(self):
         return self.penalty.strength
 
     @property
+    def l1_reg_strength(self):
+        return self.l1_penalty.strength
+
+    @property
     def penalized(self):
         """False without any penalty (C = inf): the optimum may then lie at infinity."""
-        return self.penalty.strength > 0
+        return self.penalty.strength > 0 or self.l1_penalty.strength > 0
+
+    @property
+    def l1_weights(self):
+        """L1 strength of every entry of theta (the intercept's are 0), or None without L1."""
+        if not self.l1_penalty.strength:
+            return None
+        weights = np.zeros(self.n_params)
+        weights[:self.layout.n_coef] = self.l1_penalty.strength
+        return weights
+
+    def value(self, params):
+        """The whole objective J(theta), L1 term included."""
+        loss, _ = self(params)
+        return loss + self.l1_penalty.value(self.unpack(np.asarray(params, dtype=np.float64))[0])
 
     @property
     def n_samples(self):
@@ -222,14 +275,15 @@ class SoftmaxObjective:
     # -- evaluation ---------------------------------------------------------
 
     def loss_gradient(self, coef, intercept):
-        """``(J, dJ/dcoef, dJ/dintercept or None)`` at (coef, intercept)."""
+        """``(J_smooth, dJ_smooth/dcoef, dJ_smooth/dintercept or None)`` at (coef, intercept):
+        the data term and the L2 term (J itself without L1)."""
         loss, grad_coef, grad_intercept = self.rows.loss_gradient(
             coef, intercept if self.fit_intercept else None, self.label_smoothing)
         loss = self.penalty.add_to(loss, grad_coef, coef)
         return loss, grad_coef, (grad_intercept if self.fit_intercept else None)
 
     def __call__(self, params):
-        """``(J(theta), grad J(theta))``, the flat form the optimisers use."""
+        """``(J_smooth(theta), grad J_smooth(theta))``, the flat form the optimisers use."""
         coef, intercept = self.unpack(np.asarray(params, dtype=np.float64))
         loss, grad_coef, grad_intercept = self.loss_gradient(coef, intercept)
         return loss, self.pack(grad_coef, grad_intercept)

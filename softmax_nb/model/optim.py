@@ -10,7 +10,10 @@ interface, so the estimator can drive, record and checkpoint any of them:
 - ``state_dict()`` / ``load_state_dict()`` save and restore everything needed to
   continue bitwise identically (arrays, counters and the RNG state).
 
-Full-batch solvers take ``fun(x) -> (loss, grad)``, the full objective. Minibatch
+Full-batch solvers take ``fun(x) -> (loss, grad)``, the smooth objective; with an
+L1 term (``l1_weights``, the per-entry strengths of ``sum_i mu_i |x_i|``)
+``lbfgs`` becomes OWL-QN and ``gd`` FISTA, and ``loss`` / ``grad`` are the whole
+objective and its pseudo-gradient (:mod:`softmax_nb.kernels.penalty`). Minibatch
 solvers take the objective itself (:class:`softmax_nb.model.objective.SoftmaxObjective`):
 they call it for the full loss, ``minibatches(rng, batch_size)`` for one epoch of
 batches and ``batch_gradient(x, X, y, sample_weight)`` for each update, so the same
@@ -25,6 +28,7 @@ import warnings
 import numpy as np
 from scipy.optimize import line_search
 
+from ..kernels.penalty import l1_value, pseudo_gradient, soft_threshold
 from .hyperparameters import LR_SCHEDULES, SOLVERS
 
 #: The step size each solver uses when learning_rate is None (gd: the first step).
@@ -249,6 +253,180 @@ class GradientDescent(_FullBatchOptimizer):
         self.step_size = float(state["step_size"])
 
 
+class OWLQN(_FullBatchOptimizer):
+    """Orthant-wise limited-memory quasi-Newton (Andrew & Gao 2007) for f(x) + sum_i mu_i |x_i|.
+
+    Each iteration: the pseudo-gradient ``pg`` (the steepest-descent direction of the
+    non-smooth objective); the L-BFGS direction ``d = -H pg`` from (s, y) pairs of the
+    smooth part's gradients, with the entries that disagree in sign with ``-pg`` set
+    to 0; a backtracking line search along ``d`` in which every trial point is
+    projected onto the orthant of the current point (entries that would cross 0
+    become exactly 0). Stops when ``max|pg| <= gtol`` or the relative decrease of the
+    objective falls below ``ftol``. ``loss`` is the whole objective, ``grad`` its
+    pseudo-gradient, ``smooth_grad`` f'(x).
+    """
+
+    def __init__(self, fun, x0, l1_weights, *, gtol=1e-4, ftol=64 * np.finfo(float).eps, memory=10,
+                 max_line_search=60):
+        self.objective = _CachedObjective(fun)
+        self.l1_weights = np.asarray(l1_weights, dtype=np.float64)
+        self.x = np.array(x0, dtype=np.float64, copy=True)
+        smooth_loss, self.smooth_grad = self.objective(self.x)
+        self.loss = float(smooth_loss) + l1_value(self.x, self.l1_weights)
+        self.grad = pseudo_gradient(self.x, self.smooth_grad, self.l1_weights)
+        self.iteration = 0
+        self.gtol, self.ftol, self.memory = gtol, ftol, memory
+        self.max_line_search = max_line_search
+        self.s_history, self.y_history = [], []
+        self.converged = bool(np.max(np.abs(self.grad)) <= gtol)
+
+    def _direction(self):
+        q = self.grad.copy()
+        alphas = []
+        for s, y in zip(reversed(self.s_history), reversed(self.y_history)):
+            rho = 1.0 / np.dot(y, s)
+            alpha = rho * np.dot(s, q)
+            q -= alpha * y
+            alphas.append((rho, alpha))
+        if self.s_history:
+            s, y = self.s_history[-1], self.y_history[-1]
+            q *= np.dot(s, y) / np.dot(y, y)
+        else:
+            q /= max(np.linalg.norm(q), 1.0)
+        for (s, y), (rho, alpha) in zip(zip(self.s_history, self.y_history), reversed(alphas)):
+            beta = rho * np.dot(y, q)
+            q += (alpha - beta) * s
+        direction = -q
+        # Keep only the entries that descend along the pseudo-gradient.
+        direction[direction * self.grad >= 0] = 0.0
+        return direction
+
+    def _total(self, x):
+        smooth_loss, smooth_grad = self.objective(x)
+        return float(smooth_loss) + l1_value(x, self.l1_weights), smooth_grad
+
+    def step(self):
+        direction = self._direction()
+        if not np.any(direction):
+            # No entry may move downhill: restart from the scaled pseudo-gradient.
+            self.s_history.clear()
+            self.y_history.clear()
+            direction = -self.grad / max(np.linalg.norm(self.grad), 1.0)
+        orthant = np.where(self.x != 0, np.sign(self.x), np.sign(-self.grad))
+        alpha, tries = 1.0, 0
+        while True:
+            trial = self.x + alpha * direction
+            trial[np.sign(trial) != orthant] = 0.0  # projection onto the orthant
+            new_loss, new_smooth_grad = self._total(trial)
+            if np.isfinite(new_loss) and new_loss <= self.loss + 1e-4 * np.dot(self.grad, trial - self.x):
+                break
+            tries += 1
+            if tries >= self.max_line_search or alpha < 1e-300:
+                # No decrease representable in float64: optimal to machine precision.
+                self.converged = True
+                self.iteration += 1
+                return
+            alpha *= 0.5 if tries < 30 else 1e-3
+        s = trial - self.x
+        y = new_smooth_grad - self.smooth_grad
+        if np.dot(s, y) > 1e-10 * np.dot(y, y):
+            self.s_history.append(s)
+            self.y_history.append(y)
+            if len(self.s_history) > self.memory:
+                self.s_history.pop(0)
+                self.y_history.pop(0)
+        decrease = (self.loss - new_loss) / max(abs(self.loss), abs(new_loss), 1.0)
+        self.x, self.loss, self.smooth_grad = trial, float(new_loss), new_smooth_grad
+        self.grad = pseudo_gradient(self.x, self.smooth_grad, self.l1_weights)
+        self.iteration += 1
+        self.converged = bool(np.max(np.abs(self.grad)) <= self.gtol or decrease <= self.ftol)
+
+    def state_dict(self):
+        state = self._base_state()
+        n, size = len(self.s_history), self.x.size
+        state["smooth_grad"] = self.smooth_grad
+        state["s_history"] = np.array(self.s_history).reshape(n, size)
+        state["y_history"] = np.array(self.y_history).reshape(n, size)
+        return state
+
+    def load_state_dict(self, state):
+        self._load_base_state(state)
+        self.smooth_grad = np.array(state["smooth_grad"], dtype=np.float64)
+        self.s_history = [np.array(v) for v in state["s_history"]]
+        self.y_history = [np.array(v) for v in state["y_history"]]
+
+
+class FISTA(_FullBatchOptimizer):
+    """Accelerated proximal gradient (Beck & Teboulle 2009) for f(x) + sum_i mu_i |x_i|,
+    with backtracking on the step and an adaptive restart (O'Donoghue & Candes 2015).
+
+    From the extrapolated point v: ``x+ = prox(v - t f'(v), t)``, shrinking t until
+    ``f(x+) <= f(v) + f'(v).(x+ - v) + ||x+ - v||^2 / (2t)``; the momentum is reset
+    whenever the objective rises. Stops when ``max|pg| <= gtol`` at x or the relative
+    decrease falls below ``ftol`` (over a step without restart). ``loss`` is the whole
+    objective, ``grad`` its pseudo-gradient.
+    """
+
+    def __init__(self, fun, x0, l1_weights, *, learning_rate=1.0, gtol=1e-4,
+                 ftol=64 * np.finfo(float).eps):
+        self.objective = _CachedObjective(fun)
+        self.l1_weights = np.asarray(l1_weights, dtype=np.float64)
+        self.x = np.array(x0, dtype=np.float64, copy=True)
+        smooth_loss, smooth_grad = self.objective(self.x)
+        self.loss = float(smooth_loss) + l1_value(self.x, self.l1_weights)
+        self.grad = pseudo_gradient(self.x, smooth_grad, self.l1_weights)
+        self.iteration = 0
+        self.step_size = float(learning_rate)
+        self.gtol, self.ftol = gtol, ftol
+        self.point = self.x.copy()  # the extrapolated point v
+        self.momentum = 1.0
+        self.converged = bool(np.max(np.abs(self.grad)) <= gtol)
+
+    def step(self):
+        v = self.point
+        v_loss, v_grad = self.objective(v)
+        t = self.step_size
+        while True:
+            x_new = soft_threshold(v - t * v_grad, t * self.l1_weights)
+            new_loss, new_grad = self.objective(x_new)
+            d = x_new - v
+            if np.isfinite(new_loss) and new_loss <= v_loss + np.dot(v_grad, d) + np.dot(d, d) / (2 * t):
+                break
+            t *= 0.5
+            if t < 1e-300:
+                self.converged = True
+                self.iteration += 1
+                return
+        total = float(new_loss) + l1_value(x_new, self.l1_weights)
+        self.iteration += 1
+        if total > self.loss:
+            # The objective rose: restart the momentum from the current x (no move).
+            self.point, self.momentum = self.x.copy(), 1.0
+            self.step_size = t
+            return
+        momentum = (1.0 + np.sqrt(1.0 + 4.0 * self.momentum**2)) / 2.0
+        self.point = x_new + ((self.momentum - 1.0) / momentum) * (x_new - self.x)
+        self.momentum = momentum
+        decrease = (self.loss - total) / max(abs(self.loss), abs(total), 1.0)
+        self.x, self.loss = x_new, total
+        self.grad = pseudo_gradient(x_new, new_grad, self.l1_weights)
+        self.step_size = t
+        self.converged = bool(np.max(np.abs(self.grad)) <= self.gtol or decrease <= self.ftol)
+
+    def state_dict(self):
+        state = self._base_state()
+        state["step_size"] = np.float64(self.step_size)
+        state["point"] = self.point
+        state["momentum"] = np.float64(self.momentum)
+        return state
+
+    def load_state_dict(self, state):
+        self._load_base_state(state)
+        self.step_size = float(state["step_size"])
+        self.point = np.array(state["point"], dtype=np.float64)
+        self.momentum = float(state["momentum"])
+
+
 class _MinibatchOptimizer:
     """One ``step()`` is one epoch over the objective's minibatches, in a seeded order.
 
@@ -372,19 +550,32 @@ class Adam(_MinibatchOptimizer):
 
 def make_optimizer(solver, objective, x0, *, tol, learning_rate=None, batch_size=256,
                    lr_schedule="constant", momentum=0.9, nesterov=True, max_iter=100,
-                   random_state=None):
+                   random_state=None, l1_weights=None):
     """The optimiser a ``SoftmaxClassifier`` with these hyperparameters uses.
 
     ``learning_rate=None`` takes :data:`DEFAULT_LEARNING_RATE` of the solver;
-    ``max_iter`` is the epoch count the cosine schedule spans.
+    ``max_iter`` is the epoch count the cosine schedule spans; ``l1_weights`` (the
+    L1 strength of every entry of x, or None) turns lbfgs into OWL-QN and gd into
+    FISTA.
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     lr = DEFAULT_LEARNING_RATE[solver] if learning_rate is None else learning_rate
+    # The no-decrease rule must not fire before the gradient rule can: near the optimum
+    # a step with gradient g decreases J by about |g|^2 (relative), so a tol below
+    # sqrt(64 eps) ~ 1.2e-7 also lowers ftol (scikit-learn's 64 eps for the usual tol).
+    ftol = min(64 * np.finfo(float).eps, float(tol) ** 2)
+    if l1_weights is not None and solver in ("sgd", "adam"):
+        raise ValueError(f"l1_ratio > 0 needs solver 'lbfgs' (OWL-QN) or 'gd' (FISTA); {solver} "
+                         "takes no proximal steps")
     if solver == "lbfgs":
-        return LBFGS(objective, x0, gtol=tol)
+        if l1_weights is not None:
+            return OWLQN(objective, x0, l1_weights, gtol=tol, ftol=ftol)
+        return LBFGS(objective, x0, gtol=tol, ftol=ftol)
     if solver == "gd":
-        return GradientDescent(objective, x0, learning_rate=lr, gtol=tol)
+        if l1_weights is not None:
+            return FISTA(objective, x0, l1_weights, learning_rate=lr, gtol=tol, ftol=ftol)
+        return GradientDescent(objective, x0, learning_rate=lr, gtol=tol, ftol=ftol)
     common = dict(batch_size=batch_size, learning_rate=lr, lr_schedule=lr_schedule,
                   max_epochs=max_iter, random_state=random_state)
     if solver == "sgd":
@@ -398,4 +589,5 @@ def optimizer_for(params, objective, x0, random_state):
     return make_optimizer(
         params.solver, objective, x0, tol=params.tol, learning_rate=params.learning_rate,
         batch_size=params.batch_size, lr_schedule=params.lr_schedule, momentum=params.momentum,
-        nesterov=params.nesterov, max_iter=params.max_iter, random_state=random_state)
+        nesterov=params.nesterov, max_iter=params.max_iter, random_state=random_state,
+        l1_weights=objective.l1_weights)

@@ -46,7 +46,7 @@ def load_model(path, *, return_info=False):
     clf.coef_ = info["coef"].copy()
     clf.intercept_ = info["intercept"].copy()
     clf.n_features_in_ = info["n_features_in"]
-    clf.n_iter_ = info["n_iter"]
+    clf.n_iter_ = np.array([info["n_iter"]], dtype=np.int32)
     clf.device_used_ = info["device_used"]
     clf.fit_time_ = info["fit_time"]
     clf.history_ = {key: list(values) for key, values in info["history"].items()}

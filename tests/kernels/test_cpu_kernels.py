@@ -11,14 +11,15 @@ from softmax_nb.kernels import cpu as kernels
 
 import naive
 
-SHAPES = [(1, 1, 2), (37, 5, 3), (700, 33, 7), (3001, 64, 10)]
+# (n_samples, n_features, coef rows): one row is the binary log-odds model (two classes).
+SHAPES = [(1, 1, 2), (37, 5, 3), (700, 33, 7), (3001, 64, 10), (37, 5, 1), (3001, 64, 1)]
 TOL = {np.float64: 1e-12, np.float32: 2e-5}
 
 
 def make_problem(n_samples, n_features, n_classes, dtype, seed=0, scale=1.0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n_samples, n_features)).astype(dtype)
-    y = rng.integers(0, n_classes, n_samples)
+    y = rng.integers(0, 2 if n_classes == 1 else n_classes, n_samples)
     coef = scale * rng.normal(size=(n_classes, n_features))
     intercept = scale * rng.normal(size=n_classes)
     sample_weight = rng.random(n_samples)
@@ -96,7 +97,29 @@ def test_predictions_match_reference(dtype, shape):
     assert_close(log_proba, naive.predict_log_proba(X, coef_seen, intercept), tol * 10, "log_proba")
     predicted = kernels.predict(X, coef, intercept)
     assert predicted.dtype == np.int64
-    np.testing.assert_array_equal(predicted, np.argmax(logits, axis=1))
+    if coef.shape[0] == 1:  # binary: class 1 where the log-odds are positive
+        assert proba.shape == (len(X), 2)
+        np.testing.assert_array_equal(predicted, (logits[:, 0] > 0).astype(int))
+    else:
+        np.testing.assert_array_equal(predicted, np.argmax(logits, axis=1))
+
+
+@pytest.mark.parametrize("dtype,scale", [(np.float64, 1e4), (np.float32, 1e30)])
+def test_binary_extreme_log_odds_stay_exact(dtype, scale):
+    """sigmoid and log-sigmoid of huge |z|: no overflow, and the tiny probability is not
+    rounded to 0 before it must be (log p stays finite and equals -|z|)."""
+    X = np.array([[1.0], [-1.0], [0.0]], dtype=dtype)
+    coef, intercept = np.array([[scale]]), np.zeros(1)
+    log_proba = kernels.predict_log_proba(X, coef, intercept)
+    assert np.all(np.isfinite(log_proba))
+    np.testing.assert_allclose(log_proba[0], [-scale, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(log_proba[1], [0.0, -scale], rtol=1e-6)
+    np.testing.assert_allclose(log_proba[2], [np.log(0.5)] * 2, rtol=1e-6)
+    proba = kernels.predict_proba(np.array([[30.0]], dtype=dtype), np.array([[1.0]]), intercept)
+    assert proba[0, 0] > 0 and abs(proba[0, 0] - np.exp(-30.0)) <= 1e-6 * np.exp(-30.0)
+    loss, grad_coef, _ = kernels.loss_gradient(X, np.array([0, 1, 1]), coef, intercept)
+    assert np.isfinite(loss) and np.all(np.isfinite(grad_coef))
+    assert abs(loss - (2 * scale + np.log(2)) / 3) <= 1e-6 * loss
 
 
 @pytest.mark.parametrize("dtype,scale", [(np.float64, 1e4), (np.float32, 1e30)])

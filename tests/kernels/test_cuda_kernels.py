@@ -331,3 +331,36 @@ def test_device_name():
     name = gk.device_name()
     assert isinstance(name, str) and name
     assert (name == "CUDA simulator") == gk.simulator_enabled()
+
+
+@needs_cuda
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_binary_log_odds_model_matches_cpu(dtype, fit_intercept):
+    """A one-row coef is the binary model on the GPU too (as its softmax twin)."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((41, 7)).astype(dtype)
+    y = rng.integers(0, 2, 41)
+    coef, intercept = rng.standard_normal((1, 7)), (rng.standard_normal(1) if fit_intercept else None)
+    weights = rng.uniform(0.1, 3.0, 41)
+    rtol = RTOL[dtype]
+    got = gk.gpu_loss_gradient(gk.DeviceData(X, y, weights), coef, intercept, 0.3, 0.1)
+    want = kernels.loss_gradient(X, y, coef, intercept, weights, 0.3, 0.1)
+    assert abs(got[0] - want[0]) <= rtol * abs(want[0])
+    assert got[1].shape == (1, 7)
+    assert_close(got[1], want[1], rtol)
+    if fit_intercept:
+        assert got[2].shape == (1,)
+        assert_close(got[2], want[2], rtol)
+    else:
+        assert got[2] is None
+    logits = gk.gpu_decision_function(X, coef, intercept)
+    assert logits.shape == (41, 1)
+    assert_close(logits, kernels.decision_function(X, coef, intercept), rtol)
+    for gpu, cpu in ((gk.gpu_predict_proba, kernels.predict_proba),
+                     (gk.gpu_predict_log_proba, kernels.predict_log_proba)):
+        out = gpu(X, coef, intercept)
+        assert out.shape == (41, 2) and out.dtype == dtype
+        assert_close(out, cpu(X, coef, intercept), rtol * 10)
+    np.testing.assert_array_equal(gk.gpu_predict(X, coef, intercept), kernels.predict(X, coef, intercept))

@@ -143,7 +143,9 @@ def test_fit_is_deterministic_across_thread_counts(digits):
     (dict(label_smoothing=1.5), "label_smoothing"),
     (dict(learning_rate=0.0), "learning_rate must be positive"),
     (dict(device="tpu"), "device must be one of"),
-    (dict(max_iter=0), "max_iter must be a positive integer"),
+    (dict(max_iter=-1), "max_iter must be an integer >= 0"),
+    (dict(l1_ratio=1.5), r"l1_ratio must be in \[0, 1\]"),
+    (dict(l1_ratio=0.5, solver="sgd"), "l1_ratio > 0 needs solver 'lbfgs'"),
 ])
 def test_bad_parameters_are_named(digits, bad, match):
     X, y = digits

@@ -32,7 +32,7 @@ def test_cli_train_has_an_option_for_every_model_key():
 
 
 @pytest.mark.parametrize("key, value", [
-    ("C", 0.0), ("tol", -1.0), ("max_iter", 0), ("batch_size", 0), ("momentum", 1.0),
+    ("C", 0.0), ("tol", -1.0), ("max_iter", -1), ("l1_ratio", 1.5), ("batch_size", 0), ("momentum", 1.0),
     ("label_smoothing", 1.0), ("validation_fraction", 1.0), ("n_iter_no_change", 0),
     ("learning_rate", 0.0), ("solver", "newton"), ("lr_schedule", "step"), ("device", "tpu"),
     ("dtype", "float16"),
@@ -55,7 +55,7 @@ def test_complete_fills_defaults_and_names_unknown_keys():
     params = hyperparameters.complete({"solver": "adam"})
     assert params.solver == "adam" and params.tol == hyperparameters.DEFAULTS["tol"]
     with pytest.raises(TypeError, match="unknown hyperparameter"):
-        hyperparameters.complete({"l1_ratio": 0.5})
+        hyperparameters.complete({"penalty": "l1"})
 
 
 @pytest.mark.parametrize("params, message", [

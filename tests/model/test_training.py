@@ -39,7 +39,7 @@ def test_history_columns_are_the_same_for_every_solver(digits):
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf = SoftmaxClassifier(solver=solver, max_iter=3).fit(X, y, eval_set=(X[:100], y[:100]))
         assert tuple(clf.history_) == training.HISTORY_KEYS
-        assert clf.history_["iteration"] == list(range(1, clf.n_iter_ + 1))
+        assert clf.history_["iteration"] == list(range(1, clf.n_iter_[0] + 1))
         assert not np.isnan(clf.history_["train_accuracy"]).any()
 
 
