@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["LOG_LOSS_EPS", "N_CALIBRATION_BINS", "evaluate", "calibration_bins", "log_loss"]
+__all__ = ["LOG_LOSS_EPS", "N_CALIBRATION_BINS", "evaluate", "calibration_bins", "log_loss", "weight_sparsity"]
 
 #: Smallest probability used by the log-loss when only probabilities are given, so
 #: a confident wrong prediction costs -log(1e-15) ~ 34.5 instead of infinity.
@@ -206,6 +206,28 @@ def evaluate(y_true, proba, classes, *, log_proba=None, n_bins=N_CALIBRATION_BIN
         },
         "confusion_matrix": matrix.astype(np.int64).tolist(),
         "calibration_bins": bins,
+    }
+
+
+def weight_sparsity(coef):
+    """How many learned weights are exactly zero (what an L1 / elastic-net penalty buys).
+
+    Parameters
+    ----------
+    coef : array-like of shape (n_rows, n_features)
+
+    Returns
+    -------
+    dict
+        ``zero_fraction`` over all weights, ``per_row`` (one fraction per row of coef:
+        per class, or the one log-odds row of a binary model) and ``nonzero`` (count).
+    """
+    coef = np.asarray(coef)
+    zero = coef == 0
+    return {
+        "zero_fraction": float(zero.mean()) if coef.size else 0.0,
+        "per_row": [float(v) for v in zero.mean(axis=1)] if coef.size else [],
+        "nonzero": int(coef.size - zero.sum()),
     }
 
 

@@ -524,7 +524,8 @@ def plot_model_comparison(summary: Sequence[Mapping[str, object]], path, *, titl
 
 
 def plot_parameter_curves(series: Mapping[str, tuple], path, *, x_label: str = "C",
-                          y_label: str = "validation log-loss", log_x: bool = True, title: str | None = None):
+                          y_label: str = "validation log-loss", log_x: bool = True, title: str | None = None,
+                          second: Mapping[str, tuple] | None = None, second_label: str | None = None):
     """Draw a metric against one hyperparameter, one line per group of otherwise equal models.
 
     Used for sweeps: validation loss against C, one line per solver / dtype /
@@ -542,6 +543,11 @@ def plot_parameter_curves(series: Mapping[str, tuple], path, *, x_label: str = "
         Logarithmic horizontal axis (C and learning rates span decades).
     title : str, optional
         Figure title.
+    second : mapping of str to (x values, y values), optional
+        A second metric of the same lines (e.g. the fraction of zero weights against
+        C), drawn in a panel beside the first.
+    second_label : str, optional
+        Its axis label.
 
     Returns
     -------
@@ -550,7 +556,20 @@ def plot_parameter_curves(series: Mapping[str, tuple], path, *, x_label: str = "
     """
     if not series:
         raise ValueError("series is empty: nothing to draw")
-    fig, ax = plt.subplots(figsize=(7.0, 4.2))
+    if second:
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12.0, 4.2))
+        for label, (xs, ys) in second.items():
+            xs, ys = _as_float_array(xs, f"x values of {label!r}"), _as_float_array(ys, f"y values of {label!r}")
+            order = np.argsort(xs)
+            ax2.plot(xs[order], ys[order], marker="o", label=label)
+        if log_x:
+            ax2.set_xscale("log")
+        ax2.set_xlabel(x_label)
+        ax2.set_ylabel(second_label or "")
+        ax2.grid(True, which="both", alpha=0.3)
+        ax2.set_title(f"{second_label} against {x_label}")
+    else:
+        fig, ax = plt.subplots(figsize=(7.0, 4.2))
     best = None
     for label, (xs, ys) in series.items():
         xs = _as_float_array(xs, f"x values of {label!r}")

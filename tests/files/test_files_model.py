@@ -126,3 +126,54 @@ def test_wrong_format_kind_and_version(tmp_path):
         handle.attrs["format_version"] = sio.DATASET_FORMAT_VERSION + 1
     with pytest.raises(sio.FileFormatError, match="format version 2.*newer"):
         sio.read_dataset(path, "train")
+
+
+def test_binary_model_is_one_row_and_float32_stays_float32(tmp_path):
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((80, 4)).astype(np.float32)
+    y = np.where(X[:, 0] + 0.3 * rng.standard_normal(80) > 0, "yes", "no")
+    clf = SoftmaxClassifier().fit(X, y)
+    path = tmp_path / "binary.h5"
+    sio.save_model(path, clf)
+    with h5py.File(path, "r") as handle:
+        assert handle.attrs["format_version"] == sio.MODEL_FORMAT_VERSION == 2
+        assert handle["coef"].shape == (1, 4) and handle["coef"].dtype == np.float32
+    loaded = load_model(path)
+    assert loaded.coef_.dtype == np.float32 and loaded.intercept_.shape == (1,)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(loaded.decision_function(X), clf.decision_function(X))
+
+
+def test_version_1_binary_model_reads_as_its_log_odds_row(tmp_path):
+    """A version-1 file (two softmax rows) predicts the same after conversion, with a warning."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((50, 3))
+    y = (X[:, 1] > 0).astype(int)
+    clf = SoftmaxClassifier().fit(X, y)
+    path = tmp_path / "old.h5"
+    sio.save_model(path, clf)
+    two_rows = np.array([[0.4, -0.2, 0.1], [0.4 + 1.5, -0.2 - 0.7, 0.1 + 0.25]])
+    two_intercepts = np.array([0.3, -0.2])
+    with h5py.File(path, "r+") as handle:
+        handle.attrs["format_version"] = 1
+        for name, value in (("coef", two_rows), ("intercept", two_intercepts)):
+            del handle[name]
+            handle.create_dataset(name, data=value)
+    with pytest.warns(UserWarning, match="format version 1.*2\\*C"):
+        loaded = load_model(path)
+    np.testing.assert_allclose(loaded.coef_, [[1.5, -0.7, 0.25]], rtol=1e-15)
+    np.testing.assert_allclose(loaded.intercept_, [-0.5], rtol=1e-15)
+    logits = X @ two_rows.T + two_intercepts
+    softmax = np.exp(logits - logits.max(axis=1, keepdims=True))
+    softmax /= softmax.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(loaded.predict_proba(X), softmax, rtol=1e-12)
+    # A version-1 multiclass file reads unchanged, without a warning.
+    three = SoftmaxClassifier().fit(X, rng.integers(0, 3, 50))
+    sio.save_model(path, three)
+    with h5py.File(path, "r+") as handle:
+        handle.attrs["format_version"] = 1
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(load_model(path).coef_, three.coef_)

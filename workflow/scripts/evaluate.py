@@ -41,6 +41,7 @@ result = {
     "n_features": data_info["n_features"],
     "class_names": snakemake.params.class_names or data_info["class_names"],
     "final_train_objective": (model_info["history"].get("loss") or [None])[-1],
+    "weights": metrics.weight_sparsity(model_info["coef"]),
 }
 for split in ("val", "test"):
     X, y_index, _ = io.read_dataset(snakemake.input.data, split)

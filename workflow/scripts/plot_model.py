@@ -59,12 +59,21 @@ plots.plot_reliability(
     ece=test["ece"],
     title=f"{dataset} / {model}: reliability (test split)",
 )
+sparsity = result["weights"]
+weight_names = model_names
+if sparsity["zero_fraction"] > 0:
+    # An L1 / elastic-net model: say how many weights of each class are exactly zero.
+    rows = model_names if len(sparsity["per_row"]) == len(model_names) else [model_names[-1]]
+    weight_names = [f"{name} ({100 * z:.0f}% zero)" for name, z in zip(rows, sparsity["per_row"])]
+    if len(rows) == 1 and len(model_names) == 2:
+        weight_names = [f"log-odds of {model_names[1]} vs {model_names[0]} ({100 * sparsity['per_row'][0]:.0f}% zero)"]
 plots.plot_weights(
     model_info["coef"],
     snakemake.output.weights,
     image_shape=data_info["image_shape"],
-    class_names=model_names,
+    class_names=weight_names,
     feature_names=data_info["feature_names"],
-    title=f"{dataset} / {model}: learned weights per class",
+    title=f"{dataset} / {model}: learned weights per class"
+    + (f", {100 * sparsity['zero_fraction']:.1f}% exactly zero" if sparsity["zero_fraction"] > 0 else ""),
 )
 logger.info("wrote %s", ", ".join(snakemake.output))

@@ -10,8 +10,8 @@ logger = start_logging(snakemake)
 
 # The column order of results/summary.csv (summary_table.py reads this list).
 COLUMNS = [
-    "dataset", "model", "best", "solver", "C", "learning_rate", "batch_size", "max_iter", "dtype", "device_used",
-    "n_iter", "fit_time", "train_objective", "val_loss", "val_accuracy", "test_accuracy", "test_log_loss",
+    "dataset", "model", "best", "solver", "C", "l1_ratio", "learning_rate", "batch_size", "max_iter", "dtype",
+    "device_used", "n_iter", "fit_time", "train_objective", "zero_weights", "val_loss", "val_accuracy", "test_accuracy", "test_log_loss",
     "test_ece", "test_macro_f1",
 ]
 
@@ -25,6 +25,7 @@ for path in snakemake.input.metrics:
         "model": result["model"],
         "solver": params.get("solver"),
         "C": params.get("C"),
+        "l1_ratio": params.get("l1_ratio", 0.0),
         "learning_rate": params.get("learning_rate"),
         "batch_size": params.get("batch_size") if params.get("solver") in ("sgd", "adam") else None,
         "max_iter": params.get("max_iter"),
@@ -33,6 +34,7 @@ for path in snakemake.input.metrics:
         "n_iter": result["n_iter"],
         "fit_time": result["fit_time"],
         "train_objective": result["final_train_objective"],
+        "zero_weights": result["weights"]["zero_fraction"],
         "val_loss": result["val"]["log_loss"],
         "val_accuracy": result["val"]["accuracy"],
         "test_accuracy": result["test"]["accuracy"],
