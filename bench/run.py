@@ -13,6 +13,9 @@ Sections (all by default):
   kernel sections beside the implementations; alone it runs only the read probes;
 - ``training``: SoftmaxClassifier(lbfgs) vs LogisticRegression(lbfgs) on digits and
   Fashion-MNIST, time to sklearn's final objective, fit time, test accuracy;
+- ``elastic_net``: OWL-QN (lbfgs) and FISTA (gd) against scikit-learn's saga: the
+  optimum on small binary and multiclass problems, time to saga's objective on
+  Fashion-MNIST;
 - ``jit``: compile time with an empty numba cache, import + first call with a warm one.
 
 It prints a table and writes JSON (see bench/README.md).
@@ -45,7 +48,7 @@ import _peers  # noqa: E402
 import _sections  # noqa: E402
 import _timing  # noqa: E402
 
-SECTIONS = ("bandwidth", "loss_gradient", "predict_proba", "training", "jit")
+SECTIONS = ("bandwidth", "loss_gradient", "predict_proba", "training", "elastic_net", "jit")
 DEFAULT_OUT = BENCH_DIR / "out" / "results.json"
 DEFAULT_OUT_QUICK = BENCH_DIR / "out" / "results_quick.json"
 
@@ -75,6 +78,12 @@ def parse_args(argv=None):
                         help="training: lbfgs max_iter on digits (default 1000, quick 30)")
     parser.add_argument("--fashion-max-iter", type=int, default=None,
                         help="training: lbfgs max_iter on Fashion-MNIST (default 100, quick 10)")
+    parser.add_argument("--enet-C", type=float, default=0.1,
+                        help="elastic net: C of the small problems (default 0.1)")
+    parser.add_argument("--enet-fashion-C", type=float, default=0.01,
+                        help="elastic net: C on Fashion-MNIST (default 0.01)")
+    parser.add_argument("--enet-fashion-max-iter", type=int, default=None,
+                        help="elastic net: OWL-QN / lbfgs max_iter on Fashion-MNIST (default 1000, quick 20)")
     parser.add_argument("--sklearn-dtype", choices=("float64", "float32"), default="float64",
                         help="training: dtype of X for LogisticRegression (softmax_nb uses float32)")
     args = parser.parse_args(argv)
@@ -88,7 +97,8 @@ def parse_args(argv=None):
             if name not in sections:
                 sections.append(name)
     args.sections = sections
-    for name in ("repeats", "train_repeats", "jit_repeats", "fashion_max_iter", "digits_max_iter"):
+    for name in ("repeats", "train_repeats", "jit_repeats", "fashion_max_iter", "digits_max_iter",
+                 "enet_fashion_max_iter"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
@@ -97,7 +107,8 @@ def parse_args(argv=None):
     if not args.tol >= 0:
         parser.error(f"--tol must be non-negative, got {args.tol}")
     defaults = {"repeats": (7, 3), "train_repeats": (2, 1), "jit_repeats": (2, 1),
-                "fashion_max_iter": (100, 10), "digits_max_iter": (1000, 30)}
+                "fashion_max_iter": (100, 10), "digits_max_iter": (1000, 30),
+                "enet_fashion_max_iter": (1000, 20)}
     for name, (full, quick) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
@@ -297,6 +308,37 @@ def format_training(results):
     return lines
 
 
+def format_elastic_net(results):
+    lines = ["", "Elastic net: OWL-QN (lbfgs) and FISTA (gd) vs scikit-learn's saga (tol 1e-10), same C and "
+                 "l1_ratio; J = softmax_nb's objective (float64) at each side's parameters"]
+    if "skipped" in results:
+        return lines + [f"  skipped: {results['skipped']}"]
+    lines.append(f"  {'problem':<15}{'l1':>5}{'saga J':>16}{'OWL-QN rel':>12}{'FISTA rel':>12}{'zeros':>8}"
+                 f"{'same?':>7}{'saga s':>9}{'OWL-QN s':>10}{'FISTA s':>9}")
+    for row in results["optimum"]:
+        ours, fista, saga = row["lbfgs"], row["gd"], row["saga"]
+        same = "yes" if ours["same_zeros"] and fista["same_zeros"] else "NO"
+        lines.append(f"  {row['problem']:<15}{row['l1_ratio']:>5g}{saga['objective']:>16.12f}"
+                     f"{ours['rel_to_saga']:>12.1e}{fista['rel_to_saga']:>12.1e}{ours['zero_fraction']:>8.3f}"
+                     f"{same:>7}{saga['fit_s']:>9.3f}{ours['fit_s']:>10.3f}{fista['fit_s']:>9.3f}")
+    fashion = results["fashion_mnist"]
+    if "skipped" in fashion:
+        return lines + [f"  Fashion-MNIST skipped: {fashion['skipped']}"]
+    saga, owlqn, l2 = fashion["saga"], fashion["owlqn"], fashion["lbfgs_l2"]
+    lines.append(f"  Fashion-MNIST {fashion['n_train']}x{fashion['n_features']}, C={fashion['C']:g}, "
+                 f"l1_ratio={fashion['l1_ratio']:g}, {fashion['threads']} threads:")
+    lines.append(f"    saga (tol 1e-4): {saga['fit_s']['median']:.2f} s, {saga['n_iter']} epochs, J "
+                 f"{saga['objective']:.8f}, {100 * saga['zero_fraction']:.1f}% zeros, test acc {saga['test_accuracy']:.4f}")
+    lines.append(f"    OWL-QN to saga's J: {_fmt(owlqn['to_saga_objective_s']['median'], '.2f')} s "
+                 f"({_fmt(owlqn['iterations_to_saga'], 'd')} iterations) -> "
+                 f"{_fmt(fashion['speedup_to_saga_objective'])}x faster; whole fit {owlqn['fit_s']['median']:.2f} s, "
+                 f"{owlqn['n_iter']} iterations, J {owlqn['objective']:.8f}, {100 * owlqn['zero_fraction']:.1f}% zeros, "
+                 f"test acc {owlqn['test_accuracy']:.4f}")
+    lines.append(f"    lbfgs L2 (l1_ratio 0) same C: {l2['fit_s']['median']:.2f} s, {l2['n_iter']} iterations, "
+                 f"test acc {l2['test_accuracy']:.4f}")
+    return lines
+
+
 def format_jit(results):
     cold, warm = results["cold"], results["warm"]
     lines = ["", "JIT (subprocesses; medians)"]
@@ -374,6 +416,12 @@ def main(argv=None):
             {"digits": args.digits_max_iter, "fashion_mnist": args.fashion_max_iter}, args.tol, log,
         )
         for line in format_training(results["training"]):
+            print(line)
+        write_json(results, args.out)
+    if "elastic_net" in args.sections:
+        results["elastic_net"] = _sections.run_elastic_net(
+            args.quick, args.train_repeats, args.enet_C, args.enet_fashion_C, args.enet_fashion_max_iter, log)
+        for line in format_elastic_net(results["elastic_net"]):
             print(line)
         write_json(results, args.out)
     if "jit" in args.sections:
