@@ -130,6 +130,12 @@ def test_train_options_and_config(tmp_path, capsys, trained):
     clf = load_model(tmp_path / "m2.h5")
     assert clf.C == 0.5 and clf.max_iter == 50 and not clf.fit_intercept
     assert np.isnan(clf.history_["val_loss"]).all()
+    # Elastic net from the command line: exact zeros, and the model file keeps l1_ratio.
+    code, _, err = run(["train", tmp_path / "syn.h5", "-o", tmp_path / "m3.h5", "--C", "0.05",
+                        "--l1-ratio", "0.8", "--max-iter", "300"], capsys)
+    assert code == 0, err
+    sparse = load_model(tmp_path / "m3.h5")
+    assert sparse.l1_ratio == 0.8 and np.count_nonzero(sparse.coef_ == 0) > 0
     # The generator's own prepare options from the command line.
     code, _, err = run(["prepare", "--source", "synthetic", "--arg", "n_samples=200", "--arg", "n_classes=4",
                         "--chunk-rows", "16", "--compression", "gzip", "-o", tmp_path / "s2.h5"], capsys)
@@ -387,6 +393,7 @@ def test_bad_hyperparameter_values_are_usage_errors_before_any_work(trained, tmp
         (["--checkpoint-every", "0"], "argument --checkpoint-every: must be an integer > 0"),
         (["--params", '{"max_iter": 10.0}'], "max_iter must be an integer >= 0"),
         (["--momentum", "1.5"], "momentum must be in [0, 1)"),
+        (["--solver", "adam", "--l1-ratio", "0.5"], "l1_ratio > 0 needs solver 'lbfgs'"),
     ):
         code, _, err = run(["train", data, "-o", tmp_path / "m.h5", *argv], capsys)
         assert code == 2 and named in err and "Traceback" not in err, (argv, err)

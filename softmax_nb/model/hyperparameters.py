@@ -95,6 +95,15 @@ def _check_value(name, value, rule):
         raise ValueError(f"{name} must be in {left}{low:g}, {high:g}{right}, got {value!r}")
 
 
+def _check_combination(params):
+    """Rules between keys: an L1 part needs a solver that handles it."""
+    l1_ratio = params.get("l1_ratio", 0.0) or 0.0
+    solver = params.get("solver", DEFAULTS["solver"])
+    if isinstance(l1_ratio, (int, float)) and l1_ratio > 0 and solver in MINIBATCH_SOLVERS:
+        raise ValueError(f"l1_ratio > 0 needs solver 'lbfgs' (OWL-QN) or 'gd' (FISTA); {solver} "
+                         "takes no proximal steps")
+
+
 def check(params):
     """Raise TypeError / ValueError naming the first bad hyperparameter in ``params``.
 
@@ -104,6 +113,7 @@ def check(params):
     for name, rule in _rules().items():
         if name in params:
             _check_value(name, params[name], rule)
+    _check_combination(params)
     seed = params.get("random_state")
     if not (seed is None or isinstance(seed, (np.random.RandomState, np.random.Generator))
             or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0)):
@@ -188,3 +198,7 @@ def check_model_entry(name, entry):
             _check_value(key, value, rule)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"models.{name}.{key}: {exc}") from None
+    try:
+        _check_combination(params)
+    except ValueError as exc:
+        raise ConfigError(f"models.{name}.l1_ratio: {exc}") from None

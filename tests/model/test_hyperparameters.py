@@ -46,6 +46,16 @@ def test_the_workflow_and_the_estimator_refuse_the_same_values(key, value):
         IncrementalTrainer([0, 1], {"solver": "sgd", key: value} if key != "solver" else {key: value})
 
 
+def test_l1_needs_a_full_batch_solver_in_every_layer():
+    # The workflow's start-up check of a model entry (common.smk) and the estimator's.
+    with pytest.raises(ConfigError, match="models.m.l1_ratio: l1_ratio > 0 needs solver 'lbfgs'"):
+        hyperparameters.check_model_entry("m", {"solver": "sgd", "l1_ratio": 0.5})
+    with pytest.raises(ValueError, match="l1_ratio > 0 needs solver"):
+        SoftmaxClassifier(solver="adam", l1_ratio=1.0)._check_params()
+    hyperparameters.check_model_entry("m", {"solver": "gd", "l1_ratio": 0.5})
+    hyperparameters.check_model_entry("n", {"solver": "sgd", "l1_ratio": 0})
+
+
 def test_values_the_schema_allows_are_accepted():
     hyperparameters.check({**hyperparameters.DEFAULTS, "C": np.inf, "dtype": np.float32,
                            "checkpoint_seconds": np.inf, "learning_rate": None})
