@@ -27,7 +27,9 @@ def file_info(path):
     elif found == MODEL_FORMAT:
         info = model_info(path)
         info["kind"] = "model"
-        info["coef_shape"] = list(info.pop("coef").shape)
+        coef = info.pop("coef")
+        info["coef_shape"] = list(coef.shape)
+        info["coef_zero_fraction"] = float((coef == 0).mean()) if coef.size else 0.0
         info.pop("intercept")
         history = info.pop("history")
         info["history"] = {
@@ -88,8 +90,11 @@ def describe(path):
             )
     else:
         params = info["hyperparameters"]
-        lines.append(f"  estimator: {info['estimator']}  solver: {params.get('solver')}  C: {params.get('C')}")
-        lines.append(f"  features: {info['n_features_in']}  coef shape: {tuple(info['coef_shape'])}")
+        lines.append(f"  estimator: {info['estimator']}  solver: {params.get('solver')}  C: {params.get('C')}"
+                     f"  l1_ratio: {params.get('l1_ratio', 0.0)}")
+        lines.append(f"  features: {info['n_features_in']}  coef shape: {tuple(info['coef_shape'])}"
+                     f"  ({'one row of log-odds' if info['n_classes'] == 2 else 'one row per class'}; "
+                     f"{100 * info['coef_zero_fraction']:.1f}% of weights exactly zero)")
         lines.append(f"  classes ({info['n_classes']}): {shown}")
         lines.append(f"  iterations: {info['n_iter']}  fit time: {info['fit_time']} s  device: {info['device_used']}")
         final = info["history"]["final"]
