@@ -206,3 +206,23 @@ def test_streamed_elastic_net_equals_in_memory(small):
     assert rel(streamed.coef_, reference.coef_) <= 1e-6
     np.testing.assert_array_equal(streamed.coef_ == 0, reference.coef_ == 0)
     assert streamed.history_["loss"][-1] == pytest.approx(reference.history_["loss"][-1], rel=1e-10)
+
+
+@pytest.mark.parametrize("l1_ratio", [0.0, 0.6])
+def test_streamed_binary_fit_equals_in_memory(tmp_path, l1_ratio):
+    from synthetic_files import make_dataset
+
+    from softmax_nb import files as sio
+
+    path = make_dataset(tmp_path / "binary.h5", n_classes=2, n_features=8)
+    X, y, info = sio.read_dataset(path, "train")
+    labels = info["classes"][y]
+    params = {"C": 0.2, "l1_ratio": l1_ratio, "tol": 1e-10, "max_iter": 2000}
+    reference = SoftmaxClassifier(**params).fit(X, labels)
+    streamed = fit_streaming(path, params, max_memory_mb=4, eval_split=None, progress=False)
+    assert streamed.coef_.shape == reference.coef_.shape == (1, 8)
+    assert rel(streamed.coef_, reference.coef_) <= 1e-7
+    assert streamed.history_["loss"][-1] == pytest.approx(reference.history_["loss"][-1], rel=1e-12)
+    if l1_ratio == 0:
+        theirs = LogisticRegression(C=0.2, tol=1e-14, max_iter=10000).fit(X, labels)
+        assert rel(streamed.coef_, theirs.coef_) <= 1e-5
