@@ -125,6 +125,14 @@ def plot_history(history: Mapping[str, Sequence[float]], path, *, title: str | N
             if np.isfinite(values).any():
                 series[key] = values
     train_accuracy = series.get("train_accuracy", series.get("accuracy"))
+    if iteration.size == 0:
+        # A fit whose starting point already met its stopping rule (or max_iter=0).
+        fig, ax = plt.subplots(figsize=(7.0, 2.2))
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no iterations: the starting point already met the stopping rule\n"
+                "(max |gradient| <= tol), or max_iter was 0", ha="center", va="center", fontsize=11)
+        ax.set_title(title or "training history")
+        return save_figure(fig, path)
 
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
     ax_loss.plot(iteration, series["loss"], color=_TRAIN_COLOR, label="train objective")

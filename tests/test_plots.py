@@ -44,6 +44,9 @@ def test_history_plot(tmp_path):
 
 
 def test_history_without_validation_still_plots(tmp_path):
+    # A fit that stopped at its starting point has an empty history: a figure that says so.
+    empty = {key: [] for key in ("iteration", "loss", "grad_norm", "val_loss")}
+    assert plots.plot_history(empty, tmp_path / "empty.png").read_bytes().startswith(b"\x89PNG")
     path = plots.plot_history(_history(with_validation=False), tmp_path / "h.png", x_label="epoch")
     assert _is_png(path)
 

@@ -34,7 +34,7 @@ TINY_CONFIG = {
             "source": "synthetic",
             "n_samples": 300,
             "n_features": 5,
-            "n_classes": 3,
+            "n_classes": 2,
             "val_fraction": 0.25,
             "test_fraction": 0.25,
             "dtype": "float32",
@@ -43,11 +43,13 @@ TINY_CONFIG = {
     "models": {
         "lbfgs": {"solver": "lbfgs", "C": 1.0, "max_iter": 50},
         "sgd": {"solver": "sgd", "C": 1.0, "learning_rate": 0.05, "batch_size": 32, "max_iter": 4},
+        "enet": {"solver": "lbfgs", "C": 0.1, "l1_ratio": 0.7, "max_iter": 100},
     },
-    "run": {"digits": "all", "blobs": ["lbfgs"]},
+    # blobs is binary: one row of log-odds, L2 and elastic net.
+    "run": {"digits": ["lbfgs", "sgd"], "blobs": ["lbfgs", "enet"]},
     "gradcheck": {"n_samples": 50},
 }
-RUNS = [("digits", "lbfgs"), ("digits", "sgd"), ("blobs", "lbfgs")]
+RUNS = [("digits", "lbfgs"), ("digits", "sgd"), ("blobs", "lbfgs"), ("blobs", "enet")]
 FIGURES = ("history", "confusion", "per_class", "reliability", "weights")
 
 
@@ -215,7 +217,7 @@ def test_sweep_expands_to_model_jobs_and_a_C_figure(tmp_path):
     copy_workflow(tmp_path, config)
     result = _snakemake(tmp_path, "--dry-run", "--cores", "2", timeout=300)
     outputs = _planned_outputs(result.stdout + result.stderr)
-    expected = ["lbfgs", "sgd"] + [f"lbfgs_C{c}_{d}" for c in ("0.1", "1", "10") for d in ("float32", "float64")]
+    expected = ["lbfgs", "sgd", "enet"] + [f"lbfgs_C{c}_{d}" for c in ("0.1", "1", "10") for d in ("float32", "float64")]
     expected += ["sgd_lr0.1", "sgd_lr0.01"]
     trained = sorted(p.split("/")[-1][:-3] for p in outputs if re.match(r"results/models/blobs/[^/]+\.h5$", p))
     assert trained == sorted(expected)
@@ -269,7 +271,7 @@ def test_all_outputs_exist_and_are_valid(finished_run):
 
     for dataset, model in RUNS:
         clf = load_model(results / "models" / dataset / f"{model}.h5")
-        assert clf.coef_.shape[0] == (10 if dataset == "digits" else 3)
+        assert clf.coef_.shape[0] == (10 if dataset == "digits" else 1)
         with open(results / "models" / dataset / f"{model}.history.csv", newline="") as handle:
             history = list(csv.DictReader(handle))
         assert len(history) == clf.n_iter_ and "val_loss" in history[0]
@@ -307,6 +309,9 @@ def test_all_outputs_exist_and_are_valid(finished_run):
         assert float(best[0]["val_loss"]) == min(float(row["val_loss"]) for row in rows)
     digits_lbfgs = next(r for r in summary if r["dataset"] == "digits" and r["model"] == "lbfgs")
     assert float(digits_lbfgs["test_accuracy"]) > 0.85
+    enet = next(r for r in summary if r["model"] == "enet")
+    assert float(enet["l1_ratio"]) == 0.7 and 0 < float(enet["zero_weights"]) < 1
+    assert float(next(r for r in summary if r["model"] == "lbfgs")["zero_weights"]) == 0
 
     with open(results / "gradcheck.csv", newline="") as handle:
         assert len(list(csv.DictReader(handle))) == len(RUNS)
