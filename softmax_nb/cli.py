@@ -492,7 +492,8 @@ def _cmd_train(args):
         extra["class_names"] = info["class_names"]
     if info.get("image_shape"):
         extra["image_shape"] = list(info["image_shape"])
-    sio.save_model(out, clf, preprocessing=info["preprocessing"], extra=extra, config_hash=args.config_hash)
+    sio.save_model(out, clf, preprocessing=info["preprocessing"], extra=extra, config_hash=args.config_hash,
+                   feature_names=info.get("feature_names"))
     if args.history:
         _write_history(history, args.history)
     if checkpoint is not None and checkpoint.exists():
@@ -536,31 +537,64 @@ def _cmd_evaluate(args):
     return 0
 
 
-def _read_features(path, split):
-    """Features to predict: a split of a dataset file, or raw rows from CSV/NPY."""
+def _read_features(path, split, id_column=None):
+    """Features to predict: ``(X, preprocessed, feature names or None, row ids or None)``
+    from a split of a dataset file, or raw rows from CSV/NPY."""
     path = Path(path)
     suffixes = "".join(path.suffixes[-2:]).lower()
+    is_csv = suffixes.endswith(".csv") or suffixes.endswith(".csv.gz")
+    if id_column is not None and not is_csv:
+        raise CLIError(f"--id-column needs a CSV file, got {str(path)!r}", EXIT_USAGE)
     if path.suffix.lower() in (".h5", ".hdf5"):
         X, y, info = sio.read_dataset(path, split)
-        return X, True
+        return X, True, info.get("feature_names"), None
     if path.suffix.lower() == ".npy":
         if not path.exists():
             raise CLIError(f"data file {str(path)!r} does not exist")
         X = np.load(path, allow_pickle=False)
-        return X, False
-    if suffixes.endswith(".csv") or suffixes.endswith(".csv.gz"):
-        X, _, _ = datasets.load_csv(path, label_column=None)
-        return X, False
+        return X, False, None, None
+    if is_csv:
+        if id_column is not None and id_column.lstrip("-").isdigit():
+            id_column = int(id_column)  # an index, as for label_column
+        # The id column is read like a label column: passed through, never a feature.
+        X, ids, meta = datasets.load_csv(path, label_column=id_column)
+        return X, False, meta.get("feature_names"), ids
     raise CLIError(f"cannot read features from {str(path)!r}: expected .h5, .npy or .csv")
 
 
+def _check_feature_names(model_names, data_names, model_path, data_path):
+    """The data's columns must be the model's features, in the model's order."""
+    if model_names is None or data_names is None:
+        return
+    model_names, data_names = [str(n) for n in model_names], [str(n) for n in data_names]
+    if model_names == data_names:
+        return
+    unknown = [n for n in data_names if n not in model_names]
+    missing = [n for n in model_names if n not in data_names]
+    if unknown or missing:
+        parts = []
+        if unknown:
+            parts.append(f"columns the model does not know: {', '.join(map(repr, unknown[:5]))}"
+                         + (" ..." if len(unknown) > 5 else ""))
+        if missing:
+            parts.append(f"features missing: {', '.join(map(repr, missing[:5]))}" + (" ..." if len(missing) > 5 else ""))
+        raise CLIError(f"the columns of {str(data_path)!r} are not the features of model {str(model_path)!r}: "
+                       f"{'; '.join(parts)} (an identifier column can pass through with --id-column)")
+    k = next(i for i, (a, b) in enumerate(zip(data_names, model_names)) if a != b)
+    raise CLIError(f"the columns of {str(data_path)!r} are the model's features in another order: column "
+                   f"{k + 1} is {data_names[k]!r} where model {str(model_path)!r} has {model_names[k]!r}; "
+                   "reorder the columns")
+
+
 def _cmd_predict(args):
-    out = _check_output(args.output, inputs=[args.model, args.data])
-    X, preprocessed = _read_features(args.data, args.split)
+    to_stdout = args.output == "-"
+    out = None if to_stdout else _check_output(args.output, inputs=[args.model, args.data])
+    X, preprocessed, data_names, ids = _read_features(args.data, args.split, args.id_column)
     X = np.asarray(X)
     if X.dtype.kind not in "fiub":
         raise CLIError(f"{str(args.data)!r} holds {X.dtype} values; features must be real numbers")
     clf, minfo = _load_model(args.model, return_info=True)
+    _check_feature_names(minfo["feature_names"], data_names, args.model, args.data)
     if X.ndim != 2 or X.shape[1] != clf.n_features_in_:
         raise CLIError(
             f"model {str(args.model)!r} expects {clf.n_features_in_} features but {str(args.data)!r} "
@@ -574,18 +608,27 @@ def _cmd_predict(args):
         raise CLIError(f"{str(args.data)!r} holds NaN or infinite feature values")
     proba = clf.predict_proba(X)
     predicted = np.asarray(clf.classes_)[proba.argmax(axis=1)]
-    with sio.atomic_write(out, "w", newline="") as handle:
+
+    def write(handle):
         writer = csv.writer(handle)
-        header = ["row", "predicted"]
+        header = [str(args.id_column) if ids is not None else "row", "predicted"]
         if not args.no_proba:
             header += [f"p_{label}" for label in np.asarray(clf.classes_).tolist()]
         writer.writerow(header)
         for i in range(len(X)):
-            row = [i, predicted[i]]
+            row = [ids[i] if ids is not None else i, predicted[i]]
             if not args.no_proba:
                 row += [f"{p:.9g}" for p in proba[i]]
             writer.writerow(row)
-    log.info("wrote %d predictions to %s", len(X), out)
+
+    if to_stdout:
+        write(sys.stdout)
+        sys.stdout.flush()
+        log.info("wrote %d predictions to stdout", len(X))
+    else:
+        with sio.atomic_write(out, "w", newline="") as handle:
+            write(handle)
+        log.info("wrote %d predictions to %s", len(X), out)
     return 0
 
 
@@ -743,7 +786,8 @@ def build_parser():
     for key, flag, kwargs, _ in _hyperparameter_options():
         p.add_argument(flag, dest=key, **kwargs)
     p.add_argument("--class-weight", help="'balanced' or a JSON object {label: weight}")
-    p.add_argument("--verbose", type=int, help="print one line per iteration")
+    p.add_argument("-v", "--verbose", action="count", default=None,
+                   help="print one line per iteration to stdout (repeatable: -vv)")
     for key, (flag, _, text) in _EXTRA_BOOL_FLAGS.items():
         p.add_argument(flag, dest=key, action="store_true", help=text)
     p.add_argument("--init-model", help="model file to start from (warm start)")
@@ -808,8 +852,11 @@ def build_parser():
     p.add_argument("model", help="model file")
     p.add_argument("data", help="dataset .h5, or raw features .npy/.csv")
     p.add_argument("--split", default="test", choices=list(sio.SPLITS), help="split of a dataset file")
-    p.add_argument("-o", "--output", required=True, help="CSV to write")
+    p.add_argument("-o", "--output", required=True, help="CSV to write ('-': standard output)")
     p.add_argument("--no-proba", action="store_true", help="labels only")
+    p.add_argument("--id-column", default=None,
+                   help="CSV column (name or index) that identifies the rows: not a feature, written as "
+                        "the first output column instead of the row number")
     p.set_defaults(func=_cmd_predict)
     return parser
 

@@ -488,3 +488,44 @@ def test_a_running_fit_logs_its_progress(trained, tmp_path, capsys, monkeypatch)
         assert code == 0, err
         lines = [line for line in err.splitlines() if "iteration" in line and "of at most 3" in line]
         assert len(lines) == 3 and "val_loss" in lines[-1], err
+
+
+def test_predict_checks_column_names_passes_an_id_column_and_writes_stdout(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    y = (X[:, 0] - X[:, 2] > 0).astype(int)
+    with open(tmp_path / "train.csv", "w") as handle:
+        handle.write("a,b,c,label\n" + "".join(",".join(map(str, r)) + f",{v}\n" for r, v in zip(X, y)))
+    assert main(["-q", "prepare", "--source", "csv", "--arg", f"path={tmp_path / 'train.csv'}",
+                 "-o", str(tmp_path / "d.h5")]) == 0
+    assert main(["-q", "train", str(tmp_path / "d.h5"), "-o", str(tmp_path / "m.h5")]) == 0
+    # The model file keeps the dataset's names (without making the estimator name-checked).
+    clf, info = load_model(tmp_path / "m.h5", return_info=True)
+    assert info["feature_names"] == ["a", "b", "c"] and not hasattr(clf, "feature_names_in_")
+
+    def write(name, header, rows):
+        (tmp_path / name).write_text(",".join(header) + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+
+    write("new.csv", ["id", "a", "b", "c"], [[f"x{i}", *X[i]] for i in range(4)])
+    code, out, err = run(["predict", tmp_path / "m.h5", tmp_path / "new.csv", "--id-column", "id", "-o", "-"], capsys)
+    assert code == 0, err
+    rows = list(csv.reader(out.splitlines()))
+    assert rows[0] == ["id", "predicted", "p_0", "p_1"] and [r[0] for r in rows[1:]] == ["x0", "x1", "x2", "x3"]
+    assert [int(r[1]) for r in rows[1:]] == clf.predict(X[:4]).tolist()
+    # The same columns in another order, or other columns: refused, naming the column.
+    write("reversed.csv", ["c", "b", "a"], [r[::-1] for r in X[:4]])
+    code, _, err = run(["predict", tmp_path / "m.h5", tmp_path / "reversed.csv", "-o", tmp_path / "p.csv"], capsys)
+    assert code == 1 and "in another order: column 1 is 'c' where model" in err
+    write("other.csv", ["a", "b", "d"], X[:4])
+    code, _, err = run(["predict", tmp_path / "m.h5", tmp_path / "other.csv", "-o", tmp_path / "p.csv"], capsys)
+    assert code == 1 and "columns the model does not know: 'd'" in err and "features missing: 'c'" in err
+    assert not (tmp_path / "p.csv").exists()
+    code, _, err = run(["predict", tmp_path / "m.h5", tmp_path / "d.h5", "--id-column", "id", "-o", "-"], capsys)
+    assert code == 2 and "--id-column needs a CSV file" in err
+
+
+def test_verbose_is_a_repeatable_flag(trained, tmp_path, capsys):
+    code, out, err = run(["train", trained / "digits.h5", "-o", tmp_path / "m.h5", "-v", "--max-iter", "2"], capsys)
+    assert code == 0, err
+    assert out.count("[lbfgs] iter") == 2
+    assert load_model(tmp_path / "m.h5").verbose == 1

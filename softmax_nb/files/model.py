@@ -81,7 +81,7 @@ def _encode_params(params):
     return encoded, dropped
 
 
-def save_model(path, clf, *, preprocessing=None, extra=None, config_hash=None):
+def save_model(path, clf, *, preprocessing=None, extra=None, config_hash=None, feature_names=None):
     """Write a fitted :class:`~softmax_nb.SoftmaxClassifier` to an HDF5 model file.
 
     Parameters
@@ -99,6 +99,10 @@ def save_model(path, clf, *, preprocessing=None, extra=None, config_hash=None):
         the ``extra`` attribute.
     config_hash : str, optional
         Hash of the configuration that produced the model (reproducibility).
+    feature_names : sequence of str, optional
+        Names of the features when the classifier has none of its own (it was fitted
+        on an array; the names are the dataset file's), so that ``predict`` can check
+        the columns of a CSV against them. ``clf.feature_names_in_`` wins when set.
 
     Returns
     -------
@@ -127,7 +131,13 @@ def save_model(path, clf, *, preprocessing=None, extra=None, config_hash=None):
         scale = np.asarray(preprocessing["scale"], dtype=np.float64)
         if mean.shape != (n_features,) or scale.shape != (n_features,):
             raise ValueError(f"preprocessing mean/scale must have shape ({n_features},)")
-    feature_names = getattr(clf, "feature_names_in_", None)
+    fitted_names = getattr(clf, "feature_names_in_", None)
+    if fitted_names is None and feature_names is not None:
+        feature_names = [str(v) for v in feature_names]
+        if len(feature_names) != n_features:
+            raise ValueError(f"feature_names has {len(feature_names)} names for {n_features} features")
+    else:
+        feature_names = fitted_names
 
     with atomic_write(path) as tmp:
         with h5py.File(tmp, "w") as handle:
@@ -166,6 +176,9 @@ def save_model(path, clf, *, preprocessing=None, extra=None, config_hash=None):
                     "feature_names",
                     data=np.array([str(v) for v in feature_names], dtype=h5py.string_dtype("utf-8")),
                 )
+                # True: the estimator saw the names at fit (a DataFrame), and predicts
+                # with scikit-learn's name checks; False: they are the dataset's.
+                root["feature_names_fitted"] = fitted_names is not None
             group = handle.create_group("history")
             lengths = set()
             for key, values in history.items():
@@ -279,6 +292,7 @@ def _read_model_header(handle, path):
         "feature_names": [_attr_str(v) for v in handle["feature_names"][()].tolist()]
         if "feature_names" in handle
         else None,
+        "feature_names_fitted": bool(attrs.get("feature_names_fitted", "feature_names" in handle)),
         "history": history,
         "preprocessing": preprocessing,
     }

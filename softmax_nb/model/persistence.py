@@ -50,6 +50,6 @@ def load_model(path, *, return_info=False):
     clf.device_used_ = info["device_used"]
     clf.fit_time_ = info["fit_time"]
     clf.history_ = {key: list(values) for key, values in info["history"].items()}
-    if info["feature_names"] is not None:
+    if info["feature_names"] is not None and info["feature_names_fitted"]:
         clf.feature_names_in_ = np.array(info["feature_names"], dtype=object)
     return (clf, info) if return_info else clf
