@@ -65,11 +65,6 @@ class _FullBatchOptimizer:
         self.iteration = 0
         self.converged = False
 
-    @property
-    def gradient_small(self):
-        """True when the stop was by the gradient rule (max|grad| <= gtol)."""
-        return bool(np.max(np.abs(self.grad)) <= self.gtol)
-
     def _base_state(self):
         return {
             "x": self.x,

@@ -265,16 +265,14 @@ def convergence_warnings(result, optimizer, settings, *, penalized, coef, separa
     """
     from sklearn.exceptions import ConvergenceWarning  # scikit-learn loads in ~1 s: only here
 
-    if result.converged and not settings.minibatch and not penalized and not optimizer.gradient_small:
-        warnings.warn(
-            f"{settings.solver} stopped after {optimizer.iteration} iterations because the loss "
-            f"no longer decreases, while max|gradient| = {np.max(np.abs(optimizer.grad)):.3g} "
-            f"> tol: without regularization (C=inf) the optimum of linearly separable data "
-            "lies at infinity; use a finite C", ConvergenceWarning)
+    # A stop because the loss no longer decreases in float64 (max|grad| still above tol) is
+    # no warning of its own, as in scikit-learn: it is as close as float64 gets, unless the
+    # data are separable without a penalty (the last warning).
     if not result.converged and not result.stopped_early and result.n_iter >= settings.max_iter:
+        # scikit-learn's wording ("... failed to converge after N iteration(s)")
         warnings.warn(
-            f"{settings.solver} did not converge in max_iter={settings.max_iter} iterations; "
-            "increase max_iter or scale the data", ConvergenceWarning)
+            f"{settings.solver} failed to converge after {result.n_iter} iteration(s) "
+            f"(max_iter={settings.max_iter}); increase max_iter or scale the data", ConvergenceWarning)
     if not penalized and separable is not None and separable():
         warnings.warn(
             "the training data are linearly separable and C=inf: the maximum-likelihood "

@@ -107,13 +107,7 @@ SKIPPED_NAMES = {
 #: Applicable tests, or parametrizations, that fail for a convention softmax_nb lacks:
 #: name -> (when, what is missing). They run and must fail (reported as xfailed); one that
 #: passes fails, so that its entry is removed when softmax_nb gets the convention.
-CONVENTION_GAPS = {
-    "test_max_iter": (
-        lambda kwargs: kwargs["solver"] == "lbfgs",
-        "the ConvergenceWarning at max_iter reads 'lbfgs did not converge in max_iter=N "
-        "iterations; ...', scikit-learn's reads 'lbfgs failed to converge after N iteration(s)', "
-        "which the test matches (n_iter_ == max_iter holds)"),
-}
+CONVENTION_GAPS = {}  # none at present: scikit-learn's conventions all hold
 
 # -- the adapter -------------------------------------------------------------------------
 
