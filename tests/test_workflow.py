@@ -137,6 +137,21 @@ def test_default_config_is_valid_and_plans_the_digits_run(tmp_path):
     assert not any("fashion_mnist" in path for path in outputs)
 
 
+def test_a_users_configfile_replaces_the_run_list(tmp_path):
+    """--configfile merges datasets and models into the default config, but its run list
+    replaces the default one (else digits would still be trained)."""
+    shutil.copy(ROOT / "Snakefile", tmp_path / "Snakefile")
+    shutil.copytree(ROOT / "workflow", tmp_path / "workflow")
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    (tmp_path / "my.yaml").write_text(
+        "datasets:\n  mine:\n    source: synthetic\n    n_samples: 200\n    n_features: 3\n"
+        "models:\n  quick:\n    max_iter: 5\nrun:\n  mine: [quick, sgd]\n")
+    result = _snakemake(tmp_path, "--dry-run", "--cores", "2", "--configfile", "my.yaml", timeout=300)
+    trained = sorted(p for p in _planned_outputs(result.stdout + result.stderr)
+                     if re.match(r"results/models/[^/]+/[^/]+\.h5$", p))
+    assert trained == ["results/models/mine/quick.h5", "results/models/mine/sgd.h5"]
+
+
 # ---------------------------------------------------------------------------
 # bad configurations stop before any job runs
 # ---------------------------------------------------------------------------

@@ -27,6 +27,25 @@ from softmax_nb.settings.config import ConfigError, check_unique_keys
 # YAML keeps the last of two equal keys silently: refuse them in every config file.
 for _configfile in workflow.configfiles:
     check_unique_keys(_configfile)
+
+
+def _user_run_list():
+    """The run list of the last --configfile that has one (None: no such file)."""
+    run = None
+    for path in workflow.overwrite_configfiles or ():
+        with open(path) as handle:
+            data = yaml.safe_load(handle)
+        if isinstance(data, dict) and "run" in data:
+            run = data["run"]
+    return run
+
+
+# Snakemake merges a --configfile into config/config.yaml key by key, so a user's
+# `run: {mine: all}` would keep the default `digits: all` too: a run list in a user's
+# config file replaces the default one instead (datasets and models still merge).
+_user_run = _user_run_list()
+if _user_run is not None:
+    config["run"] = _user_run
 # A single grid may be written without the list around it.
 if isinstance(config.get("sweep"), dict):
     config["sweep"] = [config["sweep"]]
