@@ -185,7 +185,29 @@ BAD_CONFIGS = {
     # YAML's 10.0 passes the schema's "integer" and NaN its range: the estimator's rules catch them.
     "float max_iter": (lambda c: c["models"]["lbfgs"].update(max_iter=10.0), "models.lbfgs.max_iter"),
     "NaN C": (lambda c: c["models"]["sgd"].update(C=float("nan")), "models.sgd.C"),
+    "l1 with sgd": (lambda c: c["models"]["sgd"].update(l1_ratio=0.5), "models.sgd.l1_ratio"),
+    "source file gone": (
+        lambda c: c["datasets"].update(mine={"source": "csv", "path": "gone.csv"}) or c["run"].update(mine="all"),
+        "datasets.mine: the source file 'gone.csv' does not exist",
+    ),
 }
+
+
+def test_a_vanished_source_file_stops_the_run_instead_of_reusing_the_old_dataset(tmp_path):
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["datasets"] = {"mine": {"source": "csv", "path": "data.csv", "val_fraction": 0.25,
+                                   "test_fraction": 0.25}}
+    config["run"] = {"mine": ["lbfgs"]}
+    copy_workflow(tmp_path, config)
+    rows = "".join(f"{i % 7},{(i * 3) % 5},{i % 2}\n" for i in range(40))
+    (tmp_path / "data.csv").write_text("a,b,label\n" + rows)
+    _snakemake(tmp_path, "--cores", "1", "results/data/mine.h5")
+    (tmp_path / "data.csv").unlink()
+    result = _snakemake(tmp_path, "--cores", "1", check=False, timeout=300)
+    message = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "the source file 'data.csv' does not exist; results/data/mine.h5 was prepared from it" in message
+    assert not (tmp_path / "results/models").exists()
 
 
 def test_a_config_key_given_twice_fails_before_any_job(tmp_path):

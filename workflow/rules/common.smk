@@ -114,6 +114,24 @@ def _build_runs(cfg):
     return runs
 
 
+def _check_sources_exist(cfg, runs):
+    """A source file that has gone away must stop the run: Snakemake alone would keep
+    using the dataset file prepared from it earlier, without a word."""
+    for dataset in sorted({dataset for dataset, _ in runs}):
+        for path in entry_files(cfg["datasets"][dataset]):
+            if not os.path.exists(path):
+                prepared = f"results/data/{dataset}.h5"
+                note = (
+                    f"; {prepared} was prepared from it and is not used without it"
+                    if os.path.exists(prepared)
+                    else ""
+                )
+                raise ConfigError(
+                    f"datasets.{dataset}: the source file {str(path)!r} does not exist{note} "
+                    "(restore the file, correct the path, or remove the dataset from run)"
+                )
+
+
 def check_config(cfg):
     """Checks across keys, run at start-up before any job; raises ConfigError naming the key."""
     for name, dataset in cfg["datasets"].items():
@@ -122,6 +140,7 @@ def check_config(cfg):
         # The estimator's own rules (a YAML 10.0 for max_iter, C: .nan), before any job.
         check_model_entry(name, model)
     runs = _build_runs(cfg)
+    _check_sources_exist(cfg, runs)
     cuda_models = sorted({m for _, m in runs if cfg["models"][m]["device"] == "cuda"})
     # Only where jobs run on this machine: a cluster's login node (or a CPU job on
     # a CPU node) has no GPU, while the cuda jobs land on GPU nodes.
