@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The project's run command (README quick start): sets up .venv (python3 -m venv,
-# pip install -e .) when needed, runs the default workflow (config/config.yaml:
+# pip install -e ".[workflow]") when needed, runs the default workflow (config/config.yaml:
 # digits, four models) with the local profile, then builds the self-contained
 # report results/report.html. Extra arguments go to snakemake, e.g.
 #   bash scripts/run.sh --cores 4
 #   bash scripts/run.sh --configfile my_config.yaml
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh workflow
 # One numba cache for every job and every run: only the first job ever compiles.
 export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/.numba_cache}"
 export PATH="$PWD/.venv/bin:$PATH"

@@ -529,3 +529,29 @@ def test_verbose_is_a_repeatable_flag(trained, tmp_path, capsys):
     assert code == 0, err
     assert out.count("[lbfgs] iter") == 2
     assert load_model(tmp_path / "m.h5").verbose == 1
+
+
+def test_the_estimator_and_cli_need_no_workflow_stack(tmp_path):
+    """Snakemake, jsonschema and pygments are the [workflow] extra: without them the CLI
+    works, and only --config says what to install."""
+    import tomllib
+
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    core = " ".join(project["dependencies"])
+    assert not any(name in core for name in ("snakemake", "jsonschema", "pygments"))
+    assert any(d.startswith("snakemake") for d in project["optional-dependencies"]["workflow"])
+    config = tmp_path / "c.yaml"
+    config.write_text("datasets:\n  d:\n    source: digits\n")
+    script = (
+        "import sys\n"
+        "for name in ('snakemake', 'jsonschema', 'pygments'): sys.modules[name] = None  # not installed\n"
+        "from softmax_nb.cli import main\n"
+        f"assert main(['-q', 'prepare', '--source', 'digits', '-o', {str(tmp_path / 'a.h5')!r}]) == 0\n"
+        f"sys.exit(main(['prepare', '--config', {str(config)!r}, '--dataset', 'd', '-o', {str(tmp_path / 'b.h5')!r}]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    assert "needs jsonschema, part of the workflow extra" in done.stderr and "Traceback" not in done.stderr
+    assert (tmp_path / "a.h5").exists() and not (tmp_path / "b.h5").exists()

@@ -54,7 +54,11 @@ def _default_filling_validator(schema):
     their ``default``, then validates them: the same filling Snakemake applies to
     the workflow's configuration, so both read the same values.
     """
-    from jsonschema import Draft202012Validator, validators
+    try:
+        from jsonschema import Draft202012Validator, validators
+    except ImportError:  # the [workflow] extra is not installed
+        raise ConfigError("reading a configuration file needs jsonschema, part of the workflow extra: "
+                          "pip install 'softmax_nb[workflow]' (or bash scripts/setup.sh workflow)") from None
 
     validate_properties = Draft202012Validator.VALIDATORS["properties"]
 
@@ -82,9 +86,9 @@ def _message(error):
 
 
 def _validate(instance, schema, where):
+    validator = _default_filling_validator(schema)
     from jsonschema.exceptions import best_match
 
-    validator = _default_filling_validator(schema)
     errors = list(validator.iter_errors(instance))
     if errors:
         error = best_match(errors)
