@@ -20,6 +20,7 @@ import gzip
 import inspect
 import os
 import struct
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -202,27 +203,79 @@ def load_csv(path, label_column=_d("label_column"), header=_d("header"), delimit
         does not match the rows, a label column that does not exist; the message
         names the line (1-based, as in an editor) and the column.
     """
+    name = str(path)
+    with _decoding_errors_named(path):
+        with _open_text(path) as handle:
+            first = _first_row(csv.reader(handle, delimiter=delimiter))
+        layout = _CsvLayout(name, first, label_column=label_column, header=header, skip_columns=skip_columns)
+        parsed = _parse_csv_fast(path, layout, delimiter)
+        if parsed is None:
+            # Something is off (a cell that is no number, NaN, a ragged row, an empty
+            # label): the row-by-row reader finds it and names its line and column.
+            parsed = _parse_csv_rows(path, layout, delimiter)
+    X, labels = parsed
+    y = None if labels is None else _parse_labels(labels)
+    return X, y, layout.meta()
+
+
+def _first_row(reader):
+    """``(line number, cells)`` of the first non-blank row, or None for an empty file."""
+    for row in reader:
+        if row and not (len(row) == 1 and not row[0].strip()):
+            return reader.line_num, row
+    return None
+
+
+def _parse_csv_fast(path, layout, delimiter):
+    """``(X, label texts or None)`` by pandas' C parser, or None when the file is not clean.
+
+    Every cell is read (features as float64, the others as text), so a row with
+    more cells than the first raises; a missing cell, NaN or infinity shows as a
+    non-finite value or an empty label. None hands the file to :func:`_parse_csv_rows`.
+    """
+    import pandas as pd
+
+    dtypes = {i: (np.float64 if i in set(layout.feature_index) else str) for i in range(layout.n_columns)}
+    skip = layout.first_line if layout.has_header else layout.first_line - 1
+    try:
+        with _open_text(path) as handle, warnings.catch_warnings():
+            # A row longer than the first is a warning to pandas (it drops cells): not here.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(handle, sep=delimiter, header=None, skiprows=skip, dtype=dtypes,
+                                na_filter=False, keep_default_na=False, skip_blank_lines=True,
+                                engine="c", names=range(layout.n_columns), index_col=False)
+    except (ValueError, pd.errors.ParserError, pd.errors.ParserWarning):
+        return None
+    if frame.shape[0] == 0:
+        return None
+    X = np.ascontiguousarray(frame[layout.feature_index].to_numpy(dtype=np.float64))
+    if not np.isfinite(X).all():
+        return None
+    if layout.label_index is None:
+        return X, None
+    labels = [text.strip() for text in frame[layout.label_index].tolist()]
+    if not all(labels):
+        return None
+    return X, labels
+
+
+def _parse_csv_rows(path, layout, delimiter):
+    """The reference reader, row by row (``csv`` module): ``(X, label texts or None)``,
+    or a DataError naming the file, line (1-based, as in an editor) and column."""
+    name = layout.name
     with _open_text(path) as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         rows = []
-        first = None
         for row in reader:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # blank line
-            if first is None:
-                first = (reader.line_num, row)
-                continue
             rows.append((reader.line_num, row))
-    name = str(path)
-    layout = _CsvLayout(name, first, label_column=label_column, header=header, skip_columns=skip_columns)
-    first_line = layout.first_line
-    n_columns, column_names = layout.n_columns, layout.names
-    label_index, feature_index = layout.label_index, layout.feature_index
-    if not layout.has_header:
-        rows.insert(0, first)
+    if layout.has_header:
+        rows = rows[1:]
     if not rows:
         raise DataError(f"CSV file {name!r} has a header but no data rows")
-
+    first_line, n_columns, column_names = layout.first_line, layout.n_columns, layout.names
+    label_index, feature_index = layout.label_index, layout.feature_index
     column_label = layout.column_label
     X = np.empty((len(rows), len(feature_index)), dtype=np.float64)
     labels = []
@@ -259,8 +312,35 @@ def load_csv(path, label_column=_d("label_column"), header=_d("header"), delimit
         if not label:
             raise DataError(f"CSV file {name!r}: line {line}, label column {column_label(label_index)} is empty")
         labels.append(label)
-    y = None if label_index is None else _parse_labels(labels)
-    return X, y, layout.meta()
+    return X, (None if label_index is None else labels)
+
+
+class _decoding_errors_named:
+    """Turn a UnicodeDecodeError while reading a text file into a DataError naming the
+    file, the line and the byte (CSV files must be UTF-8; a BOM is allowed)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, traceback):
+        if kind is None or not issubclass(kind, UnicodeDecodeError):
+            return False
+        opener = gzip.open if self.path.suffix == ".gz" else open
+        with opener(self.path, "rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as bad:
+                    byte = line[bad.start]
+                    column = len(line[:bad.start].decode("utf-8")) + 1  # the text before it is UTF-8
+                    raise DataError(
+                        f"CSV file {str(self.path)!r}: line {number}, character {column}: byte "
+                        f"0x{byte:02x} is not UTF-8; the file is in another encoding (latin-1 or "
+                        "Windows-1252, say): save it as UTF-8, e.g. iconv -f latin1 -t utf-8") from None
+        raise DataError(f"CSV file {str(self.path)!r} is not valid UTF-8: {exc}") from None
 
 
 def _is_number(text):

@@ -263,3 +263,45 @@ def test_fashion_mnist_from_a_folder(tmp_path):
     (tmp_path / "t10k-labels-idx1-ubyte").unlink()
     with pytest.raises(FileNotFoundError, match=r"t10k-labels-idx1-ubyte\(.gz\) not found"):
         ds.load_fashion_mnist(tmp_path)
+
+
+CLEAN_CSVS = {
+    "header, int labels": "a,b,label\n1,2,0\n3.5,-4e-3,1\n",
+    "no header, text labels, blank lines": "\n1,2,cat\n\n3,4,dog\n5,6,cat\n",
+    "quoted cells, spaces, BOM": '\ufeff"a","b",y\n" 1.5",2 ,x\n3,"4",y\n',
+    "skip and label by name": "id,a,b,y\nr1,1,2,0\nr2,3,4,1\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(CLEAN_CSVS))
+@pytest.mark.parametrize("gz", [False, True])
+def test_fast_csv_reader_equals_the_row_by_row_reader(tmp_path, case, gz):
+    """pandas' C parser reads clean files; the csv-module reader is the reference."""
+    import gzip as gzip_module
+
+    from softmax_nb.data import sources
+
+    path = tmp_path / ("f.csv.gz" if gz else "f.csv")
+    data = CLEAN_CSVS[case].encode("utf-8")
+    path.write_bytes(gzip_module.compress(data) if gz else data)
+    options = {"label_column": "y", "skip_columns": ["id"]} if case.startswith("skip") else {}
+    X, y, meta = sources.load_csv(path, **options)
+    with sources._open_text(path) as handle:
+        first = sources._first_row(__import__("csv").reader(handle))
+    layout = sources._CsvLayout(str(path), first, **{"label_column": -1, "header": "auto", "skip_columns": (),
+                                                       **options})
+    fast = sources._parse_csv_fast(path, layout, ",")
+    assert fast is not None, "a clean file must take the fast path"
+    X_ref, labels_ref = sources._parse_csv_rows(path, layout, ",")
+    np.testing.assert_array_equal(X, X_ref)
+    np.testing.assert_array_equal(y, sources._parse_labels(labels_ref))
+    assert X.flags.c_contiguous and X.dtype == np.float64
+
+
+def test_a_csv_in_another_encoding_names_the_line_and_byte(tmp_path):
+    from softmax_nb.data import sources
+
+    path = tmp_path / "latin.csv"
+    path.write_bytes("a,b,label\n1,2,0\n1,2,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ds.DataError, match=r"latin.csv': line 3, character 8: byte 0xe9 is not UTF-8"):
+        sources.load_csv(path)
