@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import json
 import logging
 import os
@@ -441,6 +442,12 @@ def _cmd_train(args):
     init = _load_model(args.init_model) if args.init_model else None
     info = sio.dataset_info(args.data)
     train_rows = int(info["splits"]["train"]["n_samples"])
+    # Room for the model and the checkpoints (L-BFGS keeps 2 x 10 vectors of the
+    # parameters), asked for before any work: HDF5 does not survive a full disk.
+    n_params = (info["n_features"] + 1) * (1 if info["n_classes"] == 2 else info["n_classes"])
+    from .files.atomic import check_free_space
+
+    check_free_space(Path(out).parent, out, 8 * n_params * (26 if checkpoint is not None else 2))
     if streamed:
         import h5py
 
@@ -883,6 +890,14 @@ def _log_warning(message, category, filename, lineno, file=None, line=None):
     log.warning("warning: %s (%s)", message, category.__name__)
 
 
+def _one_line(exc):
+    """The error as one line (HDF5's messages span several); a full disk says so first."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC and "free space" not in text:
+        text = f"no space left on the device ({text})"
+    return text
+
+
 def main(argv=None):
     """Run ``softmax-nb``; returns the exit status (0 success, 1 data error, 2 usage)."""
     parser = build_parser()
@@ -912,7 +927,7 @@ def main(argv=None):
         # a diverging optimiser's FloatingPointError) carry a message meant for the user.
         if debug:
             raise
-        parser.exit(EXIT_DATA, f"{PROG}: error: {exc}\n")
+        parser.exit(EXIT_DATA, f"{PROG}: error: {_one_line(exc)}\n")
     except KeyboardInterrupt:
         parser.exit(130, f"{PROG}: error: interrupted\n")
 

@@ -8,15 +8,38 @@ either the old file or the new one, never half a file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
+import shutil
 from pathlib import Path
 
-__all__ = ["atomic_write", "fsync_file", "fsync_folder"]
+__all__ = ["atomic_write", "fsync_file", "fsync_folder", "check_free_space"]
+
+#: Room left free beyond a file's expected size (metadata, allocation granularity).
+FREE_SPACE_MARGIN = 1 << 20
+
+
+def check_free_space(folder, target, expected_bytes):
+    """Raise OSError(ENOSPC) naming the target when its file system lacks the room for
+    ``expected_bytes`` plus a margin.
+
+    HDF5 does not survive a full disk (writes fail in its buffers, then the process
+    crashes), so writers of HDF5 files check before they start.
+    """
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    need = int(expected_bytes) + FREE_SPACE_MARGIN
+    if free < need:
+        raise OSError(errno.ENOSPC, f"not enough free space to write {str(target)!r}: about "
+                                    f"{need / 2**20:.1f} MiB needed, {free / 2**20:.1f} MiB free in "
+                                    f"{str(folder)!r}")
 
 
 @contextlib.contextmanager
-def atomic_write(path, mode=None, *, encoding="utf-8", newline=None):
+def atomic_write(path, mode=None, *, encoding="utf-8", newline=None, expected_bytes=None):
     """Write a file atomically: a temporary file in the same folder, then a rename.
 
     Parameters
@@ -28,6 +51,10 @@ def atomic_write(path, mode=None, *, encoding="utf-8", newline=None):
         themselves, such as h5py); ``"w"`` or ``"wb"`` yields an open file object.
     encoding, newline : str, optional
         Passed to :func:`open` in text mode.
+    expected_bytes : int, optional
+        About how large the file will be: when given, the file system must have that
+        much room (plus :data:`FREE_SPACE_MARGIN`) before anything is written
+        (:func:`check_free_space`).
 
     Yields
     ------
@@ -47,6 +74,8 @@ def atomic_write(path, mode=None, *, encoding="utf-8", newline=None):
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"cannot write {str(target)!r}: folder {str(folder)!r} does not exist")
+    if expected_bytes is not None:
+        check_free_space(folder, target, expected_bytes)
     # A hidden, unique name in the same folder: the rename stays on one file system,
     # and concurrent writers of the same target never share a temporary file.
     # The suffix is ~25 characters: shorten the name part so that the temporary name

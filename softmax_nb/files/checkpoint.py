@@ -52,7 +52,8 @@ def save_checkpoint(path, *, solver, fingerprint, seed, elapsed, optimizer_state
         "monitor": {k: v for k, v in monitor_state.items() if v is not None},
         "history": {k: np.asarray(v, dtype=np.float64) for k, v in history.items()},
     }
-    with atomic_write(path) as tmp:
+    expected = sum(np.asarray(v).nbytes for group in groups.values() for v in group.values())
+    with atomic_write(path, expected_bytes=expected) as tmp:
         with h5py.File(tmp, "w") as handle:
             handle.attrs["format"] = CHECKPOINT_FORMAT
             handle.attrs["format_version"] = CHECKPOINT_FORMAT_VERSION

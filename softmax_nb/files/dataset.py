@@ -163,7 +163,9 @@ def write_dataset(
         if compression == "gzip" and compression_level is not None:
             filter_kwargs["compression_opts"] = int(compression_level)
 
-    with atomic_write(path) as tmp:
+    # HDF5 must not meet a full disk: the raw size of the splits is the room asked for.
+    expected = sum(np.asarray(X).nbytes + np.asarray(y).size * 8 for X, y in splits.values())
+    with atomic_write(path, expected_bytes=expected // (4 if compression else 1)) as tmp:
         with h5py.File(tmp, "w") as handle:
             _write_header(handle, attrs=attrs, n_features=n_features, classes=class_values, class_tag=class_tag,
                           preprocessing=preprocessing, config=config, image_shape=image_shape,
@@ -480,7 +482,10 @@ class DatasetWriter:
     def __enter__(self):
         self._stack = contextlib.ExitStack()
         try:
-            tmp = self._stack.enter_context(atomic_write(self.path))
+            rows = sum(self.split_rows.values())
+            expected = rows * (self.n_features * self.dtype.itemsize + 8)
+            tmp = self._stack.enter_context(
+                atomic_write(self.path, expected_bytes=expected // (4 if self._filters else 1)))
             # Closed before atomic_write syncs and renames (ExitStack unwinds in reverse).
             self._handle = self._stack.enter_context(h5py.File(tmp, "w"))
             self._write_header()

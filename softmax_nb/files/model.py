@@ -139,7 +139,8 @@ def save_model(path, clf, *, preprocessing=None, extra=None, config_hash=None, f
     else:
         feature_names = fitted_names
 
-    with atomic_write(path) as tmp:
+    expected = coef.nbytes + intercept.nbytes + sum(8 * len(v) for v in history.values())
+    with atomic_write(path, expected_bytes=expected) as tmp:
         with h5py.File(tmp, "w") as handle:
             root = handle.attrs
             root["format"] = MODEL_FORMAT
