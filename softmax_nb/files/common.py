@@ -9,6 +9,7 @@ The underscored helpers are internal to :mod:`softmax_nb.files`.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import platform
 import re
@@ -128,6 +129,50 @@ def _attr_str(value):
     return str(value)
 
 
+#: The root attribute that holds :func:`content_digest`.
+DIGEST_ATTR = "sha256"
+
+
+def content_digest(handle):
+    """SHA-256 of everything an HDF5 file holds that no fletcher32 checksum covers: every
+    attribute of every object (but the digest itself) and every dataset stored without
+    fletcher32, in name order. With the fletcher32 datasets, every byte a reader uses is
+    checked: a flipped bit anywhere is found."""
+    digest = hashlib.sha256()
+
+    def add_attrs(name, node):
+        for key in sorted(node.attrs):
+            if name == "/" and key == DIGEST_ATTR:
+                continue
+            value = node.attrs[key]
+            value = value.decode() if isinstance(value, bytes) else value
+            digest.update(f"{name}@{key}={np.asarray(value).tolist()!r};".encode())
+
+    add_attrs("/", handle)
+    names = []
+    handle.visit(names.append)
+    for name in sorted(names):
+        node = handle[name]
+        add_attrs(name, node)
+        if isinstance(node, h5py.Dataset) and not node.fletcher32:
+            value = node[()]
+            digest.update(f"{name}:{node.dtype.str}:{node.shape};".encode())
+            if isinstance(value, np.ndarray) and value.dtype.kind not in "OSU":
+                digest.update(np.ascontiguousarray(value).tobytes())
+            else:
+                digest.update(repr(np.asarray(value).tolist()).encode())
+    return digest.hexdigest()
+
+
+def _check_digest(handle, path, what):
+    stored = handle.attrs.get(DIGEST_ATTR)
+    if stored is None:
+        raise FileFormatError(f"{what} {str(path)!r} has no {DIGEST_ATTR!r} checksum attribute (damaged?)")
+    if _attr_str(stored) != content_digest(handle):
+        raise FileFormatError(f"{what} {str(path)!r} is damaged: its checksum does not match its contents "
+                              "(a changed byte); restore it from a copy or write it again")
+
+
 def _check_exists(path, what):
     path = Path(path)
     if not path.exists():
@@ -158,7 +203,7 @@ def _open_h5(path, what, expected_format, known_version):
             _check_format(handle, path, what, expected_format, known_version)
             try:
                 yield handle
-            except (OSError, RuntimeError, KeyError) as exc:
+            except (OSError, RuntimeError, KeyError, TypeError) as exc:
                 raise FileFormatError(
                     f"{what} {str(path)!r} is corrupted or incomplete: {_short(exc)}"
                 ) from exc

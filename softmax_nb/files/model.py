@@ -18,8 +18,8 @@ import h5py
 import numpy as np
 
 from .atomic import atomic_write
-from .common import (FileFormatError, _attr_str, _decode_labels, _encode_labels, _open_h5, _require,
-                     _to_json, library_versions)
+from .common import (DIGEST_ATTR, FileFormatError, _attr_str, _check_digest, _decode_labels, _encode_labels,
+                     _open_h5, _require, _to_json, content_digest, library_versions)
 
 __all__ = ["MODEL_FORMAT", "MODEL_FORMAT_VERSION", "save_model", "model_info"]
 
@@ -197,11 +197,16 @@ def save_model(path, clf, *, preprocessing=None, extra=None, config_hash=None, f
                 group.attrs["method"] = "standardize"
                 group.create_dataset("mean", data=mean)
                 group.create_dataset("scale", data=scale)
+            # Last: a checksum of everything fletcher32 does not cover (classes, history...).
+            root[DIGEST_ATTR] = content_digest(handle)
     return Path(path)
 
 
 def _read_model_header(handle, path):
     what = "model file"
+    version = int(handle.attrs["format_version"])
+    if version >= 2:  # version 1 files carry no checksum
+        _check_digest(handle, path, what)
     for name in ("n_features_in", "n_classes", "classes_dtype", "hyperparameters"):
         if name not in handle.attrs:
             raise FileFormatError(f"{what} {str(path)!r} is missing the root attribute {name!r}")
@@ -214,7 +219,6 @@ def _read_model_header(handle, path):
         raise FileFormatError(f"{what} {str(path)!r} lists {len(classes)} classes but n_classes says {n_classes}")
     if n_classes < 2:
         raise FileFormatError(f"{what} {str(path)!r} has {n_classes} class(es); a classifier needs at least 2")
-    version = int(handle.attrs["format_version"])
     # A binary model is one row of log-odds; version 1 stored two softmax rows.
     n_rows = 1 if n_classes == 2 and version >= 2 else n_classes
     if coef.ndim != 2 or coef.shape != (n_rows, n_features):
