@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 
 from .atomic import atomic_write
+from .common import H5_LIBVER
 
 CHECKPOINT_FORMAT = "softmax_nb-checkpoint"
 # 2: the fingerprint hashes the rows through the backend (in memory or streamed);
@@ -54,7 +55,7 @@ def save_checkpoint(path, *, solver, fingerprint, seed, elapsed, optimizer_state
     }
     expected = sum(np.asarray(v).nbytes for group in groups.values() for v in group.values())
     with atomic_write(path, expected_bytes=expected) as tmp:
-        with h5py.File(tmp, "w") as handle:
+        with h5py.File(tmp, "w", libver=H5_LIBVER) as handle:
             handle.attrs["format"] = CHECKPOINT_FORMAT
             handle.attrs["format_version"] = CHECKPOINT_FORMAT_VERSION
             for key, value in attrs.items():
@@ -80,42 +81,47 @@ def load_checkpoint(path, *, solver, expected_fingerprint):
     except OSError as exc:
         raise ValueError(f"checkpoint {os.fspath(path)!r} cannot be read as HDF5 "
                          f"(truncated or corrupted?): {exc}") from None
-    with handle:
-        if handle.attrs.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{os.fspath(path)!r} is not a softmax_nb checkpoint")
-        version = int(handle.attrs.get("format_version", -1))
-        if version != CHECKPOINT_FORMAT_VERSION:
-            raise ValueError(f"checkpoint {os.fspath(path)!r} has format version {version}; "
-                             f"this library reads version {CHECKPOINT_FORMAT_VERSION}: it was written "
-                             "by another softmax_nb version; delete it to train from the start")
-        if handle.attrs.get("solver") != solver:
-            raise ValueError(f"checkpoint {os.fspath(path)!r} was written by solver "
-                             f"{handle.attrs.get('solver')!r}, not {solver!r}")
-        if handle.attrs.get("fingerprint") != expected_fingerprint:
-            raise ValueError(
-                f"checkpoint {os.fspath(path)!r} was written for other training data or "
-                "other hyperparameters; delete it to start afresh"
-            )
-        damaged = f"checkpoint {os.fspath(path)!r} is damaged"
-        try:
-            attrs = {key: handle.attrs[key] for key in _ATTRS}
-            attrs = {"solver": str(attrs["solver"]), "fingerprint": str(attrs["fingerprint"]),
-                     "seed": int(attrs["seed"]), "elapsed": float(attrs["elapsed"])}
-            groups = {name: {k: v[()] for k, v in handle[name].items()}
-                      for name in ("optimizer", "monitor", "history")}
-            stored = str(handle.attrs["sha256"])
-        except (KeyError, OSError, ValueError, TypeError) as exc:
-            raise ValueError(f"{damaged} (missing or unreadable: {exc}); delete it to train from the start") from None
-        if _checksum(attrs, groups) != stored:
-            raise ValueError(f"{damaged}: its checksum does not match its contents; delete it to train "
-                             "from the start")
-        optimizer_state, monitor_state = groups["optimizer"], groups["monitor"]
-        history = {k: [float(x) for x in v] for k, v in groups["history"].items()}
-        seed = attrs["seed"]
-        return {
-            "optimizer": optimizer_state,
-            "monitor": monitor_state,
-            "history": history,
-            "seed": None if seed < 0 else seed,
-            "elapsed": attrs["elapsed"],
-        }
+    try:
+        with handle:
+            if handle.attrs.get("format") != CHECKPOINT_FORMAT:
+                raise ValueError(f"{os.fspath(path)!r} is not a softmax_nb checkpoint")
+            version = int(handle.attrs.get("format_version", -1))
+            if version != CHECKPOINT_FORMAT_VERSION:
+                raise ValueError(f"checkpoint {os.fspath(path)!r} has format version {version}; "
+                                 f"this library reads version {CHECKPOINT_FORMAT_VERSION}: it was written "
+                                 "by another softmax_nb version; delete it to train from the start")
+            if handle.attrs.get("solver") != solver:
+                raise ValueError(f"checkpoint {os.fspath(path)!r} was written by solver "
+                                 f"{handle.attrs.get('solver')!r}, not {solver!r}")
+            if handle.attrs.get("fingerprint") != expected_fingerprint:
+                raise ValueError(
+                    f"checkpoint {os.fspath(path)!r} was written for other training data or "
+                    "other hyperparameters; delete it to start afresh"
+                )
+            damaged = f"checkpoint {os.fspath(path)!r} is damaged"
+            try:
+                attrs = {key: handle.attrs[key] for key in _ATTRS}
+                attrs = {"solver": str(attrs["solver"]), "fingerprint": str(attrs["fingerprint"]),
+                         "seed": int(attrs["seed"]), "elapsed": float(attrs["elapsed"])}
+                groups = {name: {k: v[()] for k, v in handle[name].items()}
+                          for name in ("optimizer", "monitor", "history")}
+                stored = str(handle.attrs["sha256"])
+            except (KeyError, OSError, ValueError, TypeError) as exc:
+                raise ValueError(f"{damaged} (missing or unreadable: {exc}); delete it to train from the start") from None
+            if _checksum(attrs, groups) != stored:
+                raise ValueError(f"{damaged}: its checksum does not match its contents; delete it to train "
+                                 "from the start")
+            optimizer_state, monitor_state = groups["optimizer"], groups["monitor"]
+            history = {k: [float(x) for x in v] for k, v in groups["history"].items()}
+            seed = attrs["seed"]
+            return {
+                "optimizer": optimizer_state,
+                "monitor": monitor_state,
+                "history": history,
+                "seed": None if seed < 0 else seed,
+                "elapsed": attrs["elapsed"],
+            }
+    except (RuntimeError, KeyError, OSError) as exc:
+        # HDF5 found damage (a metadata checksum, an unreadable object)
+        raise ValueError(f"checkpoint {os.fspath(path)!r} is damaged ({' '.join(str(exc).split())}); "
+                         "delete it to train from the start") from None

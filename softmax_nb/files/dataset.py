@@ -19,6 +19,7 @@ import numpy as np
 
 from .atomic import atomic_write
 # FileFormatError and _short are also read from here by data.streaming (the dataset reader).
+from .common import DIGEST_ATTR, H5_LIBVER, _check_digest, content_digest
 from .common import (FileFormatError, _attr_str, _decode_labels, _encode_labels, _open_h5,  # noqa: F401
                      _require, _short, _to_json, library_versions)
 
@@ -36,9 +37,14 @@ __all__ = [
 DATASET_FORMAT = "softmax_nb-dataset"
 #: Version of the dataset layout.  Readers accept exactly the versions they know;
 #: any change of layout or meaning bumps it (see docs/FORMATS.md, "Version policy").
-DATASET_FORMAT_VERSION = 1
+DATASET_FORMAT_VERSION = 2
+#: Versions read: 1 has no root checksum (version 2's ``sha256``), the layout is the same.
+READABLE_DATASET_VERSIONS = (1, 2)
 
 SPLITS = ("train", "val", "test")
+#: Row data: checked by fletcher32 when chunked; left out of the root checksum, which
+#: must stay cheap to verify at every open (a contiguous X is for memory mapping).
+_ROW_DATA = tuple(f"{split}/{part}" for split in SPLITS for part in ("X", "y"))
 
 # Aim for chunks of about 1 MiB when the caller does not choose: large enough for
 # sequential reads to run at disk speed, small enough for a streamed pass to keep
@@ -166,7 +172,7 @@ def write_dataset(
     # HDF5 must not meet a full disk: the raw size of the splits is the room asked for.
     expected = sum(np.asarray(X).nbytes + np.asarray(y).size * 8 for X, y in splits.values())
     with atomic_write(path, expected_bytes=expected // (4 if compression else 1)) as tmp:
-        with h5py.File(tmp, "w") as handle:
+        with h5py.File(tmp, "w", libver=H5_LIBVER) as handle:
             _write_header(handle, attrs=attrs, n_features=n_features, classes=class_values, class_tag=class_tag,
                           preprocessing=preprocessing, config=config, image_shape=image_shape,
                           feature_names=feature_names, class_names=class_names)
@@ -188,6 +194,7 @@ def write_dataset(
                 group.attrs["n_samples"] = int(n_rows)
                 group.attrs["class_counts"] = np.bincount(y, minlength=n_classes).astype(np.int64)
             _write_preprocessing(handle, preprocessing)
+            handle.attrs[DIGEST_ATTR] = content_digest(handle, _ROW_DATA)
     return Path(path)
 
 
@@ -240,8 +247,29 @@ def _write_preprocessing(handle, preprocessing):
         group.create_dataset("scale", data=preprocessing["scale"])
 
 
+def _check_chunks_allocated(handle, path, what):
+    """Every chunk of the row data is stored. HDF5 reads a chunk its index has lost as
+    zeros (the fill value), and fletcher32 only checks chunks that are there."""
+    for name in _ROW_DATA:
+        if name not in handle:
+            continue
+        node = handle[name]
+        if node.chunks is None or node.shape[0] == 0:
+            continue
+        expected = 1
+        for size, chunk in zip(node.shape, node.chunks):
+            expected *= -(-size // chunk)
+        stored = node.id.get_num_chunks()
+        if stored != expected:
+            raise FileFormatError(f"{what} {str(path)!r} is damaged: /{name} has {stored} of its {expected} "
+                                  "chunks (its chunk index is broken)")
+
+
 def _read_dataset_header(handle, path):
     what = "dataset file"
+    if int(handle.attrs["format_version"]) >= 2:  # version 1 files carry no checksum
+        _check_digest(handle, path, what, _ROW_DATA)
+    _check_chunks_allocated(handle, path, what)
     for name in ("source", "seed", "n_features", "n_classes", "classes_dtype"):
         if name not in handle.attrs:
             raise FileFormatError(f"{what} {str(path)!r} is missing the root attribute {name!r}")
@@ -341,7 +369,7 @@ def dataset_info(path):
     FileFormatError
         ``path`` is not a readable softmax_nb dataset file of a known version.
     """
-    with _open_h5(path, "dataset file", DATASET_FORMAT, DATASET_FORMAT_VERSION) as handle:
+    with _open_h5(path, "dataset file", DATASET_FORMAT, READABLE_DATASET_VERSIONS) as handle:
         return _read_dataset_header(handle, Path(path))
 
 
@@ -369,7 +397,7 @@ def read_dataset(path, split, *, mmap_ok=False):
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     path = Path(path)
-    with _open_h5(path, "dataset file", DATASET_FORMAT, DATASET_FORMAT_VERSION) as handle:
+    with _open_h5(path, "dataset file", DATASET_FORMAT, READABLE_DATASET_VERSIONS) as handle:
         info = _read_dataset_header(handle, path)
         X_node = handle[split]["X"]
         X = None
@@ -487,7 +515,7 @@ class DatasetWriter:
             tmp = self._stack.enter_context(
                 atomic_write(self.path, expected_bytes=expected // (4 if self._filters else 1)))
             # Closed before atomic_write syncs and renames (ExitStack unwinds in reverse).
-            self._handle = self._stack.enter_context(h5py.File(tmp, "w"))
+            self._handle = self._stack.enter_context(h5py.File(tmp, "w", libver=H5_LIBVER))
             self._write_header()
         except BaseException:
             self._stack.__exit__(*sys.exc_info())
@@ -570,6 +598,7 @@ class DatasetWriter:
                     group = self._handle[name]
                     group.attrs["n_samples"] = self.split_rows[name]
                     group.attrs["class_counts"] = self._counts[name]
+                self._handle.attrs[DIGEST_ATTR] = content_digest(self._handle, _ROW_DATA)
         except BaseException:
             self._handle = None
             self._stack.__exit__(*sys.exc_info())

@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 
 from .atomic import atomic_write
-from .common import (DIGEST_ATTR, FileFormatError, _attr_str, _check_digest, _decode_labels, _encode_labels,
+from .common import (DIGEST_ATTR, H5_LIBVER, FileFormatError, _attr_str, _check_digest, _decode_labels, _encode_labels,
                      _open_h5, _require, _to_json, content_digest, library_versions)
 
 __all__ = ["MODEL_FORMAT", "MODEL_FORMAT_VERSION", "save_model", "model_info"]
@@ -141,7 +141,7 @@ def save_model(path, clf, *, preprocessing=None, extra=None, config_hash=None, f
 
     expected = coef.nbytes + intercept.nbytes + sum(8 * len(v) for v in history.values())
     with atomic_write(path, expected_bytes=expected) as tmp:
-        with h5py.File(tmp, "w") as handle:
+        with h5py.File(tmp, "w", libver=H5_LIBVER) as handle:
             root = handle.attrs
             root["format"] = MODEL_FORMAT
             root["format_version"] = MODEL_FORMAT_VERSION

@@ -131,7 +131,7 @@ def test_wrong_format_kind_and_version(tmp_path):
         load_model(path)
     with h5py.File(path, "r+") as handle:
         handle.attrs["format_version"] = sio.DATASET_FORMAT_VERSION + 1
-    with pytest.raises(sio.FileFormatError, match="format version 2.*newer"):
+    with pytest.raises(sio.FileFormatError, match="format version 3.*newer"):
         sio.read_dataset(path, "train")
 
 
