@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 import shutil
+import socket
 from pathlib import Path
 
 __all__ = ["atomic_write", "fsync_file", "fsync_folder", "check_free_space"]
@@ -77,16 +79,18 @@ def atomic_write(path, mode=None, *, encoding="utf-8", newline=None, expected_by
     if expected_bytes is not None:
         check_free_space(folder, target, expected_bytes)
     # A hidden, unique name in the same folder: the rename stays on one file system,
-    # and concurrent writers of the same target never share a temporary file.
-    # The suffix is ~25 characters: shorten the name part so that the temporary name
-    # fits the file system's limit wherever the target's own name does.
-    suffix = f".tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    # and concurrent writers of the same target never share a temporary file. The host
+    # and PID in it let a later write remove what a killed writer left (SIGKILL runs no
+    # cleanup). The suffix is at most ~40 characters: shorten the name part so that the
+    # temporary name fits the file system's limit wherever the target's own name does.
+    suffix = f".tmp-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}"
     try:
         name_max = os.pathconf(folder, "PC_NAME_MAX")
     except (OSError, ValueError):
         name_max = 255
     stem = target.name.encode()[: max(1, name_max - len(suffix) - 1)].decode(errors="ignore")
     tmp = folder / f".{stem}{suffix}"
+    remove_stale_temporaries(folder, stem)
     # O_EXCL: never clobber someone else's file; 0o666 lets the umask decide the
     # permissions, as for a plainly created file (mkstemp would force 0o600).
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -109,6 +113,37 @@ def atomic_write(path, mode=None, *, encoding="utf-8", newline=None, expected_by
             os.unlink(tmp)
         raise
     fsync_folder(folder)
+
+
+#: This machine in temporary names (letters, digits and dashes; at most 16 characters).
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname() or "host")[:16] or "host"
+
+
+def remove_stale_temporaries(folder, stem):
+    """Delete the temporary files of ``stem`` that writers on this machine left when they
+    were killed: their PID is no longer running. Others' (other hosts sharing the folder,
+    or live writers) are left alone."""
+    pattern = re.compile(rf"^\.{re.escape(stem)}\.tmp-{re.escape(_HOST)}-(\d+)-[0-9a-f]{{8}}$")
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        match = pattern.match(name)
+        if not match or _running(int(match[1])):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(folder, name))
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 def fsync_file(path):

@@ -61,3 +61,57 @@ def test_atomic_write_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         with sio.atomic_write(tmp_path / "nope" / "x.txt", "w"):
             pass
+
+
+KILLED_WRITER = """
+import sys, time
+from softmax_nb.files.atomic import atomic_write
+with atomic_write(sys.argv[1], "w") as handle:
+    handle.write("half")
+    handle.flush()
+    print("writing", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_the_temporary_file_of_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(target)], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "writing"
+    assert len(leftovers(tmp_path)) == 1  # a live writer's temporary file stays
+    sio.remove_stale_temporaries(tmp_path, "out.txt")
+    assert len(leftovers(tmp_path)) == 1
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    assert target.read_text() == "old" and len(leftovers(tmp_path)) == 1  # SIGKILL runs no cleanup
+    with sio.atomic_write(target, "w") as handle:
+        handle.write("new")
+    assert target.read_text() == "new" and leftovers(tmp_path) == []
+
+
+CONCURRENT_WRITER = """
+import sys
+import numpy as np
+from softmax_nb.files.atomic import atomic_write
+value = int(sys.argv[2])
+for _ in range(30):
+    with atomic_write(sys.argv[1], "wb") as handle:
+        handle.write(np.full(200000, value, dtype=np.int64).tobytes())
+"""
+
+
+def test_concurrent_writers_of_one_file_never_mix(tmp_path):
+    import subprocess
+    import sys
+
+    target = tmp_path / "shared.bin"
+    writers = [subprocess.Popen([sys.executable, "-c", CONCURRENT_WRITER, str(target), str(k)]) for k in range(4)]
+    assert [w.wait() for w in writers] == [0, 0, 0, 0]
+    values = np.frombuffer(target.read_bytes(), dtype=np.int64)
+    assert values.size == 200000 and len(set(values.tolist())) == 1  # one whole file, never a mix
+    assert leftovers(tmp_path) == []
