@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["LOG_LOSS_EPS", "N_CALIBRATION_BINS", "evaluate", "calibration_bins", "log_loss", "weight_sparsity"]
+__all__ = [
+    "LOG_LOSS_EPS", "N_CALIBRATION_BINS", "evaluate", "calibration_bins", "log_loss", "weight_sparsity",
+    "one_vs_rest_curves", "most_confident_mistakes",
+]
 
 #: Smallest probability used by the log-loss when only probabilities are given, so
 #: a confident wrong prediction costs -log(1e-15) ~ 34.5 instead of infinity.
@@ -229,6 +232,108 @@ def weight_sparsity(coef):
         "per_row": [float(v) for v in zero.mean(axis=1)] if coef.size else [],
         "nonzero": int(coef.size - zero.sum()),
     }
+
+
+def one_vs_rest_curves(true_index, proba):
+    """One-vs-rest ROC and precision-recall curves of predicted probabilities.
+
+    Each class k is scored by its probability ``proba[:, k]`` against the rest
+    (``sklearn.metrics.roc_curve``, ``precision_recall_curve``, ``auc`` and
+    ``average_precision_score``). With two columns (a binary model) only the second
+    class is scored: the first class's curves mirror it.
+
+    Parameters
+    ----------
+    true_index : array-like of shape (n_samples,)
+        Column of ``proba`` holding each row's true class.
+    proba : array-like of shape (n_samples, n_classes)
+
+    Returns
+    -------
+    dict
+        ``classes``: one entry per scored class ``{"index", "n_positive", "fpr",
+        "tpr", "roc_auc", "precision", "recall", "average_precision"}`` (curves and
+        areas are None for a class with no positive or no negative row);
+        ``micro``: the same for all (row, class) pairs pooled (multiclass only);
+        ``macro``: ``{"fpr", "tpr", "roc_auc", "average_precision"}``, the mean of the
+        per-class ROC curves on a common false-positive-rate grid and the mean
+        average precision (multiclass only); ``binary``: bool.
+    """
+    from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
+
+    true_index = np.asarray(true_index, dtype=np.int64)
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim != 2 or proba.shape[0] != true_index.shape[0]:
+        raise ValueError(f"proba must have shape (n_samples, n_classes) with n_samples = {true_index.shape[0]}, "
+                         f"got {proba.shape}")
+    n_classes = proba.shape[1]
+    if n_classes < 2:
+        raise ValueError("one-vs-rest curves need at least two classes")
+    if true_index.size and (true_index.min() < 0 or true_index.max() >= n_classes):
+        raise ValueError(f"true_index must lie in [0, {n_classes}), got {true_index.min()}..{true_index.max()}")
+    binary = n_classes == 2
+
+    def curves(positive, score):
+        n_positive = int(positive.sum())
+        entry = {"n_positive": n_positive, "fpr": None, "tpr": None, "roc_auc": None,
+                 "precision": None, "recall": None, "average_precision": None}
+        if n_positive == 0 or n_positive == positive.size:
+            return entry  # ROC and PR are undefined without both kinds of rows
+        fpr, tpr, _ = roc_curve(positive, score)
+        precision, recall, _ = precision_recall_curve(positive, score)
+        entry.update(fpr=fpr, tpr=tpr, roc_auc=float(auc(fpr, tpr)), precision=precision, recall=recall,
+                     average_precision=float(average_precision_score(positive, score)))
+        return entry
+
+    scored = [1] if binary else range(n_classes)
+    result = {"binary": binary, "classes": [], "micro": None, "macro": None}
+    for k in scored:
+        entry = curves(true_index == k, proba[:, k])
+        entry["index"] = int(k)
+        result["classes"].append(entry)
+    if not binary:
+        onehot = np.zeros_like(proba, dtype=bool)
+        onehot[np.arange(true_index.size), true_index] = True
+        result["micro"] = curves(onehot.ravel(), proba.ravel())
+        defined = [c for c in result["classes"] if c["roc_auc"] is not None]
+        if defined:
+            grid = np.unique(np.concatenate([c["fpr"] for c in defined]))
+            mean_tpr = np.mean([np.interp(grid, c["fpr"], c["tpr"]) for c in defined], axis=0)
+            result["macro"] = {"fpr": grid, "tpr": mean_tpr, "roc_auc": float(auc(grid, mean_tpr)),
+                               "average_precision": float(np.mean([c["average_precision"] for c in defined]))}
+    return result
+
+
+def most_confident_mistakes(true_index, proba, n=16):
+    """The wrongly predicted rows with the highest probability on the predicted class.
+
+    Parameters
+    ----------
+    true_index : array-like of shape (n_samples,)
+        Column of ``proba`` holding each row's true class.
+    proba : array-like of shape (n_samples, n_classes)
+    n : int
+        At most this many rows.
+
+    Returns
+    -------
+    list of dict
+        ``{"row", "true", "predicted", "p_predicted", "p_true"}`` (row: index in the
+        given rows; true, predicted: class columns), most confident first; ties keep
+        the row order.
+    """
+    true_index = np.asarray(true_index, dtype=np.int64)
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim != 2 or proba.shape[0] != true_index.shape[0]:
+        raise ValueError(f"proba must have shape (n_samples, n_classes) with n_samples = {true_index.shape[0]}, "
+                         f"got {proba.shape}")
+    predicted = proba.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != true_index)
+    confidence = proba[wrong, predicted[wrong]]
+    order = wrong[np.argsort(-confidence, kind="stable")][: max(int(n), 0)]
+    return [{"row": int(i), "true": int(true_index[i]), "predicted": int(predicted[i]),
+             "p_predicted": float(proba[i, predicted[i]]), "p_true": float(proba[i, true_index[i]])}
+            for i in order]
 
 
 def _plain(value):

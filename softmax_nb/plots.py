@@ -34,7 +34,9 @@ __all__ = [
     "plot_reliability",
     "plot_model_comparison",
     "plot_parameter_curves",
-    "image_shape_for",
+    "plot_roc_pr",
+    "plot_mistakes",
+    "plot_class_samples",
 ]
 
 # Figures are read in an HTML report at about page width; 100 dpi keeps the PNGs
@@ -297,30 +299,22 @@ def plot_per_class_metrics(precision, recall, f1, path, *, support=None, class_n
     return save_figure(fig, path)
 
 
-def image_shape_for(n_features: int) -> tuple[int, int] | None:
-    """Return ``(side, side)`` when ``n_features`` is a perfect square, else None.
-
-    Parameters
-    ----------
-    n_features : int
-        Number of features of the model.
-
-    Returns
-    -------
-    tuple of int or None
-        The image shape the weights can be drawn as (8x8 for digits, 28x28 for MNIST).
-    """
-    side = math.isqrt(int(n_features))
-    return (side, side) if side > 1 and side * side == n_features else None
+def _shorten(text, limit=28):
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-def plot_weights(coef, path, *, image_shape=None, class_names=None, feature_names=None, title: str | None = None):
-    """Draw the learned weights: one image per class when the features form an image.
+def plot_weights(coef, path, *, image_shape=None, class_names=None, feature_names=None, title: str | None = None,
+                 top_k: int = 10):
+    """Draw the learned weights: images when the features are pixels, else the top features by name.
 
-    When the features are pixels of a ``(height, width)`` image (given, or
-    inferred because ``n_features`` is a perfect square), each class's weight
-    vector is drawn as an image: the template that class responds to. Otherwise
-    the weights are drawn as one heat map of classes by features.
+    When the dataset declares that its features are the pixels of a
+    ``(height, width)`` image (``image_shape``, from the dataset file: digits and
+    IDX sources), each class's weight vector is drawn as an image: the template
+    that class responds to. Otherwise each class gets a bar chart of its ``top_k``
+    weights of largest magnitude, labelled with the feature names: which inputs
+    push towards (red, positive) or away from (blue, negative) that class. The
+    feature count alone never makes an image: 4 or 16 features are not a picture.
 
     Parameters
     ----------
@@ -329,13 +323,16 @@ def plot_weights(coef, path, *, image_shape=None, class_names=None, feature_name
     path : str or os.PathLike
         Where to write the figure.
     image_shape : tuple of int, optional
-        ``(height, width)`` with ``height * width == n_features``.
+        ``(height, width)`` with ``height * width == n_features``; None draws bars.
     class_names : sequence of str, optional
-        Panel titles or row labels (defaults to 0..n_classes-1).
+        Panel titles (defaults to 0..n_classes-1). Two names for a one-row ``coef``
+        label the panel as the log-odds of the second class against the first.
     feature_names : sequence of str, optional
-        Column labels of the heat map (used when there are at most 40 features).
+        Names of the features (bar labels); defaults to ``feature 0``, ``feature 1``, ...
     title : str, optional
         Figure title.
+    top_k : int, default 10
+        Bars per class (all features when there are fewer).
 
     Returns
     -------
@@ -346,8 +343,6 @@ def plot_weights(coef, path, *, image_shape=None, class_names=None, feature_name
     if coef.ndim != 2:
         raise ValueError(f"coef must have shape (n_classes, n_features), got {coef.shape}")
     n_classes, n_features = coef.shape
-    if image_shape is None:
-        image_shape = image_shape_for(n_features)
     if n_classes == 1 and class_names is not None and len(class_names) == 2:
         labels = [f"log-odds of {class_names[1]} (vs {class_names[0]})"]
     else:
@@ -357,7 +352,13 @@ def plot_weights(coef, path, *, image_shape=None, class_names=None, feature_name
     limit = float(np.max(np.abs(coef))) if coef.size else 1.0
     limit = limit if limit > 0 else 1.0
     if image_shape is None:
-        return _plot_weight_heatmap(coef, path, labels, limit, feature_names, title)
+        if feature_names is None:
+            feature_names = [f"feature {i}" for i in range(n_features)]
+        elif len(feature_names) != n_features:
+            raise ValueError(f"got {len(feature_names)} feature names for {n_features} features")
+        if int(top_k) < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        return _plot_top_weights(coef, path, labels, limit, [str(n) for n in feature_names], int(top_k), title)
     height, width = (int(v) for v in image_shape)
     if height * width != n_features:
         raise ValueError(f"image_shape {height}x{width} does not hold {n_features} features")
@@ -385,18 +386,38 @@ def plot_weights(coef, path, *, image_shape=None, class_names=None, feature_name
     return save_figure(fig, path)
 
 
-def _plot_weight_heatmap(coef, path, labels, limit, feature_names, title):
+def _plot_top_weights(coef, path, labels, limit, feature_names, top_k, title):
+    """One horizontal bar chart per class: its top_k weights by magnitude, largest on top."""
     n_classes, n_features = coef.shape
-    fig, ax = plt.subplots(figsize=(min(max(6.0, 0.25 * n_features + 2.5), 16.0), max(2.5, 0.35 * n_classes + 1.5)))
-    image = ax.imshow(coef, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
-    ax.set_yticks(np.arange(n_classes), labels)
-    if feature_names is not None and n_features <= 40:
-        ax.set_xticks(np.arange(n_features), [str(name) for name in feature_names], rotation=90, fontsize=8)
-    ax.set_xlabel("feature")
-    ax.set_ylabel("class")
-    fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02, label="weight")
-    ax.set_title(title or "learned weights (classes x features)")
-    fig.tight_layout()
+    k = min(top_k, n_features)
+    n_cols = 1 if n_classes == 1 else (2 if n_classes <= 4 else 3)
+    n_rows = math.ceil(n_classes / n_cols)
+    longest = max(len(_shorten(name)) for name in feature_names)
+    # Panel width grows with the longest name; the whole figure stays within about page width.
+    panel_width = min(3.1 + 0.055 * longest, 9.6 / n_cols if n_cols > 1 else 7.5)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(panel_width * n_cols, (0.24 * k + 0.95) * n_rows + 0.7),
+                             squeeze=False, layout="constrained")
+    for index, ax in enumerate(axes.flat):
+        if index >= n_classes:
+            ax.set_axis_off()
+            continue
+        row = coef[index]
+        # Stable order: ties (exact zeros of an L1 fit, say) keep the feature order.
+        order = np.argsort(-np.abs(row), kind="stable")[:k]
+        values = row[order]
+        colors = np.where(values >= 0, "tab:red", "tab:blue")
+        y = np.arange(k)
+        ax.barh(y, values, color=colors)
+        ax.set_yticks(y, [_shorten(feature_names[i]) for i in order], fontsize=8)
+        ax.invert_yaxis()
+        ax.axvline(0.0, color="black", linewidth=0.8)
+        ax.set_xlim(-1.08 * limit, 1.08 * limit)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.grid(True, axis="x", alpha=0.3)
+        shown = "all" if k == n_features else f"top {k} of {n_features}"
+        ax.set_title(f"{labels[index]}\n({shown} features by |weight|)", fontsize=9)
+    fig.supxlabel("weight (red: raises the class score, blue: lowers it)", fontsize=9)
+    fig.suptitle(title or "largest learned weights per class")
     return save_figure(fig, path)
 
 
@@ -469,15 +490,36 @@ def plot_reliability(bin_confidence, bin_accuracy, bin_count, path, *, ece: floa
     return save_figure(fig, path)
 
 
+def _accuracy_axis_start(values):
+    """Where an accuracy axis starts: 0 when the values spread widely, else a round value
+    below the lowest (the axis label then says it does not start at 0)."""
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return 0.0
+    low = float(finite.min())
+    if low < 0.5:
+        return 0.0
+    spread = max(float(finite.max()) - low, 0.01)
+    step = 0.01 if spread <= 0.05 else (0.05 if spread <= 0.2 else 0.1)
+    return max(0.0, math.floor((low - 0.5 * spread) / step) * step)
+
+
 def plot_model_comparison(summary: Sequence[Mapping[str, object]], path, *, title: str | None = None):
     """Compare all models of a dataset: test accuracy, test log-loss, validation loss, fit time.
+
+    Four panels in a 2 x 2 grid with the model names on the left of each row, one
+    line per model, the figure growing in height with the number of models so the
+    text keeps its size (about page width, read unscaled in the report). Accuracy is
+    drawn as dots, not bars, on an axis zoomed to the values; when that axis does
+    not start at 0 its label says so. The losses are bars from 0; fit times are bars
+    on a log axis (labelled as such).
 
     Parameters
     ----------
     summary : sequence of mappings
         One row per model with keys ``'model'``, ``'test_accuracy'``,
         ``'test_log_loss'``, ``'val_loss'`` and ``'fit_time'``; optional
-        ``'dataset'`` (prefixed to the bar labels when several datasets appear)
+        ``'dataset'`` (prefixed to the labels when several datasets appear)
         and ``'best'`` (truthy for the model chosen by validation loss).
     path : str or os.PathLike
         Where to write the figure.
@@ -497,37 +539,59 @@ def plot_model_comparison(summary: Sequence[Mapping[str, object]], path, *, titl
         if missing:
             raise KeyError(f"summary row {i} lacks {missing}")
     several_datasets = len({row.get("dataset") for row in summary}) > 1
-    labels = [f"{row['dataset']}/{row['model']}" if several_datasets else str(row["model"]) for row in summary]
+    labels = [_shorten(f"{row['dataset']}/{row['model']}" if several_datasets else str(row["model"]), 32)
+              for row in summary]
     best = [bool(row.get("best", False)) for row in summary]
-    panels = (
-        ("test_accuracy", "test accuracy", False),
-        ("test_log_loss", "test log-loss", False),
-        ("val_loss", "validation log-loss", False),
-        ("fit_time", "fit time [s]", True),
-    )
     n_models = len(summary)
-    fig, axes = plt.subplots(1, 4, figsize=(13.0, max(2.5, 0.38 * n_models + 1.4)), sharey=True)
+    colors = ["tab:green" if is_best else _TRAIN_COLOR for is_best in best]
+    panel_height = 0.3 * n_models + 1.1
+    fig, axes = plt.subplots(2, 2, figsize=(9.6, 2 * panel_height + 0.6), sharey=True, layout="constrained")
     y = np.arange(n_models)
-    for ax, (key, label, log_scale) in zip(axes, panels):
-        values = np.array([float(row[key]) for row in summary])
-        colors = ["tab:green" if is_best else _TRAIN_COLOR for is_best in best]
-        ax.barh(y, values, color=colors)
-        finite = values[np.isfinite(values)]
-        if key == "test_accuracy" and finite.size:
-            ax.set_xlim(max(0.0, finite.min() - 0.05), 1.0)
-        if log_scale and finite.size and np.all(finite > 0):
+    values = {key: np.array([float(row[key]) for row in summary]) for key in required[1:]}
+
+    ax = axes[0, 0]
+    accuracy = values["test_accuracy"]
+    start = _accuracy_axis_start(accuracy)
+    # Dots, not bars: on an axis that does not start at 0 a bar's length would mislead.
+    ax.scatter(accuracy, y, color=colors, s=36, zorder=3)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.set_xlim(start, 1.0 + 0.18 * (1.0 - start))  # room for the value labels
+    ax.set_xticks([t for t in ax.get_xticks() if start - 1e-9 <= t <= 1.0 + 1e-9])
+    ax.set_xlabel("test accuracy" if start == 0 else f"test accuracy (axis starts at {start:g}, not 0)",
+                  fontsize=9)
+    for yi, value in zip(y, accuracy):
+        if np.isfinite(value):
+            ax.text(value, yi, f"  {value:.4f}", va="center", fontsize=8.5)
+
+    panels = ((axes[0, 1], "test_log_loss", "test log-loss (lower is better)", False),
+              (axes[1, 0], "val_loss", "validation log-loss (selects the best model)", False),
+              (axes[1, 1], "fit_time", "fit time [s], log scale", True))
+    for ax, key, label, log_scale in panels:
+        data = values[key]
+        finite = data[np.isfinite(data)]
+        log_scale = log_scale and finite.size and np.all(finite > 0)
+        if log_scale:
             ax.set_xscale("log")
-        for yi, value in zip(y, values):
-            ax.text(value, yi, f" {value:.4g}", va="center", fontsize=8)
-        ax.set_title(label, fontsize=10)
+            low, high = float(finite.min()), float(finite.max())
+            # Bars on a log axis start at a round power of ten below the shortest.
+            base = 10.0 ** math.floor(math.log10(low) - 0.3)
+            ax.barh(y, data - base, left=base, color=colors)
+            ax.set_xlim(base, high * 8.0)
+        else:
+            ax.barh(y, data, color=colors)
+            high = float(finite.max()) if finite.size else 1.0
+            ax.set_xlim(0.0, 1.25 * high if high > 0 else 1.0)
+        for yi, value in zip(y, data):
+            if np.isfinite(value):
+                ax.text(value, yi, f" {value:.4g}", va="center", fontsize=8.5)
+        ax.set_xlabel(label, fontsize=9)
+    for ax in axes.flat:
         ax.grid(True, axis="x", alpha=0.3)
-        # Room on the right for the value labels.
-        left, right = ax.get_xlim()
-        ax.set_xlim(left, right * (3.0 if ax.get_xscale() == "log" else 1.0) + (0 if ax.get_xscale() == "log" else 0.18 * (right - left)))
-    axes[0].set_yticks(y, labels)
-    axes[0].invert_yaxis()
-    fig.suptitle(title or "model comparison (green: best by validation loss)")
-    fig.tight_layout()
+        ax.tick_params(axis="both", labelsize=8.5)
+    for row_axes in axes:
+        row_axes[0].set_yticks(y, labels, fontsize=9)
+    axes[0, 0].invert_yaxis()
+    fig.suptitle(title or "model comparison (green: best by validation loss)", fontsize=11)
     return save_figure(fig, path)
 
 
@@ -601,5 +665,240 @@ def plot_parameter_curves(series: Mapping[str, tuple], path, *, x_label: str = "
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     ax.set_title(title or f"{y_label} against {x_label}")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_roc_pr(curves: Mapping, path, *, class_names=None, title: str | None = None, max_classes: int = 10,
+                n_worst: int = 5):
+    """Draw one-vs-rest ROC (left) and precision-recall (right) curves.
+
+    Parameters
+    ----------
+    curves : mapping
+        As returned by :func:`softmax_nb.metrics.one_vs_rest_curves`.
+    path : str or os.PathLike
+        Where to write the figure.
+    class_names : sequence of str, optional
+        Names of all classes of the model, in column order.
+    title : str, optional
+        Figure title.
+    max_classes : int, default 10
+        Up to this many classes, every class gets a curve. With more, the figure
+        shows the micro and macro averages and the ``n_worst`` classes by ROC AUC
+        (the legend says so), so it stays legible.
+    n_worst : int, default 5
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    entries = list(curves["classes"])
+    if not entries:
+        raise ValueError("curves has no classes to draw")
+    n_model_classes = 2 if curves["binary"] else len(entries)
+    names = _class_labels(class_names, n_model_classes)
+    defined = [c for c in entries if c["roc_auc"] is not None]
+    undefined = [c for c in entries if c["roc_auc"] is None]
+    if curves["binary"] or len(entries) <= max_classes:
+        shown, note = defined, None
+    else:
+        shown = sorted(defined, key=lambda c: c["roc_auc"])[:n_worst]
+        note = f"{len(shown)} worst of {len(entries)} classes by ROC AUC, plus the averages"
+    fig, (ax_roc, ax_pr) = plt.subplots(1, 2, figsize=(9.6, 4.6), layout="constrained")
+    colors = plt.get_cmap("tab10" if len(shown) <= 10 else "tab20")
+    for i, entry in enumerate(shown):
+        name = names[entry["index"]]
+        if curves["binary"]:
+            name = f"{name} vs {names[0]}"
+        color = colors(i % colors.N)
+        ax_roc.plot(entry["fpr"], entry["tpr"], color=color, linewidth=1.3,
+                    label=f"{_shorten(name, 22)} (AUC {entry['roc_auc']:.3f})")
+        ax_pr.plot(entry["recall"], entry["precision"], color=color, linewidth=1.3, drawstyle="steps-post",
+                   label=f"{_shorten(name, 22)} (AP {entry['average_precision']:.3f})")
+    for key, style in (("micro", ":"), ("macro", "--")):
+        average = curves.get(key)
+        if not average or average.get("roc_auc") is None:
+            continue
+        ax_roc.plot(average["fpr"], average["tpr"], color="black", linestyle=style, linewidth=1.8,
+                    label=f"{key}-average (AUC {average['roc_auc']:.3f})")
+        if key == "micro":
+            ax_pr.plot(average["recall"], average["precision"], color="black", linestyle=style, linewidth=1.8,
+                       drawstyle="steps-post", label=f"micro-average (AP {average['average_precision']:.3f})")
+        else:
+            # A mean of PR curves is not a PR curve: the macro average is reported as a number only.
+            ax_pr.plot([], [], color="none", label=f"macro-average AP {average['average_precision']:.3f}")
+    ax_roc.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8, label="chance")
+    ax_roc.set_xlabel("false positive rate")
+    ax_roc.set_ylabel("true positive rate (recall)")
+    ax_roc.set_title("ROC, one class vs the rest", fontsize=10)
+    ax_pr.set_xlabel("recall")
+    ax_pr.set_ylabel("precision")
+    ax_pr.set_title("precision-recall, one class vs the rest", fontsize=10)
+    for ax in (ax_roc, ax_pr):
+        ax.set_xlim(-0.01, 1.01)
+        ax.set_ylim(-0.01, 1.02)
+        ax.set_aspect("equal")
+        ax.grid(True, alpha=0.3)
+        n_entries = len(ax.get_legend_handles_labels()[0])
+        ax.legend(fontsize=7.5 if n_entries > 8 else 8.5, loc="lower right" if ax is ax_roc else "lower left",
+                  ncols=1, framealpha=0.85)
+    heading = title or "one-vs-rest ROC and precision-recall curves (test split)"
+    if note:
+        heading += f"\n({note})"
+    if undefined:
+        missing = ", ".join(_shorten(names[c["index"]], 16) for c in undefined[:5])
+        heading += f"\nno curve for {len(undefined)} class(es) without test rows: {missing}"
+        heading += "..." if len(undefined) > 5 else ""
+    fig.suptitle(heading, fontsize=11)
+    return save_figure(fig, path)
+
+
+def _image_limits(images):
+    images = np.asarray(images, dtype=np.float64)
+    if not images.size:
+        return 0.0, 1.0
+    low, high = float(np.min(images)), float(np.max(images))
+    return (low, high) if high > low else (low, low + 1.0)
+
+
+def plot_mistakes(mistakes: Sequence[Mapping], path, *, images=None, class_names=None, title: str | None = None,
+                  n_total: int | None = None):
+    """Draw the most confidently wrong predictions: images with labels, or a table of rows.
+
+    Parameters
+    ----------
+    mistakes : sequence of mappings
+        As returned by :func:`softmax_nb.metrics.most_confident_mistakes`.
+    path : str or os.PathLike
+        Where to write the figure.
+    images : array-like of shape (len(mistakes), height, width), optional
+        The mistaken rows as images (pixel values as stored before standardization);
+        without them the figure is a table of the rows.
+    class_names : sequence of str, optional
+        Names of the classes in column order.
+    title : str, optional
+        Figure title.
+    n_total : int, optional
+        Number of wrong predictions in all, written in the title.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    mistakes = list(mistakes)
+    if class_names is None:
+        n_classes = 1 + max([max(m["true"], m["predicted"]) for m in mistakes], default=1)
+        class_names = [str(k) for k in range(n_classes)]
+    names = [str(name) for name in class_names]
+    heading = title or "most confidently wrong test predictions"
+    if n_total is not None:
+        heading += f"\n{len(mistakes)} of {n_total} wrong predictions, most confident first"
+    if not mistakes:
+        fig, ax = plt.subplots(figsize=(7.0, 1.8))
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no wrong prediction on the test split", ha="center", va="center", fontsize=11)
+        ax.set_title(heading, fontsize=10)
+        return save_figure(fig, path)
+    if images is not None:
+        images = np.asarray(images, dtype=np.float64)
+        if images.ndim != 3 or images.shape[0] != len(mistakes):
+            raise ValueError(f"images must have shape ({len(mistakes)}, height, width), got {images.shape}")
+        n_cols = min(8, len(mistakes))
+        n_rows = math.ceil(len(mistakes) / n_cols)
+        low, high = _image_limits(images)
+        fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.2 * n_cols + 0.2, 1.62 * n_rows + 0.7), squeeze=False)
+        for index, ax in enumerate(axes.flat):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if index >= len(mistakes):
+                ax.set_axis_off()
+                continue
+            m = mistakes[index]
+            ax.imshow(images[index], cmap="gray_r", vmin=low, vmax=high, interpolation="nearest")
+            ax.set_title(f"true {_shorten(names[m['true']], 12)}\npred {_shorten(names[m['predicted']], 12)}"
+                         f"\np = {m['p_predicted']:.3f}", fontsize=7.5)
+        fig.suptitle(heading, fontsize=10)
+        fig.tight_layout()
+        return save_figure(fig, path)
+    # Not images: the rows as a table.
+    def probability(p):
+        return f"{p:.4f}" if p >= 1e-4 else f"{p:.1e}"
+
+    cells = [[str(m["row"]), _shorten(names[m["true"]], 24), _shorten(names[m["predicted"]], 24),
+              probability(m["p_predicted"]), probability(m["p_true"])] for m in mistakes]
+    fig, ax = plt.subplots(figsize=(7.5, 0.25 * len(cells) + 0.8))
+    ax.set_axis_off()
+    table = ax.table(cellText=cells, colLabels=["test row", "true class", "predicted class", "p(predicted)",
+                                                "p(true)"], loc="upper center", cellLoc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(9)
+    table.scale(1.0, 1.25)
+    ax.set_title(heading, fontsize=10)
+    return save_figure(fig, path)
+
+
+def plot_class_samples(images, labels, path, *, class_names=None, per_class: int = 6, max_classes: int = 20,
+                       title: str | None = None, seed: int = 0):
+    """Draw a few images of every class: one row per class.
+
+    Parameters
+    ----------
+    images : array-like of shape (n_samples, height, width)
+        Pixel values (as stored before standardization).
+    labels : array-like of shape (n_samples,)
+        Class index of every image.
+    path : str or os.PathLike
+        Where to write the figure.
+    class_names : sequence of str, optional
+        Names of the classes by index (defaults to 0..max label).
+    per_class : int, default 6
+        Images per class (a seeded random choice; fewer when a class has fewer).
+    max_classes : int, default 20
+        Rows drawn at most (the title says when classes were left out).
+    title : str, optional
+    seed : int, default 0
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    images = np.asarray(images, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if images.ndim != 3 or images.shape[0] != labels.shape[0]:
+        raise ValueError(f"images must have shape (n_samples, height, width) matching {labels.shape[0]} labels, "
+                         f"got {images.shape}")
+    if not labels.size:
+        raise ValueError("no images to draw")
+    n_classes = len(class_names) if class_names is not None else int(labels.max()) + 1
+    names = _class_labels(class_names, n_classes)
+    rng = np.random.default_rng(seed)
+    shown_classes = list(range(min(n_classes, max_classes)))
+    chosen = {}
+    for k in shown_classes:
+        rows = np.flatnonzero(labels == k)
+        chosen[k] = np.sort(rng.choice(rows, size=min(per_class, rows.size), replace=False)) if rows.size else rows
+    low, high = _image_limits(images[np.concatenate([chosen[k] for k in shown_classes])])
+    fig, axes = plt.subplots(len(shown_classes), per_class, figsize=(0.75 * per_class + 1.4, 0.75 * len(shown_classes) + 0.7),
+                             squeeze=False)
+    for row, k in enumerate(shown_classes):
+        for col in range(per_class):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if col < len(chosen[k]):
+                ax.imshow(images[chosen[k][col]], cmap="gray_r", vmin=low, vmax=high, interpolation="nearest")
+            elif col == 0:
+                ax.text(0.5, 0.5, "no rows", ha="center", va="center", fontsize=8, transform=ax.transAxes)
+        axes[row, 0].set_ylabel(_shorten(names[k], 14), rotation=0, ha="right", va="center", fontsize=9)
+    heading = title or "sample images per class"
+    if len(shown_classes) < n_classes:
+        heading += f"\n(the first {len(shown_classes)} of {n_classes} classes)"
+    fig.suptitle(heading, fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)

@@ -20,3 +20,15 @@ def small(tmp_path_factory):
     from synthetic_files import make_dataset
 
     return make_dataset(tmp_path_factory.mktemp("stream") / "small.h5")
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory):
+    """The workflow run once on the tiny configuration, with its report (~1 minute).
+
+    Session-scoped so that tests/test_workflow.py and tests/test_report_browser.py share
+    one run when they are collected together.
+    """
+    from workflow_copies import finished_workflow
+
+    return finished_workflow(tmp_path_factory)

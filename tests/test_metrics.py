@@ -105,3 +105,57 @@ def test_class_absent_from_test_split_and_unseen_label():
 def test_bad_input(y, proba, classes, message):
     with pytest.raises(ValueError, match=message):
         evaluate(y, proba, classes)
+
+
+def test_one_vs_rest_curves_match_sklearn(predictions):
+    from softmax_nb.metrics import one_vs_rest_curves
+
+    y, proba, _ = predictions
+    curves = one_vs_rest_curves(y, proba)
+    assert not curves["binary"] and [c["index"] for c in curves["classes"]] == [0, 1, 2, 3]
+    for entry in curves["classes"]:
+        k = entry["index"]
+        assert entry["roc_auc"] == pytest.approx(skm.roc_auc_score(y == k, proba[:, k]))
+        assert entry["average_precision"] == pytest.approx(skm.average_precision_score(y == k, proba[:, k]))
+        assert entry["n_positive"] == int((y == k).sum())
+    onehot = np.eye(4, dtype=bool)[y]
+    assert curves["micro"]["roc_auc"] == pytest.approx(skm.roc_auc_score(onehot, proba, average="micro"))
+    # sklearn's macro AUC is the mean of the per-class AUCs; the mean curve's area is close to it.
+    assert curves["macro"]["roc_auc"] == pytest.approx(skm.roc_auc_score(onehot, proba, average="macro"), abs=0.02)
+    assert curves["macro"]["average_precision"] == pytest.approx(
+        skm.average_precision_score(onehot, proba, average="macro"))
+
+
+def test_one_vs_rest_curves_of_a_binary_model_score_the_second_class():
+    from softmax_nb.metrics import one_vs_rest_curves
+
+    y = np.array([0, 1, 1, 0, 1])
+    p1 = np.array([0.2, 0.9, 0.6, 0.4, 0.3])
+    curves = one_vs_rest_curves(y, np.column_stack([1 - p1, p1]))
+    assert curves["binary"] and len(curves["classes"]) == 1 and curves["micro"] is None
+    assert curves["classes"][0]["index"] == 1
+    assert curves["classes"][0]["roc_auc"] == pytest.approx(skm.roc_auc_score(y, p1))
+
+
+def test_one_vs_rest_curves_leave_a_class_without_rows_undefined():
+    from softmax_nb.metrics import one_vs_rest_curves
+
+    proba = np.array([[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.5, 0.4, 0.1]])
+    curves = one_vs_rest_curves(np.array([0, 1, 0]), proba)
+    assert curves["classes"][2]["roc_auc"] is None and curves["classes"][2]["n_positive"] == 0
+    assert curves["classes"][0]["roc_auc"] == 1.0
+    with pytest.raises(ValueError, match="true_index must lie in"):
+        one_vs_rest_curves(np.array([0, 3, 0]), proba)
+    with pytest.raises(ValueError, match="shape"):
+        one_vs_rest_curves(np.array([0, 1]), proba)
+
+
+def test_most_confident_mistakes():
+    from softmax_nb.metrics import most_confident_mistakes
+
+    proba = np.array([[0.9, 0.1], [0.3, 0.7], [0.2, 0.8], [0.6, 0.4], [0.05, 0.95]])
+    y = np.array([0, 0, 1, 1, 0])
+    mistakes = most_confident_mistakes(y, proba, n=2)
+    assert [m["row"] for m in mistakes] == [4, 1]  # wrong rows 1, 3, 4 by confidence 0.7, 0.6, 0.95
+    assert mistakes[0] == {"row": 4, "true": 0, "predicted": 1, "p_predicted": 0.95, "p_true": 0.05}
+    assert most_confident_mistakes(np.array([0, 1]), np.array([[0.9, 0.1], [0.2, 0.8]])) == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import html
 import json
 import os
 import re
@@ -22,35 +23,11 @@ from pathlib import Path
 import h5py
 import pytest
 import yaml
-from workflow_copies import SNAKEMAKE, copy_workflow, run_snakemake, snakemake_env, write_config
+from workflow_copies import RUNS, SNAKEMAKE, TINY_CONFIG, copy_workflow, run_snakemake, snakemake_env, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TINY_CONFIG = {
-    "threads": 1,
-    "datasets": {
-        "digits": {"source": "digits", "max_samples": 400, "val_fraction": 0.2, "test_fraction": 0.2, "seed": 1},
-        "blobs": {
-            "source": "synthetic",
-            "n_samples": 300,
-            "n_features": 5,
-            "n_classes": 2,
-            "val_fraction": 0.25,
-            "test_fraction": 0.25,
-            "dtype": "float32",
-        },
-    },
-    "models": {
-        "lbfgs": {"solver": "lbfgs", "C": 1.0, "max_iter": 50},
-        "sgd": {"solver": "sgd", "C": 1.0, "learning_rate": 0.05, "batch_size": 32, "max_iter": 4},
-        "enet": {"solver": "lbfgs", "C": 0.1, "l1_ratio": 0.7, "max_iter": 100},
-    },
-    # blobs is binary: one row of log-odds, L2 and elastic net.
-    "run": {"digits": ["lbfgs", "sgd"], "blobs": ["lbfgs", "enet"]},
-    "gradcheck": {"n_samples": 50},
-}
-RUNS = [("digits", "lbfgs"), ("digits", "sgd"), ("blobs", "lbfgs"), ("blobs", "enet")]
-FIGURES = ("history", "confusion", "per_class", "reliability", "weights")
+FIGURES = ("history", "confusion", "mistakes", "per_class", "roc_pr", "reliability", "weights")
 
 
 def _snakemake(workdir, *args, check=True, timeout=900):
@@ -112,6 +89,27 @@ def test_schema_documents_every_key_with_a_default():
     objects += [p for _, p in properties if p.get("type") == "object" and "properties" in p]
     for node in objects:
         assert node.get("additionalProperties") is False, "unknown keys must be rejected"
+
+
+def test_schema_and_library_agree_on_the_keys_of_each_source():
+    # The configuration page shows per dataset only the keys of its source, by the library's
+    # SOURCE_KEYS; the schema's descriptions say the same ("csv only.", "npz and hdf5 only.").
+    from softmax_nb.data.preparation import SOURCE_KEYS
+
+    schema = yaml.safe_load((ROOT / "softmax_nb/settings/config.schema.yaml").read_text())
+    properties = schema["$defs"]["dataset"]["properties"]
+    sources = set(properties["source"]["enum"])
+    assert set(SOURCE_KEYS) == sources
+    checked = 0
+    for key, prop in properties.items():
+        match = re.match(r"\s*([a-z0-9_]+(?:(?:, | and )[a-z0-9_]+)*) only\b", prop["description"])
+        if not match or not set(re.split(r", | and ", match.group(1))) <= sources:
+            continue
+        named = set(re.split(r", | and ", match.group(1)))
+        users = {source for source, keys in SOURCE_KEYS.items() if key in keys}
+        assert named == users, f"{key}: the schema says {sorted(named)}, SOURCE_KEYS {sorted(users)}"
+        checked += 1
+    assert checked >= 10
 
 
 def test_config_readme_documents_every_key():
@@ -261,6 +259,28 @@ def test_sweep_expands_to_model_jobs_and_a_C_figure(tmp_path):
     assert "results/plots/blobs/sweep_C.png" in outputs
 
 
+def test_two_values_of_C_make_no_sweep_figure(tmp_path):
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["sweep"] = {"settings": {"solver": "lbfgs", "max_iter": 20}, "grid": {"C": [0.1, 1.0]}}
+    config["run"] = {"blobs": "all"}
+    copy_workflow(tmp_path, config)
+    result = _snakemake(tmp_path, "--dry-run", "--cores", "2", timeout=300)
+    outputs = _planned_outputs(result.stdout + result.stderr)
+    assert "results/models/blobs/lbfgs_C0.1.h5" in outputs and "results/models/blobs/lbfgs_C1.h5" in outputs
+    assert not any("sweep_C" in path for path in outputs)
+
+
+def test_default_config_sweeps_C_over_five_values(tmp_path):
+    shutil.copy(ROOT / "Snakefile", tmp_path / "Snakefile")
+    shutil.copytree(ROOT / "workflow", tmp_path / "workflow")
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    result = _snakemake(tmp_path, "--dry-run", "--cores", "2", timeout=300)
+    outputs = _planned_outputs(result.stdout + result.stderr)
+    for c in ("0.001", "0.01", "0.1", "1", "10"):
+        assert f"results/models/digits/lbfgs_C{c}.h5" in outputs
+    assert "results/plots/digits/sweep_C.png" in outputs
+
+
 def test_bad_sweep_fails_naming_the_grid_entry(tmp_path):
     config = json.loads(json.dumps(TINY_CONFIG))
     config["sweep"] = [SWEEP[0], {"settings": {"solver": "sgd"}, "grid": {"momentum_": [0.5, 0.9]}}]
@@ -284,13 +304,8 @@ def test_sweep_values_are_range_checked(tmp_path):
 # ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"), TINY_CONFIG)
-    # No --workflow-profile: profiles/default beside the Snakefile is found by Snakemake itself.
-    run = _snakemake(workdir, "--cores", "2")
-    report = _snakemake(workdir, "--workflow-profile", "none", "--report", "results/report.html")
-    return workdir, run, report
+# The fixture finished_run (tests/conftest.py) runs the workflow once per test session on
+# TINY_CONFIG and builds its report; tests/test_report_browser.py shares it.
 
 
 @pytest.mark.slow
@@ -373,12 +388,117 @@ def test_report_embeds_every_plot_and_page(finished_run):
     figures = sorted(p.relative_to(workdir).as_posix() for p in (workdir / "results/plots").rglob("*.png"))
     assert len(figures) == len(RUNS) * len(FIGURES) + 2  # + one comparison per dataset
     pages = [f"results/report/{name}.html" for name in ("summary", "gradcheck", "environment", "config", "methods")]
+    pages += ["results/report/data/digits.html", "results/report/data/blobs.html"]
     for path in figures + pages:
         assert path in embedded, f"{path} is not in the report"
         entry = embedded[path]
         assert entry["caption"].strip(), f"{path} has no caption"
         payload = entry["data_uri"].split("base64,", 1)[1]
         assert base64.b64decode(payload) == (workdir / path).read_bytes(), f"{path} is not embedded intact"
+
+
+@pytest.mark.slow
+def test_summary_is_readable_and_the_csv_complete(finished_run):
+    workdir, _, _ = finished_run
+    with open(workdir / "results/summary.csv", newline="") as handle:
+        reader = csv.DictReader(handle)
+        summary = list(reader)
+        columns = reader.fieldnames
+    for column in ("dataset", "model", "best", "val_loss", "test_accuracy", "l1_ratio", "zero_weights",
+                   "learning_rate", "batch_size", "train_objective", "val_accuracy", "test_log_loss",
+                   "device_used", "n_iter", "max_iter", "converged", "convergence_note", "dtype", "dtype_source"):
+        assert column in columns, column
+    by_model = {(row["dataset"], row["model"]): row for row in summary}
+    # The dtype the fit used, not "data": the datasets' stored dtypes.
+    assert by_model[("digits", "lbfgs")]["dtype"] == "float64"
+    assert by_model[("blobs", "lbfgs")]["dtype"] == "float32"
+    assert {row["dtype_source"] for row in summary} == {"as stored"}
+    # sgd runs 4 epochs (max_iter) without meeting tol: not converged, and the note says why.
+    sgd = by_model[("digits", "sgd")]
+    assert sgd["n_iter"] == sgd["max_iter"] == "4" and sgd["converged"] == "False"
+    assert "max_iter = 4" in sgd["convergence_note"]
+    for row in summary:
+        if int(row["n_iter"]) < int(row["max_iter"]):
+            assert row["converged"] == "True" and row["convergence_note"] == "", row
+
+    page = (workdir / "results/report/summary.html").read_text()
+    headers = re.findall(r"<th[^>]*>([^<]*)</th>", page)
+    assert headers[:5] == ["model", "test accuracy", "macro-F1", "ECE", "val. loss"]
+    assert "converged" in headers and "dtype" in headers and not any("_" in h for h in headers)
+    # Rarely needed columns live in the CSV only.
+    for rare in ("learning rate", "batch size", "train objective", "learning_rate", "train_objective"):
+        assert rare not in headers
+    page = page.replace("\u00a0", " ")  # short cells are kept from wrapping by non-breaking spaces
+    assert "float32 (as stored)" in page and "float64 (as stored)" in page and ">data<" not in page
+    # Numbers are rounded: no long decimal expansions.
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", page)
+    assert not [c for c in cells if re.fullmatch(r"-?\d+\.\d{5,}", c)]
+    assert "(best)" in page
+    # The model that stopped at max_iter is marked, with the reason under the table.
+    assert "no *" in page and "max_iter = 4" in page
+
+
+@pytest.mark.slow
+def test_data_pages(finished_run):
+    workdir, _, _ = finished_run
+    info = {}
+    from softmax_nb import files as io
+
+    for dataset in ("digits", "blobs"):
+        info[dataset] = io.dataset_info(workdir / "results/data" / f"{dataset}.h5")
+        page = (workdir / "results/report/data" / f"{dataset}.html").read_text()
+        assert "split sizes" in page and "class balance per split" in page
+        for split, details in info[dataset]["splits"].items():
+            assert f"{details['n_samples']} (" in page
+            for count in details["class_counts"]:
+                assert f">{count} (" in page
+        # Images only for image data (digits declares 8x8).
+        assert ("data:image/png;base64," in page) == (dataset == "digits")
+
+
+@pytest.mark.slow
+def test_config_page_shows_the_keys_of_each_source_and_no_anchors(finished_run):
+    workdir, _, _ = finished_run
+    page = (workdir / "results/report/config.html").read_text()
+    text = html.unescape(re.search(r"<pre>(.*?)</pre>", page, flags=re.S).group(1))
+    assert not re.search(r"[&*]id\d+", text), "YAML anchors or aliases in the configuration page"
+    shown = yaml.safe_load(text)
+    digits, blobs = shown["datasets"]["digits"], shown["datasets"]["blobs"]
+    for key in ("n_samples", "n_features", "n_classes", "class_sep", "x_key", "delimiter", "path", "labels_path",
+                "block_rows"):
+        assert key not in digits, key
+    assert blobs["n_samples"] == 300 and blobs["n_features"] == 5 and "x_key" not in blobs
+    for key in ("val_fraction", "test_fraction", "seed", "standardize", "dtype", "class_names", "out_of_core"):
+        assert key in digits and key in blobs
+    # Everything else is there in full.
+    assert shown["models"]["enet"]["l1_ratio"] == 0.7 and shown["run"]["blobs"] == ["lbfgs", "enet"]
+
+
+@pytest.mark.slow
+def test_environment_page_says_when_the_code_is_no_git_checkout(finished_run):
+    workdir, _, _ = finished_run
+    page = (workdir / "results/report/environment.html").read_text()
+    assert "git commit of the workflow" in page and "not a git checkout" in page
+
+
+def test_environment_page_names_the_git_commit(tmp_path):
+    if not shutil.which("git"):
+        pytest.skip("git is not installed")
+    copy_workflow(tmp_path, TINY_CONFIG)
+    (tmp_path / ".gitignore").write_text("results/\nlogs/\n.snakemake/\n")
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tmp_path), *args], capture_output=True, text=True, check=True)
+
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=test", "-c", "user.email=test@example.org", "commit", "-q", "-m", "workflow")
+    commit = git("rev-parse", "HEAD").stdout.strip()
+    (tmp_path / "notes.txt").write_text("an untracked file\n")
+    _snakemake(tmp_path, "--cores", "1", "results/report/environment.html", timeout=600)
+    page = (tmp_path / "results/report/environment.html").read_text()
+    assert f"{commit} (with uncommitted changes)" in page
+    assert "uncommitted changes: 1 file(s)" in page
 
 
 @pytest.mark.slow

@@ -174,11 +174,17 @@ def dataset_metrics(wildcards):
     ]
 
 
+# Fewest values of C for a sweep figure (see c_sweep_groups).
+MIN_SWEEP_POINTS = 3
+
+
 def c_sweep_groups(dataset):
     """Models of a dataset that differ only in C, grouped: {line label: [model names]}.
 
-    Groups with at least two values of C become lines of the sweep figure
-    (validation loss against C); the label names the settings that tell the groups apart.
+    Groups with at least three values of C become lines of the sweep figure
+    (validation loss against C): two points only make a straight line that says
+    nothing about where the optimum lies. The label names the settings that tell the
+    groups apart.
     """
     groups = {}
     for model in models_of(dataset):
@@ -191,7 +197,7 @@ def c_sweep_groups(dataset):
     groups = {
         key: models
         for key, models in groups.items()
-        if len({config["models"][m]["C"] for m in models}) >= 2
+        if len({config["models"][m]["C"] for m in models}) >= MIN_SWEEP_POINTS
     }
     labels = {}
     for key, models in groups.items():
@@ -207,6 +213,54 @@ def c_sweep_groups(dataset):
             ", ".join([values["solver"]] + [f"{k}={values[k]}" for k in varying])
         ] = models
     return labels
+
+
+def code_version(folder=None):
+    """The git commit of the workflow's code: {"commit", "dirty", "note"}.
+
+    ``commit`` is ``git rev-parse HEAD`` of the folder of the Snakefile, or None when
+    that folder is not a git checkout (or git is missing); ``dirty`` says whether
+    tracked files differ from the commit or untracked files exist (``git status
+    --porcelain``, ignored files such as results/ not counted).
+    """
+    import subprocess
+
+    folder = folder or workflow.basedir
+
+    def git(*args):
+        return subprocess.run(
+            ["git", "-C", str(folder), *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    try:
+        head = git("rev-parse", "HEAD")
+    except (OSError, subprocess.SubprocessError) as error:
+        return {"commit": None, "dirty": None, "note": f"git is not usable ({error})"}
+    if head.returncode != 0:
+        inside = git("rev-parse", "--is-inside-work-tree")
+        if inside.returncode != 0:
+            return {"commit": None, "dirty": None, "note": "not a git checkout"}
+        return {
+            "commit": None,
+            "dirty": None,
+            "note": f"a git checkout without a commit ({head.stderr.strip()})",
+        }
+    status = git("status", "--porcelain")
+    changes = [line for line in status.stdout.splitlines() if line.strip()]
+    if status.returncode != 0:
+        note = f"git status failed: {status.stderr.strip()}"
+    elif changes:
+        note = f"uncommitted changes: {len(changes)} file(s) differ from this commit or are untracked"
+    else:
+        note = "clean: the code is exactly this commit"
+    return {
+        "commit": head.stdout.strip(),
+        "dirty": bool(changes),
+        "note": note,
+    }
 
 
 def run_outputs(pattern, **extra):
@@ -315,6 +369,18 @@ def config_hash(dataset, model):
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+# The figures of every trained model (rule plot_model).
+MODEL_FIGURES = (
+    "history",
+    "confusion",
+    "mistakes",
+    "per_class",
+    "roc_pr",
+    "reliability",
+    "weights",
+)
+
+
 def final_outputs():
     """The targets of the default run: per-model results, tables, figures and report pages."""
     per_model = [
@@ -322,7 +388,7 @@ def final_outputs():
         "results/gradcheck/{dataset}/{model}.json",
     ] + [
         f"results/plots/{{dataset}}/{{model}}/{figure}.{PLOT_EXT}"
-        for figure in ("history", "confusion", "per_class", "reliability", "weights")
+        for figure in MODEL_FIGURES
     ]
     outputs = [path for pattern in per_model for path in run_outputs(pattern)]
     outputs += [
@@ -333,6 +399,7 @@ def final_outputs():
         for dataset in DATASETS
         if c_sweep_groups(dataset)
     ]
+    outputs += [f"results/report/data/{dataset}.html" for dataset in DATASETS]
     outputs += [
         "results/summary.csv",
         "results/report/summary.html",

@@ -32,3 +32,34 @@ rule compile_kernels:
         runtime=15,
     script:
         "../scripts/compile_kernels.py"
+
+
+rule data_page:
+    """The splits and class balance of one dataset and, for image data, sample images per class."""
+    input:
+        data="results/data/{dataset}.h5",
+    output:
+        html=report(
+            "results/report/data/{dataset}.html",
+            caption="../report/data.rst",
+            category="0. Data",
+            labels={
+                "dataset": "{dataset}",
+                "model": "all",
+                "figure": "splits and classes",
+            },
+        ),
+    log:
+        "logs/data_page/{dataset}.log",
+    conda:
+        "../envs/softmax_nb.yaml"
+    threads: 1
+    resources:
+        mem_mb=data_mem_mb,
+        runtime=10,
+    params:
+        class_names=lambda wildcards: config["datasets"][wildcards.dataset][
+            "class_names"
+        ],
+    script:
+        "../scripts/data_page.py"

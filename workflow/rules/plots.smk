@@ -1,5 +1,5 @@
 rule plot_model:
-    """The figures of one trained model: curves, confusion matrix, per-class metrics, calibration, weights."""
+    """The figures of one trained model: curves, confusion matrix, mistakes, per-class metrics, ROC and PR, calibration, weights."""
     input:
         model="results/models/{dataset}/{model}.h5",
         metrics="results/metrics/{dataset}/{model}.json",
@@ -19,12 +19,23 @@ rule plot_model:
         confusion=report(
             f"results/plots/{{dataset}}/{{model}}/confusion.{PLOT_EXT}",
             caption="../report/confusion.rst",
-            category="3. Confusion matrices",
+            category="3. Confusion matrices and mistakes",
             subcategory="{dataset}",
             labels={
                 "dataset": "{dataset}",
                 "model": "{model}",
                 "figure": "confusion matrix",
+            },
+        ),
+        mistakes=report(
+            f"results/plots/{{dataset}}/{{model}}/mistakes.{PLOT_EXT}",
+            caption="../report/mistakes.rst",
+            category="3. Confusion matrices and mistakes",
+            subcategory="{dataset}",
+            labels={
+                "dataset": "{dataset}",
+                "model": "{model}",
+                "figure": "most confident mistakes",
             },
         ),
         per_class=report(
@@ -36,6 +47,17 @@ rule plot_model:
                 "dataset": "{dataset}",
                 "model": "{model}",
                 "figure": "precision, recall, F1",
+            },
+        ),
+        roc_pr=report(
+            f"results/plots/{{dataset}}/{{model}}/roc_pr.{PLOT_EXT}",
+            caption="../report/roc_pr.rst",
+            category="4. Per-class metrics",
+            subcategory="{dataset}",
+            labels={
+                "dataset": "{dataset}",
+                "model": "{model}",
+                "figure": "ROC and precision-recall",
             },
         ),
         reliability=report(
@@ -62,7 +84,7 @@ rule plot_model:
         "../envs/softmax_nb.yaml"
     threads: 1
     resources:
-        mem_mb=1024,
+        mem_mb=lambda wildcards, input: max(1024, data_mem_mb(wildcards, input)),
         runtime=10,
     params:
         class_names=lambda wildcards: config["datasets"][wildcards.dataset][

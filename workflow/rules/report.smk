@@ -19,6 +19,8 @@ rule environment:
         runtime=5,
     params:
         threads=config["threads"],
+        # Part of the job's parameters: the page is rebuilt when the commit changes.
+        code=code_version(),
         devices=lambda wildcards: {
             m: config["models"][m]["device"] for m in sorted({m for _, m in RUNS})
         },

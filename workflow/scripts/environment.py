@@ -1,4 +1,4 @@
-"""Rule environment: versions, threads, CPU and devices, as an HTML page for the report."""
+"""Rule environment: the code's git commit, versions, threads, CPU and devices, as an HTML page for the report."""
 
 import html
 import json
@@ -65,7 +65,14 @@ try:
 except Exception as error:  # a broken driver: report it rather than fail the report
     gpu = f"unavailable ({error})"
 
+code = snakemake.params.code
+if code["commit"]:
+    commit = code["commit"] + (" (with uncommitted changes)" if code["dirty"] else "")
+else:
+    commit = code["note"]
 rows = [
+    {"item": "code: git commit of the workflow", "value": commit},
+    *([{"item": "code: working tree", "value": code["note"]}] if code["commit"] else []),
     {"item": "python", "value": platform.python_version()},
     *({"item": name, "value": package_version(name)} for name in (
         "softmax_nb", "numba", "numpy", "scipy", "scikit-learn", "h5py", "matplotlib", "snakemake", "numba-cuda")),
@@ -86,7 +93,8 @@ device_rows = [{"model": model, "device requested": device} for model, device in
 body = (
     html_table(rows, ["item", "value"], caption="software and hardware")
     + html_table(device_rows, ["model", "device requested"], caption="devices requested per model "
-                 "(the device each model actually used is in the summary table)")
+                 "(the device each model actually used is in results/summary.csv, and in the summary "
+                 "table when some model did not use the CPU)")
 )
 write_text(snakemake.output.html, html_page("Environment", body))
 for row in rows:

@@ -31,11 +31,52 @@ def labels_of(y_index):
     )
 
 
+def convergence(info):
+    """(converged, note) of the fit: did it stop by its rule, or at max_iter?
+
+    The model file's ``extra`` holds ``converged`` (and the fit's ``warnings``) when the
+    training command records them; otherwise this is derived from the iterations run
+    against max_iter and, for the full-batch solvers, the last gradient norm.
+    """
+    params = info["hyperparameters"]
+    extra = info.get("extra") or {}
+    n_iter, max_iter = int(info["n_iter"]), int(params.get("max_iter") or 0)
+    solver, tol = params.get("solver"), params.get("tol")
+    unit = "epochs" if solver in ("sgd", "adam") else "iterations"
+    warnings_text = "; ".join(str(w) for w in extra.get("warnings") or [])
+    if "converged" in extra:
+        converged = bool(extra["converged"])
+        note = warnings_text or ("" if converged else f"stopped at max_iter={max_iter} {unit} (recorded by the fit)")
+        return converged, note
+    if max_iter == 0:
+        return False, "max_iter is 0: the starting point was kept"
+    if n_iter < max_iter:
+        if params.get("early_stopping"):
+            return True, f"early stopping after {n_iter} {unit} (validation loss stopped improving)"
+        return True, ""
+    grad_norm = (info["history"].get("grad_norm") or [float("nan")])[-1]
+    # max|g| <= ||g||_2: a 2-norm at most tol meets the full-batch stopping rule.
+    if solver in ("lbfgs", "gd") and tol is not None and grad_norm <= tol:
+        return True, ""
+    detail = (f"|gradient| = {grad_norm:.3g} > tol = {tol:g}" if solver in ("lbfgs", "gd")
+              else f"the epoch loss was still improving by more than tol = {tol:g}")
+    return False, (f"{solver} stopped at max_iter = {max_iter} {unit} without meeting its stopping rule "
+                   f"({detail}); increase max_iter or scale the data")
+
+
+converged, convergence_note = convergence(model_info)
+train_split = data_info["splits"]["train"]
 result = {
     "dataset": snakemake.wildcards.dataset,
     "model": snakemake.wildcards.model,
     "hyperparameters": model_info["hyperparameters"],
     "n_iter": model_info["n_iter"],
+    "max_iter": model_info["hyperparameters"].get("max_iter"),
+    "converged": converged,
+    "convergence_note": convergence_note,
+    # The dtype the fit computed in: the model's setting, else the dataset's as stored.
+    "dtype": model_info["hyperparameters"].get("dtype") or train_split["dtype"],
+    "dtype_source": "model setting" if model_info["hyperparameters"].get("dtype") else "as stored",
     "fit_time": model_info["fit_time"],
     "device_used": model_info["device_used"],
     "n_features": data_info["n_features"],

@@ -3,7 +3,9 @@
 The same check as ``softmax-nb gradcheck`` (softmax_nb.model.gradcheck.gradcheck_model):
 float64 whatever the training dtype (central differences in float32 carry errors of
 ~1e-3 from rounding alone), on a seeded sample of training rows, with the objective a
-fit on exactly those rows would minimise.
+fit on exactly those rows would minimise. The relative error is taken against the
+scale of the gradient's terms, so it stays meaningful at an optimum, where the
+gradient itself is about zero.
 """
 
 import json
@@ -39,6 +41,10 @@ row = {
     **{f"{name}_checked": block["n_checked"] for name, block in blocks.items()},
     **{f"{name}_max_abs_error": block["max_abs_error"] for name, block in blocks.items()},
     **{f"{name}_max_rel_error": block["max_rel_error"] for name, block in blocks.items()},
+    # What the relative error is relative to: the scale of the gradient's terms (which does
+    # not vanish at an optimum), and for reference the largest gradient entry (which does).
+    **{f"{name}_gradient_scale": block["gradient_scale"] for name, block in blocks.items()},
+    **{f"{name}_max_abs_gradient": block["max_abs_gradient"] for name, block in blocks.items()},
     "max_rel_error": max(block["max_rel_error"] for block in blocks.values()),
     "passed": bool(check["passed"]),
     "seconds": timer.seconds,

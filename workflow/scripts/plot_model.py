@@ -1,4 +1,8 @@
-"""Rule plot_model: the figures of one trained model."""
+"""Rule plot_model: the figures of one trained model.
+
+The weights are drawn as images only when the dataset file declares an image shape
+(digits, IDX images); otherwise as the top features per class, by name.
+"""
 
 import json
 
@@ -7,11 +11,15 @@ from script_utils import start_logging
 
 logger = start_logging(snakemake)
 
-from softmax_nb import plots  # noqa: E402
-from softmax_nb import files as io  # noqa: E402
+import numba  # noqa: E402
 
+from softmax_nb import metrics, plots  # noqa: E402
+from softmax_nb import files as io  # noqa: E402
+from softmax_nb.model.persistence import load_model  # noqa: E402
+
+numba.set_num_threads(snakemake.threads)
 dataset, model = snakemake.wildcards.dataset, snakemake.wildcards.model
-model_info = io.model_info(snakemake.input.model)
+clf, model_info = load_model(snakemake.input.model, return_info=True)
 data_info = io.dataset_info(snakemake.input.data)
 with open(snakemake.input.metrics) as handle:
     result = json.load(handle)
@@ -39,6 +47,43 @@ plots.plot_confusion_matrix(
     snakemake.output.confusion,
     class_names=table_names,
     title=f"{dataset} / {model}: test accuracy {test['accuracy']:.4f}",
+)
+# The test split's predictions, for the ROC / precision-recall curves and the mistakes.
+X_test, y_test, _ = io.read_dataset(snakemake.input.data, "test")
+data_classes = np.asarray(data_info["classes"])
+if not (np.array_equal(np.asarray(clf.classes_), data_classes)
+        or np.array_equal(np.asarray(clf.classes_), np.arange(len(data_classes)))):
+    raise ValueError(
+        f"model {snakemake.input.model} has classes {list(clf.classes_)[:10]}, which match neither the labels "
+        f"nor the class indices of {snakemake.input.data}"
+    )
+# Either way, the model's column k is the dataset's class k.
+proba = clf.predict_proba(X_test)
+curves = metrics.one_vs_rest_curves(y_test, proba)
+plots.plot_roc_pr(
+    curves,
+    snakemake.output.roc_pr,
+    class_names=model_names,
+    title=f"{dataset} / {model}: one-vs-rest ROC and precision-recall (test split)",
+)
+n_wrong = int(np.sum(proba.argmax(axis=1) != y_test))
+mistakes = metrics.most_confident_mistakes(y_test, proba, n=16)
+images = None
+if data_info["image_shape"] and mistakes:
+    rows = np.array([m["row"] for m in mistakes])
+    pixels = np.asarray(X_test[rows], dtype=np.float64)
+    prep = data_info.get("preprocessing") or {}
+    if prep.get("method") == "standardize":
+        # Back to the pixel values as loaded, so the images look like the data.
+        pixels = pixels * np.asarray(prep["scale"]) + np.asarray(prep["mean"])
+    images = pixels.reshape(len(rows), *data_info["image_shape"])
+plots.plot_mistakes(
+    mistakes,
+    snakemake.output.mistakes,
+    images=images,
+    class_names=model_names,
+    n_total=n_wrong,
+    title=f"{dataset} / {model}: most confidently wrong test predictions",
 )
 per_class = test["per_class"]
 plots.plot_per_class_metrics(

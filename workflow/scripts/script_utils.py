@@ -71,39 +71,61 @@ def format_cell(value):
 STYLE = """
 body { font-family: sans-serif; font-size: 14px; margin: 1em; }
 table { border-collapse: collapse; margin-bottom: 1.5em; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
-th { background: #f0f0f0; }
+th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
+th { background: #f0f0f0; vertical-align: bottom; }
+td { white-space: nowrap; }
+td.text { white-space: normal; overflow-wrap: anywhere; }
 td.text, th.text { text-align: left; }
 tr.best td { background: #e3f4e3; font-weight: bold; }
 tr.failed td { background: #f8dede; font-weight: bold; }
+td.warn { color: #9a3412; font-weight: bold; }
 pre { background: #f7f7f7; padding: 0.8em; border: 1px solid #ddd; overflow-x: auto; }
 caption { caption-side: top; text-align: left; font-weight: bold; padding: 4px 0; }
+p.note, ul.note { color: #444; font-size: 13px; max-width: 60em; }
+img.figure { max-width: 100%; height: auto; }
 """
 
 
-def html_table(rows, columns, *, caption=None, highlight=None, highlight_class="best"):
+def html_table(rows, columns, *, caption=None, highlight=None, highlight_class="best", formats=None,
+               warn=None):
     """One HTML ``<table>`` of ``rows`` (dicts), in ``columns`` order.
 
     Parameters
     ----------
     rows : list of dict
-    columns : list of str
+    columns : list of str or of (key, header) pairs
+        The keys of ``rows`` to show; a pair gives the column a readable header.
     caption : str, optional
     highlight : callable, optional
         ``highlight(row) -> bool``; those rows get the CSS class ``highlight_class``
         ("best": bold on green, "failed": bold on red).
+    formats : dict, optional
+        ``key -> callable(value) -> str`` for the cells of that column (numbers are
+        otherwise written with 4 significant digits).
+    warn : dict, optional
+        ``key -> callable(row) -> bool``; those cells are marked (bold, dark orange).
     """
+    formats = formats or {}
+    warn = warn or {}
+    pairs = [(c, c) if isinstance(c, str) else tuple(c) for c in columns]
     out = ["<table>"]
     if caption:
         out.append(f"<caption>{html.escape(caption)}</caption>")
-    out.append("<tr>" + "".join(f'<th class="{"text" if i == 0 else ""}">{html.escape(c)}</th>' for i, c in enumerate(columns)) + "</tr>")
+    # Text columns (names) are left-aligned, header included; numbers right-aligned.
+    text_columns = {key for key, _ in pairs if rows and isinstance(rows[0].get(key), str)}
+    out.append("<tr>" + "".join(f'<th class="{"text" if i == 0 or key in text_columns else ""}">'
+                                f'{html.escape(header)}</th>'
+                                for i, (key, header) in enumerate(pairs)) + "</tr>")
     for row in rows:
         css = f' class="{highlight_class}"' if highlight is not None and highlight(row) else ""
         cells = []
-        for column in columns:
-            value = row.get(column)
+        for key, _ in pairs:
+            value = row.get(key)
+            text = formats[key](value) if key in formats else format_cell(value)
             kind = "text" if isinstance(value, str) or value is None else ""
-            cells.append(f'<td class="{kind}">{html.escape(format_cell(value))}</td>')
+            if key in warn and warn[key](row):
+                kind += " warn"
+            cells.append(f'<td class="{kind.strip()}">{html.escape(text)}</td>')
         out.append(f"<tr{css}>" + "".join(cells) + "</tr>")
     out.append("</table>")
     return "\n".join(out)
