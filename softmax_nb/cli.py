@@ -465,22 +465,34 @@ def _cmd_train(args):
              "streaming training" if streamed else "training", args.data, train_rows, info["n_features"],
              info["n_classes"], f", max_memory_mb={args.max_memory_mb:g}" if streamed else "",
              json.dumps(params, default=str, sort_keys=True))
-    if streamed:
-        clf = fit_streaming(args.data, params, max_memory_mb=args.max_memory_mb,
-                            eval_split=None if args.no_eval else "val", progress=not args.quiet,
-                            init=init, resume=bool(args.resume))
-    else:
-        eval_set = None
-        if not args.no_eval:
-            X_val, y_val, _ = sio.read_dataset(args.data, "val")
-            if len(y_val):
-                eval_set = (X_val, _labels(info, y_val))
-        clf = SoftmaxClassifier(**params)
-        if init is not None:
-            clf.set_params(warm_start=True)
-            for attr in ("coef_", "intercept_", "classes_", "n_features_in_"):
-                setattr(clf, attr, getattr(init, attr))
-        clf.fit(X, _labels(info, y), eval_set=eval_set, resume=bool(args.resume))
+    # The fit's warnings are shown as they come and kept in the model file (the report's
+    # "converged" column quotes them).
+    fit_warnings = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        shown = warnings.showwarning
+
+        def keep(message, category, *rest, **kw):
+            fit_warnings.append(f"{category.__name__}: {message}")
+            shown(message, category, *rest, **kw)
+
+        warnings.showwarning = keep
+        if streamed:
+            clf = fit_streaming(args.data, params, max_memory_mb=args.max_memory_mb,
+                                eval_split=None if args.no_eval else "val", progress=not args.quiet,
+                                init=init, resume=bool(args.resume))
+        else:
+            eval_set = None
+            if not args.no_eval:
+                X_val, y_val, _ = sio.read_dataset(args.data, "val")
+                if len(y_val):
+                    eval_set = (X_val, _labels(info, y_val))
+            clf = SoftmaxClassifier(**params)
+            if init is not None:
+                clf.set_params(warm_start=True)
+                for attr in ("coef_", "intercept_", "classes_", "n_features_in_"):
+                    setattr(clf, attr, getattr(init, attr))
+            clf.fit(X, _labels(info, y), eval_set=eval_set, resume=bool(args.resume))
     history = clf.history_
     final = {k: v[-1] for k, v in history.items() if len(v)}
     passes = f", {clf.streaming_['passes']} passes over the data" if streamed else ""
@@ -492,6 +504,9 @@ def _cmd_train(args):
         "numba_threads": numba.get_num_threads(),
         "train_rows": train_rows,
         "dataset_source": info["source"],
+        "converged": clf.converged_,
+        "stopped_early": clf.stopped_early_,
+        "warnings": fit_warnings,
     }
     if streamed:
         extra["streaming"] = clf.streaming_

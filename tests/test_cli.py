@@ -555,3 +555,13 @@ def test_the_estimator_and_cli_need_no_workflow_stack(tmp_path):
     assert done.returncode == 1, done.stderr
     assert "needs jsonschema, part of the workflow extra" in done.stderr and "Traceback" not in done.stderr
     assert (tmp_path / "a.h5").exists() and not (tmp_path / "b.h5").exists()
+
+
+def test_train_records_convergence_and_its_warnings_in_the_model_file(trained, tmp_path, capsys):
+    code, _, err = run(["train", trained / "digits.h5", "-o", tmp_path / "short.h5", "--max-iter", "3"], capsys)
+    assert code == 0 and "failed to converge after 3 iteration(s)" in err  # shown as it happens
+    extra = sio.model_info(tmp_path / "short.h5")["extra"]
+    assert extra["converged"] is False and extra["stopped_early"] is False
+    assert any("ConvergenceWarning: lbfgs failed to converge" in w for w in extra["warnings"])
+    done = sio.model_info(trained / "model.h5")["extra"]
+    assert done["converged"] is True and done["warnings"] == []

@@ -108,6 +108,10 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         Per iteration: 'iteration', 'loss' (the objective J), 'grad_norm' (Euclidean
         norm of its gradient), 'train_accuracy', 'val_loss', 'val_accuracy' (NaN
         without validation data), 'time' (seconds since fit started).
+    converged_ : bool
+        Whether the stopping rule held (False: stopped at max_iter).
+    stopped_early_ : bool
+        Whether early stopping ended the fit.
     device_used_ : str
     fit_time_ : float
     """
@@ -322,6 +326,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         self.history_ = result.history
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
+        self.converged_ = bool(result.converged)
+        self.stopped_early_ = bool(result.stopped_early)
         self.fit_time_ = result.fit_time
         # scikit-learn's convention: the parameters in the dtype of X.
         dtype = objective.rows.dtype
