@@ -1,8 +1,11 @@
 """Classification metrics of predicted probabilities, as one JSON-ready dictionary.
 
-Per-class precision, recall and F1 come from :mod:`sklearn.metrics`; the
-log-loss and the calibration error are computed here so that their definitions are
-written down next to the code:
+Per-class precision, recall and F1 and their macro / weighted averages come from
+:mod:`sklearn.metrics`. The log-loss and the calibration error are computed here, as
+scikit-learn has no equal: its ``log_loss`` takes probabilities only (clipped at a
+float eps, so inexact for confident predictions) where this one uses the exact
+log-probabilities, and its ``calibration_curve`` is for the positive class of a binary
+problem and drops empty bins, where the multiclass ECE bins the top-class confidence:
 
 - log-loss: ``-(1/n) sum_i log p(y_i | x_i)``, from log-probabilities when they are
   given (exact for any logit size), else from probabilities clipped below at
@@ -170,14 +173,14 @@ def evaluate(y_true, proba, classes, *, log_proba=None, n_bins=N_CALIBRATION_BIN
     matrix = confusion_matrix(true_position, predicted_index, labels=positions)
     ece, mce, bins = calibration_bins(proba.max(axis=1), correct, n_bins)
 
-    present = support > 0
+    present = positions[support > 0]
 
-    def average(values, weights):
-        values = np.asarray(values, dtype=np.float64)
-        mask = present & np.isfinite(values)
-        if not mask.any():
-            return None
-        return float(np.average(values[mask], weights=None if weights is None else weights[mask]))
+    def averages(kind):
+        """scikit-learn's macro / weighted averages over the classes with support (an
+        undefined value, zero_division=nan, is left out of the average)."""
+        values = precision_recall_fscore_support(true_position, predicted_index, labels=present,
+                                                 average=kind, zero_division=np.nan)[:3]
+        return dict(zip(("precision", "recall", "f1"), (_finite_or_none(v) for v in values)))
 
     per_class = [
         {
@@ -197,16 +200,8 @@ def evaluate(y_true, proba, classes, *, log_proba=None, n_bins=N_CALIBRATION_BIN
         "max_calibration_error": mce,
         "classes": [_plain(label) for label in labels],
         "per_class": per_class,
-        "macro_avg": {
-            "precision": average(precision, None),
-            "recall": average(recall, None),
-            "f1": average(f1, None),
-        },
-        "weighted_avg": {
-            "precision": average(precision, support),
-            "recall": average(recall, support),
-            "f1": average(f1, support),
-        },
+        "macro_avg": averages("macro"),
+        "weighted_avg": averages("weighted"),
         "confusion_matrix": matrix.astype(np.int64).tolist(),
         "calibration_bins": bins,
     }
