@@ -103,24 +103,7 @@ class LBFGS(_FullBatchOptimizer):
         self.converged = np.max(np.abs(self.grad)) <= gtol
 
     def _direction(self):
-        # Two-loop recursion: d = -H g with H the L-BFGS inverse Hessian estimate.
-        q = self.grad.copy()
-        alphas = []
-        for s, y in zip(reversed(self.s_history), reversed(self.y_history)):
-            rho = 1.0 / np.dot(y, s)
-            alpha = rho * np.dot(s, q)
-            q -= alpha * y
-            alphas.append((rho, alpha))
-        if self.s_history:
-            s, y = self.s_history[-1], self.y_history[-1]
-            q *= np.dot(s, y) / np.dot(y, y)
-        else:
-            # First step: unit length, as the scale of H is still unknown.
-            q /= max(np.linalg.norm(q), 1.0)
-        for (s, y), (rho, alpha) in zip(zip(self.s_history, self.y_history), reversed(alphas)):
-            beta = rho * np.dot(y, q)
-            q += (alpha - beta) * s
-        return -q
+        return -_inverse_hessian_times(self.grad, self.s_history, self.y_history)
 
     def step(self):
         direction = self._direction()
@@ -188,6 +171,27 @@ class LBFGS(_FullBatchOptimizer):
         self.y_history = [np.array(v) for v in state["y_history"]]
         previous = float(state["previous_loss"])
         self.previous_loss = None if math.isnan(previous) else previous
+
+
+def _inverse_hessian_times(grad, s_history, y_history):
+    """H g by the two-loop recursion, H the L-BFGS inverse Hessian estimate of the (s, y)
+    pairs (oldest first); without pairs, g scaled to unit length (H's scale is unknown)."""
+    q = grad.copy()
+    alphas = []
+    for s, y in zip(reversed(s_history), reversed(y_history)):
+        rho = 1.0 / np.dot(y, s)
+        alpha = rho * np.dot(s, q)
+        q -= alpha * y
+        alphas.append((rho, alpha))
+    if s_history:
+        s, y = s_history[-1], y_history[-1]
+        q *= np.dot(s, y) / np.dot(y, y)
+    else:
+        q /= max(np.linalg.norm(q), 1.0)
+    for (s, y), (rho, alpha) in zip(zip(s_history, y_history), reversed(alphas)):
+        beta = rho * np.dot(y, q)
+        q += (alpha - beta) * s
+    return q
 
 
 def _backtracking(loss_fun, x, loss, grad, direction, alpha=1.0):
@@ -276,22 +280,8 @@ class OWLQN(_FullBatchOptimizer):
         self.converged = bool(np.max(np.abs(self.grad)) <= gtol)
 
     def _direction(self):
-        q = self.grad.copy()
-        alphas = []
-        for s, y in zip(reversed(self.s_history), reversed(self.y_history)):
-            rho = 1.0 / np.dot(y, s)
-            alpha = rho * np.dot(s, q)
-            q -= alpha * y
-            alphas.append((rho, alpha))
-        if self.s_history:
-            s, y = self.s_history[-1], self.y_history[-1]
-            q *= np.dot(s, y) / np.dot(y, y)
-        else:
-            q /= max(np.linalg.norm(q), 1.0)
-        for (s, y), (rho, alpha) in zip(zip(self.s_history, self.y_history), reversed(alphas)):
-            beta = rho * np.dot(y, q)
-            q += (alpha - beta) * s
-        direction = -q
+        # The L-BFGS direction of the pseudo-gradient, curvature from the smooth part.
+        direction = -_inverse_hessian_times(self.grad, self.s_history, self.y_history)
         # Keep only the entries that descend along the pseudo-gradient.
         direction[direction * self.grad >= 0] = 0.0
         return direction
