@@ -77,3 +77,53 @@ def test_small_outputs_still_fit(full_disk):
     assert done.returncode == 0, done.stderr
     target.unlink()
     assert _clean(mount_point)
+
+
+KILL_COMMANDS = {
+    "prepare": lambda d: ["prepare", "--source", "synthetic", "--arg", "n_samples=200000", "--arg", "n_features=40",
+                          "-o", d / "out.h5"],
+    "evaluate": lambda d: ["evaluate", d / "m.h5", d / "big.h5", "--split", "train", "-o", d / "out.json"],
+    "predict": lambda d: ["predict", d / "m.h5", d / "big.h5", "--split", "train", "-o", d / "out.csv"],
+}
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("kill")
+    subprocess.run(CLI + ["-q", "prepare", "--source", "synthetic", "--arg", "n_samples=200000", "--arg",
+                          "n_features=40", "-o", str(folder / "big.h5")], check=True)
+    subprocess.run(CLI + ["-q", "train", str(folder / "big.h5"), "-o", str(folder / "m.h5"), "--max-iter", "3",
+                          "--no-checkpoint"], check=True)
+    return folder
+
+
+@pytest.mark.parametrize("command", sorted(KILL_COMMANDS))
+def test_sigkill_at_random_points_leaves_the_old_output_or_none(big, command):
+    """SIGKILL at random moments: the output is absent or whole (never half-written), the
+    inputs are untouched, and the next run removes the killed run's temporary file."""
+    import random
+    import signal
+    import time
+
+    from softmax_nb import files as sio
+
+    argv = [str(a) for a in KILL_COMMANDS[command](big)]
+    output = big / argv[argv.index("-o") + 1].split("/")[-1]
+    inputs = {name: (big / name).read_bytes() for name in ("big.h5", "m.h5")}
+    rng = random.Random(command)
+    for delay in sorted(rng.uniform(0.3, 3.0) for _ in range(4)):
+        process = subprocess.Popen(CLI + argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        if output.exists():  # finished before the kill, or an earlier run's whole file
+            if output.suffix == ".h5":
+                sio.dataset_info(output)
+            elif output.suffix == ".json":
+                __import__("json").loads(output.read_text())
+            else:
+                assert output.read_text().endswith("\n")
+    assert {name: (big / name).read_bytes() for name in inputs} == inputs
+    done = subprocess.run(CLI + argv, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not [name for name in os.listdir(big) if ".tmp-" in name]
