@@ -95,13 +95,18 @@ def _check_value(name, value, rule):
         raise ValueError(f"{name} must be in {left}{low:g}, {high:g}{right}, got {value!r}")
 
 
+def check_l1_solver(solver):
+    """An L1 part needs a solver that handles it (OWL-QN or FISTA): refuse the others."""
+    if solver in MINIBATCH_SOLVERS:
+        raise ValueError(f"l1_ratio > 0 needs solver 'lbfgs' (OWL-QN) or 'gd' (FISTA); {solver} "
+                         "takes no proximal steps")
+
+
 def _check_combination(params):
     """Rules between keys: an L1 part needs a solver that handles it."""
     l1_ratio = params.get("l1_ratio", 0.0) or 0.0
-    solver = params.get("solver", DEFAULTS["solver"])
-    if isinstance(l1_ratio, (int, float)) and l1_ratio > 0 and solver in MINIBATCH_SOLVERS:
-        raise ValueError(f"l1_ratio > 0 needs solver 'lbfgs' (OWL-QN) or 'gd' (FISTA); {solver} "
-                         "takes no proximal steps")
+    if isinstance(l1_ratio, (int, float)) and l1_ratio > 0:
+        check_l1_solver(params.get("solver", DEFAULTS["solver"]))
 
 
 def check(params):

@@ -29,7 +29,7 @@ import numpy as np
 from scipy.optimize import line_search
 
 from ..kernels.penalty import l1_value, pseudo_gradient, soft_threshold
-from .hyperparameters import LR_SCHEDULES, SOLVERS
+from .hyperparameters import LR_SCHEDULES, SOLVERS, check_l1_solver
 
 #: The step size each solver uses when learning_rate is None (gd: the first step).
 DEFAULT_LEARNING_RATE = {"gd": 1.0, "sgd": 0.05, "adam": 1e-3, "lbfgs": None}
@@ -73,6 +73,15 @@ class _FullBatchOptimizer:
             "iteration": np.int64(self.iteration),
             "converged": np.bool_(self.converged),
         }
+
+    def _add_l1(self, l1_weights):
+        """Make ``loss`` / ``grad`` the whole objective f + sum_i mu_i |x_i| and its
+        pseudo-gradient; ``grad`` so far was f'(x) (returned)."""
+        self.l1_weights = np.asarray(l1_weights, dtype=np.float64)
+        smooth_grad = self.grad
+        self.loss = float(self.loss) + l1_value(self.x, self.l1_weights)
+        self.grad = pseudo_gradient(self.x, smooth_grad, self.l1_weights)
+        return smooth_grad
 
     def _load_base_state(self, state):
         self.x = np.array(state["x"], dtype=np.float64)
@@ -140,14 +149,7 @@ class LBFGS(_FullBatchOptimizer):
                 return
         x_new = self.x + alpha * direction
         new_loss, new_grad = self.objective(x_new)
-        s = x_new - self.x
-        y = new_grad - self.grad
-        if np.dot(s, y) > 1e-10 * np.dot(y, y):
-            self.s_history.append(s)
-            self.y_history.append(y)
-            if len(self.s_history) > self.memory:
-                self.s_history.pop(0)
-                self.y_history.pop(0)
+        _remember_pair(self, x_new - self.x, new_grad - self.grad)
         decrease = (self.loss - new_loss) / max(abs(self.loss), abs(new_loss), 1.0)
         self.previous_loss = self.loss
         self.x, self.loss, self.grad = x_new, float(new_loss), new_grad
@@ -171,6 +173,17 @@ class LBFGS(_FullBatchOptimizer):
         self.y_history = [np.array(v) for v in state["y_history"]]
         previous = float(state["previous_loss"])
         self.previous_loss = None if math.isnan(previous) else previous
+
+
+def _remember_pair(optimizer, s, y):
+    """Keep the step s and gradient change y in the optimizer's (s, y) memory when the
+    curvature s.y is positive (else H would lose positive definiteness), oldest out."""
+    if np.dot(s, y) > 1e-10 * np.dot(y, y):
+        optimizer.s_history.append(s)
+        optimizer.y_history.append(y)
+        if len(optimizer.s_history) > optimizer.memory:
+            optimizer.s_history.pop(0)
+            optimizer.y_history.pop(0)
 
 
 def _inverse_hessian_times(grad, s_history, y_history):
@@ -267,13 +280,8 @@ class OWLQN(_FullBatchOptimizer):
 
     def __init__(self, fun, x0, l1_weights, *, gtol=1e-4, ftol=64 * np.finfo(float).eps, memory=10,
                  max_line_search=60):
-        self.objective = _CachedObjective(fun)
-        self.l1_weights = np.asarray(l1_weights, dtype=np.float64)
-        self.x = np.array(x0, dtype=np.float64, copy=True)
-        smooth_loss, self.smooth_grad = self.objective(self.x)
-        self.loss = float(smooth_loss) + l1_value(self.x, self.l1_weights)
-        self.grad = pseudo_gradient(self.x, self.smooth_grad, self.l1_weights)
-        self.iteration = 0
+        super().__init__(fun, x0)
+        self.smooth_grad = self._add_l1(l1_weights)
         self.gtol, self.ftol, self.memory = gtol, ftol, memory
         self.max_line_search = max_line_search
         self.s_history, self.y_history = [], []
@@ -312,14 +320,7 @@ class OWLQN(_FullBatchOptimizer):
                 self.iteration += 1
                 return
             alpha *= 0.5 if tries < 30 else 1e-3
-        s = trial - self.x
-        y = new_smooth_grad - self.smooth_grad
-        if np.dot(s, y) > 1e-10 * np.dot(y, y):
-            self.s_history.append(s)
-            self.y_history.append(y)
-            if len(self.s_history) > self.memory:
-                self.s_history.pop(0)
-                self.y_history.pop(0)
+        _remember_pair(self, trial - self.x, new_smooth_grad - self.smooth_grad)
         decrease = (self.loss - new_loss) / max(abs(self.loss), abs(new_loss), 1.0)
         self.x, self.loss, self.smooth_grad = trial, float(new_loss), new_smooth_grad
         self.grad = pseudo_gradient(self.x, self.smooth_grad, self.l1_weights)
@@ -354,13 +355,8 @@ class FISTA(_FullBatchOptimizer):
 
     def __init__(self, fun, x0, l1_weights, *, learning_rate=1.0, gtol=1e-4,
                  ftol=64 * np.finfo(float).eps):
-        self.objective = _CachedObjective(fun)
-        self.l1_weights = np.asarray(l1_weights, dtype=np.float64)
-        self.x = np.array(x0, dtype=np.float64, copy=True)
-        smooth_loss, smooth_grad = self.objective(self.x)
-        self.loss = float(smooth_loss) + l1_value(self.x, self.l1_weights)
-        self.grad = pseudo_gradient(self.x, smooth_grad, self.l1_weights)
-        self.iteration = 0
+        super().__init__(fun, x0)
+        self._add_l1(l1_weights)
         self.step_size = float(learning_rate)
         self.gtol, self.ftol = gtol, ftol
         self.point = self.x.copy()  # the extrapolated point v
@@ -550,9 +546,8 @@ def make_optimizer(solver, objective, x0, *, tol, learning_rate=None, batch_size
     # a step with gradient g decreases J by about |g|^2 (relative), so a tol below
     # sqrt(64 eps) ~ 1.2e-7 also lowers ftol (scikit-learn's 64 eps for the usual tol).
     ftol = min(64 * np.finfo(float).eps, float(tol) ** 2)
-    if l1_weights is not None and solver in ("sgd", "adam"):
-        raise ValueError(f"l1_ratio > 0 needs solver 'lbfgs' (OWL-QN) or 'gd' (FISTA); {solver} "
-                         "takes no proximal steps")
+    if l1_weights is not None:
+        check_l1_solver(solver)
     if solver == "lbfgs":
         if l1_weights is not None:
             return OWLQN(objective, x0, l1_weights, gtol=tol, ftol=ftol)

@@ -40,3 +40,16 @@ def fitted_classifier():
     clf = SoftmaxClassifier(C=0.5, max_iter=50, class_weight={"a": 2.0, "b": 1.0}, random_state=3)
     clf.fit(X, y, eval_set=(X_val, y_val))
     return clf, X
+
+
+def random_bit_flips(clean, count, seed):
+    """``(position, data)``: ``count`` copies of the bytes ``clean``, each with one random bit
+    flipped (seeded), for the damage tests of every file type."""
+    import random
+
+    rng = random.Random(seed)
+    for _ in range(count):
+        data = bytearray(clean)
+        position = rng.randrange(len(data))
+        data[position] ^= 1 << rng.randrange(8)
+        yield position, bytes(data)

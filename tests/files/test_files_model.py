@@ -189,20 +189,16 @@ def test_version_1_binary_model_reads_as_its_log_odds_row(tmp_path):
 def test_a_flipped_bit_anywhere_in_a_model_file_is_found(tmp_path, fitted):
     """Every byte a reader uses is covered by fletcher32 (coef, intercept) or the file's
     SHA-256 (attributes, classes, history, preprocessing): no flip predicts silently."""
-    import random
+    from h5_samples import random_bit_flips
 
     path = tmp_path / "m.h5"
     sio.save_model(path, fitted[0], preprocessing={"mean": np.zeros(5), "scale": np.ones(5)})
     clean = path.read_bytes()
     reference = load_model(path)
     X = fitted[1]
-    rng = random.Random(0)
     silent = []
-    for trial in range(150):
-        data = bytearray(clean)
-        position = rng.randrange(len(data))
-        data[position] ^= 1 << rng.randrange(8)
-        path.write_bytes(bytes(data))
+    for position, data in random_bit_flips(clean, 150, seed=0):
+        path.write_bytes(data)
         try:
             loaded, info = load_model(path, return_info=True)
         except (sio.FileFormatError, FileNotFoundError):
