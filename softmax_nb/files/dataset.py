@@ -31,6 +31,7 @@ __all__ = [
     "write_dataset",
     "DatasetWriter",
     "read_dataset",
+    "read_rows",
     "dataset_info",
 ]
 
@@ -415,6 +416,26 @@ def read_dataset(path, split, *, mmap_ok=False):
     return X, y, info
 
 
+def read_rows(path, split, start, stop):
+    """Rows ``start:stop`` of one split of a dataset file: ``(X, y)`` as :func:`read_dataset`.
+
+    For a reader that holds only its share of the rows (an MPI rank, a streamed piece):
+    the same checks of the labels, and a damaged chunk named by its rows.
+    """
+    path = Path(path)
+    with _open_h5(path, "dataset file", DATASET_FORMAT, READABLE_DATASET_VERSIONS) as handle:
+        n_classes = int(handle.attrs["n_classes"])
+        try:
+            X = handle[split]["X"][start:stop]
+            y = handle[split]["y"][start:stop].astype(np.int64, copy=False)
+        except (OSError, RuntimeError) as exc:
+            raise FileFormatError(
+                f"dataset file {str(path)!r}: cannot read /{split} rows {start}..{stop - 1} ({_short(exc)}); "
+                "the file is corrupted or truncated: prepare it again or restore a good copy") from exc
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise FileFormatError(f"dataset file {str(path)!r}: /{split}/y rows {start}..{stop - 1} hold class "
+                              f"indices outside 0..{n_classes - 1}")
+    return X, y
 
 
 class DatasetWriter:

@@ -229,30 +229,32 @@ def _block_gradient(X, row0, n_rows, dloss_dlogits, grad_block):
 
 
 @njit(parallel=True, **_JIT)
-def _loss_gradient(X, y, coef, intercept, sample_weight, label_smoothing, n_chunks, block_rows):
-    """Weighted data term of J and its gradient; sample_weight must sum to 1.
+def _loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, piece_bounds, block_rows,
+                         loss_parts, grad_parts, intercept_parts):
+    """Add the weighted data-term sums of each piece of rows to its own partial sums.
 
-    Returns (loss, grad_coef, grad_intercept) without the L2 term, all float64.
+    Piece p is rows ``piece_bounds[p]:piece_bounds[p + 1]`` of X; its sums are added
+    to ``loss_parts[p]``, ``grad_parts[p]`` and ``intercept_parts[p]`` (no penalty).
+    Pieces run in parallel, each on one thread, its rows in blocks of ``block_rows``
+    from the piece's first row, so a chunk of rows handed over in several pieces (each
+    starting at a multiple of ``block_rows`` from the chunk's start) sums exactly as
+    in one.
     """
-    n_samples, n_features = X.shape
+    n_features = X.shape[1]
     n_classes = coef.shape[0]
     binary = n_classes == 1  # one row of log-odds (module docstring)
-    rows_per_chunk = (n_samples + n_chunks - 1) // n_chunks
-    grad_parts = np.zeros((n_chunks, n_classes, n_features))
-    intercept_parts = np.zeros((n_chunks, n_classes))
-    loss_parts = np.zeros(n_chunks)
     off_target = label_smoothing / (2 if binary else n_classes)
     on_target = 1.0 - label_smoothing
-    for t in prange(n_chunks):
-        start = t * rows_per_chunk
-        stop = min(n_samples, start + rows_per_chunk)
+    for t in prange(len(piece_bounds) - 1):
+        start = piece_bounds[t]
+        stop = piece_bounds[t + 1]
         logits = np.empty((block_rows, n_classes))
         prob = np.empty(n_classes)
         dloss_dlogits = np.empty((block_rows, n_classes), X.dtype)
         grad_block = np.empty((n_classes, n_features), X.dtype)
         grad_t = grad_parts[t]
         intercept_t = intercept_parts[t]
-        loss_t = 0.0
+        loss_t = loss_parts[t]
         for row0 in range(start, stop, block_rows):
             n_rows = min(stop, row0 + block_rows) - row0
             _block_logits(X, row0, n_rows, coef, intercept, logits)
@@ -290,17 +292,95 @@ def _loss_gradient(X, y, coef, intercept, sample_weight, label_smoothing, n_chun
                 for j in range(n_features):
                     grad_t[k, j] += grad_block[k, j]
         loss_parts[t] = loss_t
-    # Fixed-order reduction of the chunks' partial sums.
-    loss = 0.0
-    grad_coef = np.zeros((n_classes, n_features))
-    grad_intercept = np.zeros(n_classes)
-    for t in range(n_chunks):
-        loss += loss_parts[t]
-        for k in range(n_classes):
-            grad_intercept[k] += intercept_parts[t, k]
-            for j in range(n_features):
-                grad_coef[k, j] += grad_parts[t, k, j]
-    return loss, grad_coef, grad_intercept
+
+
+@njit(**_JIT)
+def _tree_sum(loss_parts, grad_parts, intercept_parts):
+    """Sum the chunks' partial sums pairwise over a fixed tree, in place (into index 0).
+
+    The tree is the one of :func:`tree_nodes`: at level L, node i covers chunks
+    ``i 2^L .. (i + 1) 2^L - 1`` and is its left half plus its right half. The
+    result depends on the number of chunks alone, so any split of the chunks over
+    threads, pieces or MPI ranks that sums whole nodes and then combines them along
+    the same tree gets the same bits.
+    """
+    n_chunks = len(loss_parts)
+    stride = 1
+    while stride < n_chunks:
+        for i in range(0, n_chunks - stride, 2 * stride):
+            loss_parts[i] += loss_parts[i + stride]
+            intercept_parts[i] += intercept_parts[i + stride]
+            grad_parts[i] += grad_parts[i + stride]
+        stride *= 2
+
+
+def chunk_bounds(n_samples, n_classes, n_features):
+    """Row bounds of the fixed chunks of a data term of ``n_samples`` rows: int64, K + 1 entries.
+
+    The one partition rule (``_n_chunks``: a function of the shape alone) for the
+    in-memory kernels, streamed pieces and MPI ranks alike.
+    """
+    n_chunks = _n_chunks(n_samples, n_classes, n_features)
+    rows_per_chunk = -(-n_samples // n_chunks)
+    bounds = np.minimum(np.arange(n_chunks + 1, dtype=np.int64) * rows_per_chunk, n_samples)
+    bounds[-1] = n_samples
+    return bounds
+
+
+def _loss_gradient(X, y, coef, intercept, sample_weight, label_smoothing, bounds):
+    """Weighted data term of J and its gradient over the chunks ``bounds``; all float64, no penalty."""
+    n_chunks = len(bounds) - 1
+    n_classes = coef.shape[0]
+    loss_parts = np.zeros(n_chunks)
+    grad_parts = np.zeros((n_chunks, n_classes, X.shape[1]))
+    intercept_parts = np.zeros((n_chunks, n_classes))
+    _loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, bounds,
+                         tunables.BLOCK_ROWS, loss_parts, grad_parts, intercept_parts)
+    _tree_sum(loss_parts, grad_parts, intercept_parts)
+    return float(loss_parts[0]), grad_parts[0], intercept_parts[0]
+
+
+def tree_nodes(first, stop, n_chunks):
+    """The largest nodes of the fixed summation tree that chunks ``first..stop-1`` cover.
+
+    Returns ``[(level, index), ...]`` in chunk order: node (L, i) covers chunks
+    ``i 2^L .. min((i + 1) 2^L, n_chunks) - 1``. Summing each node's chunks with
+    :func:`_tree_sum` and combining the nodes of all ranges with :func:`tree_combine`
+    gives the bits of ``_tree_sum`` over all chunks.
+    """
+    top = (n_chunks - 1).bit_length()  # the root's level
+    nodes = []
+    chunk = first
+    while chunk < stop:
+        level = 0
+        while (level < top and chunk % 2 ** (level + 1) == 0
+               and min(chunk + 2 ** (level + 1), n_chunks) <= stop):
+            level += 1
+        nodes.append((level, chunk >> level))
+        chunk = min(chunk + 2 ** level, n_chunks)
+    return nodes
+
+
+def tree_combine(nodes, n_chunks):
+    """Combine node sums ``{(level, index): (loss, grad_coef, grad_intercept)}`` to the root.
+
+    The nodes must cover all ``n_chunks`` chunks (as :func:`tree_nodes` of a partition
+    of them gives); each addition is one of :func:`_tree_sum`'s, in the same order.
+    """
+    top = (n_chunks - 1).bit_length()
+
+    def value(level, index):
+        if (level, index) in nodes:
+            return nodes[level, index]
+        if level == 0:
+            raise ValueError(f"chunk {index} of {n_chunks} is in no node")
+        left = value(level - 1, 2 * index)
+        if (2 * index + 1) * 2 ** (level - 1) >= n_chunks:
+            return left  # a right half past the last chunk: the node is its left half
+        right = value(level - 1, 2 * index + 1)
+        return left[0] + right[0], left[1] + right[1], left[2] + right[2]
+
+    return value(top, 0)
 
 
 @njit(**_JIT)
@@ -470,7 +550,7 @@ def loss_gradient(
     label_smoothing = checks.check_label_smoothing(label_smoothing)
     loss, grad_coef, grad_intercept = _loss_gradient(
         X, y, coef_x, intercept_64, sample_weight, label_smoothing,
-        _n_chunks(n_samples, coef_x.shape[0], n_features), tunables.BLOCK_ROWS,
+        chunk_bounds(n_samples, coef_x.shape[0], n_features),
     )
     loss = L2Penalty(l2_reg_strength).add_to(loss, grad_coef, coef)
     return loss, grad_coef, (grad_intercept if intercept is not None else None)
@@ -499,9 +579,47 @@ def loss_gradient_sums(X, y, coef, intercept=None, sample_weight=None, label_smo
         return 0.0, np.zeros((n_classes, n_features)), np.zeros(n_classes), 0.0
     loss, grad_coef, grad_intercept = _loss_gradient(
         X, y, coef_x, intercept_64, sample_weight, float(label_smoothing),
-        _n_chunks(n_samples, n_classes, n_features), tunables.BLOCK_ROWS,
+        chunk_bounds(n_samples, n_classes, n_features),
     )
     return float(loss), grad_coef, grad_intercept, float(sample_weight.sum())
+
+
+def loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, piece_bounds, parts):
+    """Add the weighted data-term sums of pieces of X's rows to ``parts``, in parallel.
+
+    For data split over MPI ranks or read in pieces: piece p (rows
+    ``piece_bounds[p]:piece_bounds[p + 1]``) adds to ``parts[0][p]`` (loss),
+    ``parts[1][p]`` (grad_coef) and ``parts[2][p]`` (grad_intercept), all float64.
+    With the pieces of :func:`chunk_bounds`, the weights divided by S, and the parts
+    summed with :func:`tree_nodes` / :func:`tree_combine`, the result has the bits of
+    :func:`loss_gradient` on the whole data (without the L2 term).
+
+    Returns ``parts`` (allocated as zeros when None).
+    """
+    X = checks.check_X(X)
+    n_samples, n_features = X.shape
+    coef_x, intercept_64 = _cast_params(coef, intercept, n_features, X.dtype)
+    n_rows = coef_x.shape[0]
+    y = checks.check_labels(y, n_samples, checks.n_classes_of(coef_x))
+    sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
+    if sample_weight.shape != (n_samples,):
+        raise ValueError(f"sample_weight must have shape ({n_samples},), got {sample_weight.shape}")
+    piece_bounds = np.ascontiguousarray(piece_bounds, dtype=np.int64)
+    n_pieces = len(piece_bounds) - 1
+    if n_pieces < 0 or piece_bounds[0] < 0 or piece_bounds[-1] > n_samples or np.any(np.diff(piece_bounds) < 0):
+        raise ValueError(f"piece_bounds must be non-decreasing row bounds within 0..{n_samples}")
+    if parts is None:
+        parts = (np.zeros(n_pieces), np.zeros((n_pieces, n_rows, n_features)), np.zeros((n_pieces, n_rows)))
+    _loss_gradient_parts(X, y, coef_x, intercept_64, sample_weight, checks.check_label_smoothing(label_smoothing),
+                         piece_bounds, tunables.BLOCK_ROWS, *parts)
+    return parts
+
+
+def tree_sum(parts):
+    """The sum of ``parts`` (as :func:`loss_gradient_parts` fills them) along the fixed tree."""
+    loss, grad_coef, grad_intercept = (np.array(part, dtype=np.float64) for part in parts)
+    _tree_sum(loss, grad_coef, grad_intercept)
+    return float(loss[0]), grad_coef[0], grad_intercept[0]
 
 
 def _prediction_inputs(X, coef, intercept):

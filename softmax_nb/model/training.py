@@ -124,6 +124,11 @@ class Checkpointing:
     fingerprint: str
     every: int = 10
     seconds: float = 300.0
+    #: Whether this process writes the file (over MPI: rank 0 only).
+    writer: bool = True
+    #: Over MPI: ``agree((write, stop)) -> (write, stop)`` makes every rank take the
+    #: same decision (any rank's clock or SIGTERM counts for all).
+    agree: object = None
 
     def load(self, solver):
         """The saved state for this fit (raises ValueError for a foreign or damaged file)."""
@@ -233,17 +238,21 @@ def train(optimizer, settings, *, validation=None, training_scores=None, seed=No
                 converged = monitor.update(optimizer.loss, optimizer.x)
             else:
                 converged = optimizer.converged
-            if checkpointing is not None and (
-                guard.requested
-                or optimizer.iteration % checkpointing.every == 0
-                or time.perf_counter() - last_checkpoint >= checkpointing.seconds
-            ):
-                checkpoint_file.save_checkpoint(
-                    checkpointing.path, solver=settings.solver, fingerprint=checkpointing.fingerprint,
-                    seed=seed, elapsed=elapsed, optimizer_state=optimizer.state_dict(),
-                    monitor_state=monitor.state_dict(), history=history)
+            if checkpointing is None:
+                continue
+            write = (guard.requested or optimizer.iteration % checkpointing.every == 0
+                     or time.perf_counter() - last_checkpoint >= checkpointing.seconds)
+            stop = guard.requested
+            if checkpointing.agree is not None:
+                write, stop = checkpointing.agree((write, stop))
+            if write:
+                if checkpointing.writer:
+                    checkpoint_file.save_checkpoint(
+                        checkpointing.path, solver=settings.solver, fingerprint=checkpointing.fingerprint,
+                        seed=seed, elapsed=elapsed, optimizer_state=optimizer.state_dict(),
+                        monitor_state=monitor.state_dict(), history=history)
                 last_checkpoint = time.perf_counter()
-                if guard.requested:
+                if stop:
                     raise TrainingInterrupted(
                         f"training stopped by SIGTERM after iteration {optimizer.iteration}; "
                         f"checkpoint written to {checkpointing.path}; fit again with "
