@@ -147,10 +147,20 @@ def _check_output(path, *, option="--output", inputs=()):
     Checked before any work: writing over an input would destroy it.
     """
     path = Path(path)
-    if path.exists() and path.is_dir():
-        raise CLIError(f"{option} {str(path)!r} is a folder")
-    if not path.parent.exists():
+    if not path.parent.is_dir():
         raise CLIError(f"{option} {str(path)!r}: folder {str(path.parent)!r} does not exist")
+    try:
+        name_max = os.pathconf(path.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    if len(os.fsencode(path.name)) > name_max:
+        raise CLIError(f"{option} {str(path)!r}: the name is {len(os.fsencode(path.name))} bytes long, more "
+                       f"than the {name_max} the file system allows")
+    if path.is_dir():
+        raise CLIError(f"{option} {str(path)!r} is a folder")
+    folder = Path(os.path.realpath(path)).parent if path.is_symlink() else path.parent  # written through a link
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CLIError(f"{option} {str(path)!r}: folder {str(folder)!r} is not writable")
     for source in inputs:
         if source is not None and _same_file(path, source):
             raise CLIError(f"{option} {str(path)!r} is also an input of this command ({str(source)!r}): "
@@ -395,12 +405,24 @@ def _write_history(history, path):
 
 
 def _cmd_train(args):
-    """``train``: in memory, or streamed from the file with --max-memory-mb; both checkpoint."""
+    """``train``: in memory, or streamed from the file with --max-memory-mb, over MPI ranks
+    with --mpi (or under mpiexec/srun with several ranks); all checkpoint."""
     import numba
 
     from softmax_nb import SoftmaxClassifier
+    from softmax_nb.model import distributed
     from softmax_nb.model.estimator import fit_streaming
     from softmax_nb.model.runtime import resolve_device
+
+    comm = None
+    if args.mpi or distributed.launched_with_mpi():
+        try:
+            comm = _MPI["comm"] = distributed.world()
+        except RuntimeError as exc:
+            raise CLIError(str(exc)) from exc
+        if comm.rank > 0:
+            # One log for the job: rank 0's (the others still print warnings and errors).
+            logging.getLogger("softmax_nb").setLevel(logging.WARNING)
 
     inputs = [args.data, args.init_model, args.config,
               args.params if args.params and not args.params.lstrip().startswith("{") else None]
@@ -448,7 +470,7 @@ def _cmd_train(args):
     from .files.atomic import check_free_space
 
     check_free_space(Path(out).parent, out, 8 * n_params * (26 if checkpoint is not None else 2))
-    if streamed:
+    if streamed or comm is not None:
         import h5py
 
         with h5py.File(args.data, "r") as handle:
@@ -462,7 +484,8 @@ def _cmd_train(args):
         compile_seconds, os.environ.get("NUMBA_CACHE_DIR", "<numba default>"), numba.get_num_threads(),
     )
     log.info("%s on %s: %d rows x %d features, %d classes%s; %s",
-             "streaming training" if streamed else "training", args.data, train_rows, info["n_features"],
+             (f"training over {comm.size} MPI rank(s)" if comm is not None
+              else "streaming training" if streamed else "training"), args.data, train_rows, info["n_features"],
              info["n_classes"], f", max_memory_mb={args.max_memory_mb:g}" if streamed else "",
              json.dumps(params, default=str, sort_keys=True))
     # The fit's warnings are shown as they come and kept in the model file (the report's
@@ -477,7 +500,11 @@ def _cmd_train(args):
             shown(message, category, *rest, **kw)
 
         warnings.showwarning = keep
-        if streamed:
+        if comm is not None:
+            clf = distributed.fit_distributed(args.data, params, comm=comm, max_memory_mb=args.max_memory_mb,
+                                              eval_split=None if args.no_eval else "val", init=init,
+                                              resume=bool(args.resume))
+        elif streamed:
             clf = fit_streaming(args.data, params, max_memory_mb=args.max_memory_mb,
                                 eval_split=None if args.no_eval else "val", progress=not args.quiet,
                                 init=init, resume=bool(args.resume))
@@ -495,7 +522,7 @@ def _cmd_train(args):
             clf.fit(X, _labels(info, y), eval_set=eval_set, resume=bool(args.resume))
     history = clf.history_
     final = {k: v[-1] for k, v in history.items() if len(v)}
-    passes = f", {clf.streaming_['passes']} passes over the data" if streamed else ""
+    passes = f", {clf.streaming_['passes']} passes over the data" if streamed and comm is None else ""
     log.info("done in %.2f s, %s iterations%s; final %s", clf.fit_time_, int(np.max(clf.n_iter_)), passes,
              ", ".join(f"{k}={float(v):.6g}" for k, v in final.items()))
     extra = {
@@ -508,8 +535,13 @@ def _cmd_train(args):
         "stopped_early": clf.stopped_early_,
         "warnings": fit_warnings,
     }
-    if streamed:
+    if streamed and comm is None:
         extra["streaming"] = clf.streaming_
+    if comm is not None:
+        extra["mpi"] = clf.distributed_
+        extra["mpi"].pop("rank_rows")
+        if comm.rank > 0:
+            return 0  # rank 0 writes the model, the history and removes the checkpoint
     if info.get("class_names"):
         extra["class_names"] = info["class_names"]
     if info.get("image_shape"):
@@ -830,6 +862,9 @@ def build_parser():
                         "as in memory (docs/OUT_OF_CORE.md)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the checkpoint if there is one (after a kill or SIGTERM)")
+    p.add_argument("--mpi", action="store_true",
+                   help="train one model over the ranks of mpiexec or srun, each reading only its rows "
+                        "(on by default when launched with several ranks; needs mpi4py: docs/CLUSTER.md)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="metrics JSON of a model on a split of a dataset",
@@ -913,6 +948,22 @@ def _one_line(exc):
     return text
 
 
+#: The MPI communicator of a ``train --mpi`` run, once it is started.
+_MPI = {"comm": None}
+
+
+def _exit(parser, code, message):
+    """Print the error and exit; over several MPI ranks, end them all (no rank waits for a failed one)."""
+    comm = _MPI["comm"]
+    several = comm is not None and comm.size > 1
+    where = f" (MPI rank {comm.rank} of {comm.size})" if several else ""
+    if several:
+        sys.stderr.write(f"{PROG}: error{where}: {message}\n")
+        sys.stderr.flush()
+        comm.Abort(code)
+    parser.exit(code, f"{PROG}: error: {message}\n")
+
+
 def main(argv=None):
     """Run ``softmax-nb``; returns the exit status (0 success, 1 data error, 2 usage)."""
     parser = build_parser()
@@ -928,7 +979,7 @@ def main(argv=None):
     except CLIError as exc:
         if debug:
             raise
-        parser.exit(exc.code, f"{PROG}: error: {exc}\n")
+        _exit(parser, exc.code, str(exc))
     except TrainingInterrupted as exc:
         # 128 + SIGTERM, as a shell reports a process ended by that signal.
         parser.exit(143, f"{PROG}: error: {exc}\n")
@@ -936,13 +987,13 @@ def main(argv=None):
         if debug:
             raise
         message = str(exc) if exc.filename is None else f"{exc.strerror}: {exc.filename!r}"
-        parser.exit(EXIT_DATA, f"{PROG}: error: {message}\n")
+        _exit(parser, EXIT_DATA, message)
     except (ValueError, OSError, ArithmeticError) as exc:
         # Library errors (DataError, FileFormatError, the estimator's input checks,
         # a diverging optimiser's FloatingPointError) carry a message meant for the user.
         if debug:
             raise
-        parser.exit(EXIT_DATA, f"{PROG}: error: {_one_line(exc)}\n")
+        _exit(parser, EXIT_DATA, _one_line(exc))
     except KeyboardInterrupt:
         parser.exit(130, f"{PROG}: error: interrupted\n")
 

@@ -1,0 +1,250 @@
+"""One model over MPI ranks (softmax_nb.model.distributed): the fixed summation tree, and
+real ``mpiexec`` runs of ``softmax-nb train`` with 1-4 ranks (oversubscribed on two cores),
+compared bitwise with each other and with the single-process fit; a killed rank fails the
+job; a checkpoint resumes with another rank count."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from softmax_nb import SoftmaxClassifier
+from softmax_nb.files import read_dataset
+from softmax_nb.kernels import cpu
+from softmax_nb.model.distributed import fit_distributed, rank_chunks
+
+CLI = [sys.executable, "-m", "softmax_nb.cli"]
+MPIEXEC = shutil.which("mpiexec") or (os.path.join(os.path.dirname(sys.executable), "mpiexec"))
+
+
+def _have_mpi():
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return False
+    return os.path.exists(MPIEXEC)
+
+
+needs_mpi = pytest.mark.skipif(not _have_mpi(), reason="needs mpi4py and mpiexec (pip install 'softmax_nb[mpi]')")
+
+
+# -- the tree -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_chunks", [1, 2, 3, 5, 8, 13, 64])
+def test_any_partition_of_the_chunks_sums_to_the_same_bits(n_chunks):
+    rng = np.random.default_rng(n_chunks)
+    parts = (rng.standard_normal(n_chunks) * 1e3, rng.standard_normal((n_chunks, 3, 5)),
+             rng.standard_normal((n_chunks, 3)))
+    want = cpu.tree_sum(parts)
+    for size in range(1, 7):
+        nodes = {}
+        for rank in range(size):
+            first, stop = rank_chunks(n_chunks, rank, size)
+            for level, index in cpu.tree_nodes(first, stop, n_chunks):
+                lo, hi = index << level, min((index + 1) << level, n_chunks)
+                assert first <= lo < hi <= stop
+                nodes[level, index] = cpu.tree_sum(tuple(part[lo:hi] for part in parts))
+        got = cpu.tree_combine(nodes, n_chunks)
+        assert got[0] == want[0]
+        np.testing.assert_array_equal(got[1], want[1])
+        np.testing.assert_array_equal(got[2], want[2])
+
+
+def test_a_chunk_read_in_pieces_sums_as_in_one():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((1000, 7)).astype(np.float32)
+    y = rng.integers(0, 4, 1000)
+    coef, intercept = rng.standard_normal((4, 7)), rng.standard_normal(4)
+    weights = np.full(1000, 1e-3)
+    whole = cpu.loss_gradient_parts(X, y, coef, intercept, weights, 0.1, [0, 1000], None)
+    parts = None
+    for start, stop in [(0, 128), (128, 640), (640, 1000)]:  # multiples of BLOCK_ROWS apart
+        parts = cpu.loss_gradient_parts(X[start:stop], y[start:stop], coef, intercept, weights[start:stop],
+                                        0.1, [0, stop - start], parts)
+    for a, b in zip(whole, parts):
+        np.testing.assert_array_equal(a, b)
+
+
+# -- one process, no MPI: the same bits as SoftmaxClassifier.fit -------------------------
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mpi")
+    paths = {}
+    for name, args in {"f32": ["--arg", "n_classes=5", "--dtype", "float32"],
+                       "f64": ["--arg", "n_classes=5", "--chunk-rows", "500"],
+                       "binary": ["--arg", "n_classes=2", "--dtype", "float32"]}.items():
+        paths[name] = folder / f"{name}.h5"
+        subprocess.run(CLI + ["-q", "prepare", "--source", "synthetic", "--arg", "n_samples=12000", *args,
+                              "-o", str(paths[name])], check=True)
+    return paths
+
+
+PARAMS = {
+    "lbfgs": dict(C=1.0, max_iter=40),
+    "elastic_net": dict(C=0.5, l1_ratio=0.5, max_iter=25),
+    "gd": dict(C=1.0, solver="gd", max_iter=15),
+}
+
+
+@pytest.mark.parametrize("name", ["f32", "f64", "binary"])
+@pytest.mark.parametrize("solver", list(PARAMS))
+def test_one_process_equals_the_in_memory_fit_bitwise(datasets, name, solver):
+    X, y, info = read_dataset(datasets[name], "train")
+    reference = SoftmaxClassifier(**PARAMS[solver]).fit(X, info["classes"][y])
+    for budget in (None, 0.05):  # held, and read in pieces of 64-row multiples
+        clf = fit_distributed(datasets[name], PARAMS[solver], max_memory_mb=budget, eval_split=None)
+        np.testing.assert_array_equal(clf.coef_, reference.coef_)
+        np.testing.assert_array_equal(clf.intercept_, reference.intercept_)
+        assert clf.history_["loss"] == reference.history_["loss"]
+
+
+def test_class_weights_agree_to_rounding(datasets):
+    params = dict(C=1.0, class_weight="balanced", max_iter=40)
+    X, y, info = read_dataset(datasets["f64"], "train")
+    reference = SoftmaxClassifier(**params).fit(X, info["classes"][y])
+    clf = fit_distributed(datasets["f64"], params, eval_split=None)
+    np.testing.assert_allclose(clf.coef_, reference.coef_, rtol=1e-9, atol=1e-12)
+
+
+def test_minibatch_solvers_and_cuda_are_refused(datasets):
+    with pytest.raises(ValueError, match="does not run over MPI"):
+        fit_distributed(datasets["f32"], dict(solver="sgd"))
+    with pytest.raises(ValueError, match="device='cuda'"):
+        fit_distributed(datasets["f32"], dict(device="cuda"))
+
+
+def test_a_plain_run_does_not_import_mpi4py(datasets, tmp_path):
+    code = ("import sys; from softmax_nb.cli import main; "
+            f"main(['-q', 'train', {str(datasets['f32'])!r}, '-o', {str(tmp_path / 'm.h5')!r}, '--max-iter', '3', "
+            "'--no-checkpoint']); assert 'mpi4py' not in sys.modules, 'mpi4py imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PMI_SIZE": "1"})
+
+
+# -- mpiexec ----------------------------------------------------------------------------
+
+
+def _mpiexec(n, args, **kw):
+    # Oversubscribed on two cores: one numba thread per rank.
+    command = [MPIEXEC, "-n", str(n)] + CLI + ["train"] + [str(a) for a in args] + ["--threads", "1"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=kw.pop("timeout", 300), **kw)
+
+
+def _model(path):
+    with h5py.File(path, "r") as handle:
+        return {name: handle[name][()] for name in ("coef", "intercept")}, \
+            {name: handle["history"][name][()] for name in ("loss", "grad_norm", "val_loss")}
+
+
+def _same(a, b):
+    for key in a[0]:
+        np.testing.assert_array_equal(a[0][key], b[0][key])
+    np.testing.assert_array_equal(a[1]["loss"], b[1]["loss"])
+    np.testing.assert_array_equal(a[1]["grad_norm"], b[1]["grad_norm"])
+
+
+@needs_mpi
+@pytest.mark.parametrize("mode", ["in_memory", "streamed"])
+@pytest.mark.parametrize("name", ["f32", "binary"])
+def test_any_rank_count_gives_the_single_process_model_bitwise(datasets, tmp_path, mode, name):
+    data = datasets[name]
+    extra = ["--max-iter", "30", "--no-checkpoint"] + (["--max-memory-mb", "0.1"] if mode == "streamed" else [])
+    single = tmp_path / "single.h5"
+    subprocess.run(CLI + ["-q", "train", str(data), "-o", str(single), "--max-iter", "30", "--no-checkpoint"],
+                   check=True)
+    reference = _model(single)
+    for n in (1, 2, 3, 4):
+        out = tmp_path / f"ranks{n}.h5"
+        done = _mpiexec(n, [data, "-o", out, "--mpi", *extra])
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert f"training over {n} MPI rank(s)" in done.stderr
+        got = _model(out)
+        _same(got, reference)
+        # Validation scores: the same for any rank count, and to rounding the single process's.
+        np.testing.assert_allclose(got[1]["val_loss"], reference[1]["val_loss"], rtol=1e-13)
+        with h5py.File(out, "r") as handle:
+            assert f'"ranks": {n}' in handle.attrs["extra"]
+
+
+@needs_mpi
+def test_ranks_that_see_different_files_all_fail_with_one_message(datasets, tmp_path):
+    for folder, name in (("a", "f32"), ("b", "f64")):
+        (tmp_path / folder).mkdir()
+        shutil.copy(datasets[name], tmp_path / folder / "d.h5")
+    command = [MPIEXEC, "-n", "1", "-wdir", str(tmp_path / "a")] + CLI + ["train", "d.h5", "-o", "m.h5", "--mpi"] \
+        + [":", "-n", "1", "-wdir", str(tmp_path / "b")] + CLI + ["train", "d.h5", "-o", "m.h5", "--mpi"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "differs between MPI ranks: rank 1" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "a" / "m.h5").exists() and not (tmp_path / "b" / "m.h5").exists()
+
+
+@needs_mpi
+def test_a_killed_rank_fails_the_job_and_a_resume_with_other_ranks_is_bitwise(tmp_path):
+    data = tmp_path / "big.h5"
+    subprocess.run(CLI + ["-q", "prepare", "--source", "synthetic", "--arg", "n_samples=60000", "--arg",
+                          "n_features=100", "--arg", "n_classes=8", "--dtype", "float32", "-o", str(data)],
+                   check=True)
+    args = ["--C", "1e6", "--max-iter", "40", "--tol", "1e-300", "--checkpoint-every", "1"]
+    reference = tmp_path / "reference.h5"
+    done = _mpiexec(1, [data, "-o", reference, "--mpi", "--no-checkpoint", *args])
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    out, checkpoint = tmp_path / "m.h5", tmp_path / "m.ckpt"
+    command = [MPIEXEC, "-n", "2"] + CLI + ["train", str(data), "-o", str(out), "--checkpoint", str(checkpoint),
+                                            "--threads", "1", *args]
+    job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not checkpoint.exists() and time.monotonic() < deadline and job.poll() is None:
+            time.sleep(0.05)
+        assert checkpoint.exists(), "no checkpoint was written"
+        ranks = _children_running(job.pid, "train")
+        assert len(ranks) == 2, ranks
+        os.kill(ranks[-1], signal.SIGKILL)
+        started = time.monotonic()
+        code = job.wait(timeout=60)  # no hang: the launcher ends the surviving rank
+        assert code != 0
+        assert time.monotonic() - started < 60
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+            job.wait()
+    assert not out.exists()
+    assert checkpoint.exists()
+
+    done = _mpiexec(3, [data, "-o", out, "--checkpoint", checkpoint, "--resume", *args])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resuming from checkpoint" in done.stderr
+    _same(_model(out), _model(reference))
+    assert not checkpoint.exists()
+
+
+def _children_running(pid, word):
+    """PIDs of the descendants of ``pid`` whose command line holds ``word`` (from /proc)."""
+    found, queue = [], [pid]
+    while queue:
+        parent = queue.pop()
+        try:
+            children = open(f"/proc/{parent}/task/{parent}/children").read().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            queue.append(child)
+            try:
+                cmdline = open(f"/proc/{child}/cmdline", "rb").read().split(b"\0")
+            except OSError:
+                continue
+            if word.encode() in cmdline and b"softmax_nb.cli" in cmdline:
+                found.append(child)
+    return sorted(found)
