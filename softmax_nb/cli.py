@@ -42,7 +42,7 @@ log = logging.getLogger("softmax_nb.cli")
 # --no-KEY flags; these keep their established names.
 _FLAG_NAMES = {"fit_intercept": "--no-intercept"}
 # Options that the train command spells itself (not hyperparameters, or parsed specially).
-_OWN_OPTIONS = {"threads", "max_memory_mb", "class_weight"}
+_OWN_OPTIONS = {"threads", "max_memory_mb", "class_weight", "tasks"}
 _EXTRA_BOOL_FLAGS = {"warm_start": ("--warm-start", True, "start from the coefficients of --init-model")}
 
 
@@ -318,6 +318,7 @@ def _hyperparameters(args):
             raise CLIError("--config needs --model NAME", EXIT_USAGE)
         entry = dict(_config_entry(_read_config(args.config), "models", args.model, args.config))
         threads = entry.pop("threads", None)
+        entry.pop("tasks", None)  # how the workflow launches the job (mpiexec -n TASKS), not a hyperparameter
         params.update(entry)
     elif args.model:
         raise CLIError("--model needs --config FILE", EXIT_USAGE)

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 import yaml
 from workflow_copies import RUNS, SNAKEMAKE, TINY_CONFIG, copy_workflow, run_snakemake, snakemake_env, write_config
@@ -252,7 +253,8 @@ def test_sweep_expands_to_model_jobs_and_a_C_figure(tmp_path):
     copy_workflow(tmp_path, config)
     result = _snakemake(tmp_path, "--dry-run", "--cores", "2", timeout=300)
     outputs = _planned_outputs(result.stdout + result.stderr)
-    expected = ["lbfgs", "sgd", "enet"] + [f"lbfgs_C{c}_{d}" for c in ("0.1", "1", "10") for d in ("float32", "float64")]
+    expected = ["lbfgs", "sgd", "enet", "lbfgs_mpi"]
+    expected += [f"lbfgs_C{c}_{d}" for c in ("0.1", "1", "10") for d in ("float32", "float64")]
     expected += ["sgd_lr0.1", "sgd_lr0.01"]
     trained = sorted(p.split("/")[-1][:-3] for p in outputs if re.match(r"results/models/blobs/[^/]+\.h5$", p))
     assert trained == sorted(expected)
@@ -472,7 +474,7 @@ def test_config_page_shows_the_keys_of_each_source_and_no_anchors(finished_run):
     for key in ("val_fraction", "test_fraction", "seed", "standardize", "dtype", "class_names", "out_of_core"):
         assert key in digits and key in blobs
     # Everything else is there in full.
-    assert shown["models"]["enet"]["l1_ratio"] == 0.7 and shown["run"]["blobs"] == ["lbfgs", "enet"]
+    assert shown["models"]["enet"]["l1_ratio"] == 0.7 and shown["run"]["blobs"] == ["lbfgs", "enet", "lbfgs_mpi"]
 
 
 @pytest.mark.slow
@@ -545,11 +547,37 @@ def test_train_jobs_use_their_threads(finished_run):
         assert "1 thread(s)" in log, log
 
 
+@pytest.mark.slow
+def test_an_mpi_model_is_its_one_process_twin_bitwise_and_the_report_says_so(finished_run):
+    workdir, run, _ = finished_run
+    models = workdir / "results" / "models" / "blobs"
+    with h5py.File(models / "lbfgs.h5", "r") as one, h5py.File(models / "lbfgs_mpi.h5", "r") as two:
+        np.testing.assert_array_equal(one["coef"][()], two["coef"][()])
+        np.testing.assert_array_equal(one["intercept"][()], two["intercept"][()])
+        assert json.loads(two.attrs["extra"])["mpi"]["ranks"] == 2
+    assert "training over 2 MPI rank(s)" in (workdir / "logs" / "train" / "blobs" / "lbfgs_mpi.log").read_text()
+    line = _train_resources(run.stdout + run.stderr)[("blobs", "lbfgs_mpi")]
+    assert "mpi=mpiexec" in line and "tasks=2" in line and "cpus_per_task=1" in line, line
+    with open(workdir / "results" / "summary.csv") as handle:
+        ranks = {row["model"]: row["mpi_ranks"] for row in csv.DictReader(handle) if row["dataset"] == "blobs"}
+    assert ranks == {"lbfgs": "1", "enet": "1", "lbfgs_mpi": "2"}
+
+
+def test_mpi_tasks_with_a_minibatch_solver_fail_before_any_job(tmp_path):
+    config = json.loads(json.dumps(TINY_CONFIG))
+    config["models"]["sgd"]["tasks"] = 2
+    copy_workflow(tmp_path, config)
+    result = subprocess.run([*SNAKEMAKE, "--dry-run", "--cores", "1"], cwd=tmp_path, env=snakemake_env(),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "models.sgd.tasks: 2 MPI tasks need a full-batch solver" in result.stdout + result.stderr
+
+
 def _train_resources(dry_run_output):
     """{(dataset, model): resources line} of the train jobs in a dry run."""
     found = {}
     for block in re.split(r"\n(?=\[|rule |localrule )", dry_run_output):
-        if re.match(r"(local)?rule train:", block.strip()):
+        if re.match(r"(local)?rule train(_mpi)?:", block.strip()):
             wildcards = re.search(r"wildcards: dataset=([^,\s]+), model=(\S+)", block)
             resources = re.search(r"resources: (.*)", block)
             found[wildcards.groups()] = resources.group(1)

@@ -31,12 +31,14 @@ TINY_CONFIG = {
         "lbfgs": {"solver": "lbfgs", "C": 1.0, "max_iter": 50},
         "sgd": {"solver": "sgd", "C": 1.0, "learning_rate": 0.05, "batch_size": 32, "max_iter": 4},
         "enet": {"solver": "lbfgs", "C": 0.1, "l1_ratio": 0.7, "max_iter": 100},
+        # lbfgs over two MPI ranks (mpiexec): the same model, bitwise.
+        "lbfgs_mpi": {"solver": "lbfgs", "C": 1.0, "max_iter": 50, "tasks": 2},
     },
     # blobs is binary: one row of log-odds, L2 and elastic net.
-    "run": {"digits": ["lbfgs", "sgd"], "blobs": ["lbfgs", "enet"]},
+    "run": {"digits": ["lbfgs", "sgd"], "blobs": ["lbfgs", "enet", "lbfgs_mpi"]},
     "gradcheck": {"n_samples": 50},
 }
-RUNS = [("digits", "lbfgs"), ("digits", "sgd"), ("blobs", "lbfgs"), ("blobs", "enet")]
+RUNS = [("digits", "lbfgs"), ("digits", "sgd"), ("blobs", "lbfgs"), ("blobs", "enet"), ("blobs", "lbfgs_mpi")]
 
 
 def snakemake_env():

@@ -356,7 +356,7 @@ def fit_distributed(path, params=None, *, comm=None, max_memory_mb=None, split="
                       if use_eval else None)
         log.info("MPI rank %d of %d: rows %d..%d of %d (chunks %d..%d of %d)", comm.rank, comm.size,
                  rows.row_start, rows.row_stop - 1, rows.n_samples, rows.first, rows.stop - 1, rows.n_chunks)
-        if comm.size > rows.n_chunks:
+        if comm.size > rows.n_chunks and comm.rank == 0:
             log.warning("%d ranks for %d chunks of rows: %d rank(s) hold no rows", comm.size, rows.n_chunks,
                         comm.size - rows.n_chunks)
         objective = clf._objective(rows, len(classes))

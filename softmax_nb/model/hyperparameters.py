@@ -16,7 +16,7 @@ import numpy as np
 from ..settings import choices, defaults
 
 #: Keys of a workflow model entry that are not estimator parameters.
-_CONFIG_ONLY = ("max_memory_mb", "threads")
+_CONFIG_ONLY = ("max_memory_mb", "threads", "tasks")
 
 DEFAULTS = {key: value for key, value in defaults("model").items() if key not in _CONFIG_ONLY}
 DEFAULTS.update(warm_start=False, n_threads=None, verbose=0, checkpoint_path=None,

@@ -5,6 +5,7 @@ import importlib
 import json
 import math
 import os
+import re
 import shlex
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from snakemake.utils import validate
 
 from softmax_nb.data.preparation import check_dataset_entry, entry_files
 from softmax_nb.settings import SCHEMA_PATH
-from softmax_nb.model.hyperparameters import check_model_entry
+from softmax_nb.model.hyperparameters import MINIBATCH_SOLVERS, check_model_entry
 from softmax_nb.settings.config import ConfigError, check_unique_keys
 
 # ---------------------------------------------------------------------------
@@ -139,6 +140,19 @@ def check_config(cfg):
     for name, model in cfg["models"].items():
         # The estimator's own rules (a YAML 10.0 for max_iter, C: .nan), before any job.
         check_model_entry(name, model)
+    for name, model in cfg["models"].items():
+        if model["tasks"] > 1 and (
+            model["solver"] in MINIBATCH_SOLVERS or model["device"] == "cuda"
+        ):
+            what = (
+                f"solver {model['solver']!r}"
+                if model["solver"] in MINIBATCH_SOLVERS
+                else "device 'cuda'"
+            )
+            raise ConfigError(
+                f"models.{name}.tasks: {model['tasks']} MPI tasks need a full-batch solver "
+                f"(lbfgs, gd) on the CPU, not {what}; set tasks: 1"
+            )
     runs = _build_runs(cfg)
     _check_sources_exist(cfg, runs)
     cuda_models = sorted({m for _, m in runs if cfg["models"][m]["device"] == "cuda"})
@@ -272,6 +286,19 @@ def model_config(wildcards):
     return config["models"][wildcards.model]
 
 
+def model_tasks(wildcards):
+    """MPI ranks of a model's training job (1: an ordinary job)."""
+    return config["models"][wildcards.model]["tasks"]
+
+
+def mpi_models_pattern(mpi):
+    """A regular expression for the model wildcard: the models trained over MPI (or the others)."""
+    names = sorted(
+        name for name, model in config["models"].items() if (model["tasks"] > 1) == mpi
+    )
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
 def model_threads(wildcards):
     threads = config["models"][wildcards.model]["threads"]
     return threads if threads is not None else config["threads"]
@@ -352,10 +379,12 @@ def train_runtime(wildcards, input):
 def train_params_json(model):
     """The model's hyperparameters for ``softmax-nb train --params``, shell-quoted JSON.
 
-    Threads go through ``--threads`` (the job's threads) instead.
+    Threads go through ``--threads`` (the job's threads) and tasks through the MPI launcher instead.
     """
     params = {
-        key: value for key, value in config["models"][model].items() if key != "threads"
+        key: value
+        for key, value in config["models"][model].items()
+        if key not in ("threads", "tasks")
     }
     return shlex.quote(json.dumps(params, sort_keys=True))
 

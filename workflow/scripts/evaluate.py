@@ -79,6 +79,8 @@ result = {
     "dtype_source": "model setting" if model_info["hyperparameters"].get("dtype") else "as stored",
     "fit_time": model_info["fit_time"],
     "device_used": model_info["device_used"],
+    # MPI ranks of the training job (1: one process); the model is the same bits for any count.
+    "mpi_ranks": model_info["extra"].get("mpi", {}).get("ranks", 1),
     "n_features": data_info["n_features"],
     "class_names": snakemake.params.class_names or data_info["class_names"],
     "final_train_objective": (model_info["history"].get("loss") or [None])[-1],

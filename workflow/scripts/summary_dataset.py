@@ -12,7 +12,7 @@ logger = start_logging(snakemake)
 # The CSV keeps every column (machine names); the report's table shows the important ones.
 COLUMNS = [
     "dataset", "model", "best", "solver", "C", "l1_ratio", "learning_rate", "batch_size", "max_iter", "dtype",
-    "dtype_source", "device_used", "n_iter", "converged", "convergence_note", "fit_time", "train_objective",
+    "dtype_source", "device_used", "mpi_ranks", "n_iter", "converged", "convergence_note", "fit_time", "train_objective",
     "zero_weights", "val_loss", "val_accuracy", "test_accuracy", "test_log_loss", "test_ece", "test_macro_f1",
 ]
 
@@ -34,6 +34,7 @@ for path in snakemake.input.metrics:
         "dtype": result["dtype"],
         "dtype_source": result["dtype_source"],
         "device_used": result["device_used"],
+        "mpi_ranks": result.get("mpi_ranks", 1),
         "n_iter": result["n_iter"],
         "converged": result["converged"],
         "convergence_note": result["convergence_note"],

@@ -73,6 +73,8 @@ def display_columns(table):
                 ("fit_time", "fit time [s]")]
     if any(row["device_used"] != "cpu" for row in table):
         columns.append(("device_used", "device"))
+    if any(int(row.get("mpi_ranks") or 1) > 1 for row in table):
+        columns.append(("mpi_ranks", "MPI ranks"))
     return columns
 
 
