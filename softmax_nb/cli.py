@@ -96,13 +96,25 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parse_value(text):
-    """A command-line value as YAML reads it: 3 -> int, 0.1 -> float, true -> bool."""
+    """A command-line value as YAML reads it: 3 -> int, 0.1 -> float, true -> bool, [a, b] -> list.
+
+    Other unquoted text stays as typed (trimmed), a file name above all: YAML would fold
+    a newline into a space, read what follows ' #' as a comment, 'a: b' as a mapping.
+    """
     import yaml
 
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    first = text.strip()[:1]
+    if isinstance(value, str) and first not in ("'", '"'):
+        return text.strip()
+    if value is None and text.strip() not in ("", "~", "null", "Null", "NULL"):
+        return text.strip()
+    if isinstance(value, (list, dict)) and first not in ("[", "{"):
+        return text.strip()
+    return value
 
 
 def _key_values(items, flag):
@@ -421,6 +433,11 @@ def _cmd_train(args):
             comm = _MPI["comm"] = distributed.world()
         except RuntimeError as exc:
             raise CLIError(str(exc)) from exc
+        if comm.size == 1 and distributed.launched_with_mpi():
+            # Several processes each alone in its world would each train the whole model.
+            raise CLIError("the launcher started several tasks but MPI sees one rank in each: the launcher "
+                           "and mpi4py's MPI do not talk (with srun, pass --mpi=pmi2 or set MpiDefault; "
+                           "docs/CLUSTER.md)")
         if comm.rank > 0:
             # One log for the job: rank 0's (the others still print warnings and errors).
             logging.getLogger("softmax_nb").setLevel(logging.WARNING)
@@ -961,7 +978,9 @@ def _exit(parser, code, message):
     if several:
         sys.stderr.write(f"{PROG}: error{where}: {message}\n")
         sys.stderr.flush()
+        time.sleep(0.5)  # the launcher forwards the line before MPI_Abort ends the job
         comm.Abort(code)
+        os._exit(code)
     parser.exit(code, f"{PROG}: error: {message}\n")
 
 

@@ -75,10 +75,37 @@ _JIT = dict(cache=True, fastmath=tunables.FASTMATH, nogil=True)
 
 
 def _n_chunks(n_samples, n_classes, n_features):
-    """Number of row chunks: a function of the shape alone, never of the threads."""
+    """Number of row chunks: a function of the shape alone, never of the threads or ranks.
+
+    MAX_CHUNKS chunks of at least MIN_CHUNK_ROWS rows; beyond MAX_CHUNKS x
+    MAX_CHUNK_ROWS rows, chunks of at most MAX_CHUNK_ROWS (so that many MPI ranks can
+    share very long data). ``n_classes`` and ``n_features`` only bound memory, through
+    :func:`chunk_batch`, and leave the partition alone.
+    """
     by_rows = -(-n_samples // tunables.MIN_CHUNK_ROWS)
+    by_cap = -(-n_samples // tunables.MAX_CHUNK_ROWS)
+    return int(max(1, min(by_rows, max(tunables.MAX_CHUNKS, by_cap))))
+
+
+def chunk_batch(n_classes, n_features):
+    """Chunks whose partial sums are held at once: the largest power of two whose
+    float64 buffers fit in CHUNK_BUFFER_BYTES (at least one)."""
     by_memory = tunables.CHUNK_BUFFER_BYTES // (8 * (n_classes * n_features + n_classes + 1))
-    return int(max(1, min(tunables.MAX_CHUNKS, by_rows, by_memory)))
+    return 1 << max(0, int(by_memory).bit_length() - 1)
+
+
+def sum_chunks(first, stop, batch, parts_of):
+    """The tree sum of chunks ``first..stop-1``, computing at most ``batch`` chunks at a time.
+
+    ``first..stop-1`` must be a node of the tree (:func:`tree_nodes`) or all chunks, and
+    ``batch`` a power of two: batches are then whole subtrees, summed first, and their
+    sums are combined along the rest of the same tree. ``parts_of(a, b)`` returns the
+    partial sums of chunks ``a..b-1`` (as :func:`loss_gradient_parts`).
+    """
+    sums = [tree_sum(parts_of(a, min(a + batch, stop))) for a in range(first, stop, batch)]
+    if len(sums) == 1:
+        return sums[0]
+    return tree_sum(tuple(np.array([part[i] for part in sums]) for i in range(3)))
 
 
 @njit(**_JIT)
@@ -329,15 +356,17 @@ def chunk_bounds(n_samples, n_classes, n_features):
 
 def _loss_gradient(X, y, coef, intercept, sample_weight, label_smoothing, bounds):
     """Weighted data term of J and its gradient over the chunks ``bounds``; all float64, no penalty."""
+    n_classes, n_features = coef.shape
+
+    def parts_of(first, stop):
+        parts = (np.zeros(stop - first), np.zeros((stop - first, n_classes, n_features)),
+                 np.zeros((stop - first, n_classes)))
+        _loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, bounds[first:stop + 1],
+                             tunables.BLOCK_ROWS, *parts)
+        return parts
+
     n_chunks = len(bounds) - 1
-    n_classes = coef.shape[0]
-    loss_parts = np.zeros(n_chunks)
-    grad_parts = np.zeros((n_chunks, n_classes, X.shape[1]))
-    intercept_parts = np.zeros((n_chunks, n_classes))
-    _loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, bounds,
-                         tunables.BLOCK_ROWS, loss_parts, grad_parts, intercept_parts)
-    _tree_sum(loss_parts, grad_parts, intercept_parts)
-    return float(loss_parts[0]), grad_parts[0], intercept_parts[0]
+    return sum_chunks(0, n_chunks, chunk_batch(n_classes, n_features), parts_of)
 
 
 def tree_nodes(first, stop, n_chunks):
@@ -618,7 +647,8 @@ def loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, p
 def tree_sum(parts):
     """The sum of ``parts`` (as :func:`loss_gradient_parts` fills them) along the fixed tree."""
     loss, grad_coef, grad_intercept = (np.array(part, dtype=np.float64) for part in parts)
-    _tree_sum(loss, grad_coef, grad_intercept)
+    if len(loss) > 1:
+        _tree_sum(loss, grad_coef, grad_intercept)
     return float(loss[0]), grad_coef[0], grad_intercept[0]
 
 

@@ -2,8 +2,7 @@
 
 Changing a value here changes performance, never results, with one exception that
 is documented where it matters: the row partition (``BLOCK_ROWS``, ``MAX_CHUNKS``,
-``MIN_CHUNK_ROWS``, ``CHUNK_BUFFER_BYTES``) fixes the order of floating-point
-summation. It depends only on the data's shape, never on the thread count, which is
+``MIN_CHUNK_ROWS``, ``MAX_CHUNK_ROWS``) fixes the order of floating-point summation. It depends only on the data's shape, never on the thread count, which is
 what makes the loss and gradient bitwise identical for any number of threads.
 """
 
@@ -22,6 +21,11 @@ BLOCK_ROWS = 64
 # n_classes * n_features.
 MAX_CHUNKS = 64
 MIN_CHUNK_ROWS = 512
+# Very long data (over MAX_CHUNKS x MAX_CHUNK_ROWS rows) gets chunks of at most this many
+# rows instead: more chunks, so that more MPI ranks can share them (model.distributed).
+MAX_CHUNK_ROWS = 2**20
+# At most this many bytes of partial sums at once: chunks are summed in batches (whole
+# subtrees of the summation tree), which bounds memory without changing the bits.
 CHUNK_BUFFER_BYTES = 256 * 2**20
 
 # CUDA: threads per block of the GPU kernels (tests patch this small so that several

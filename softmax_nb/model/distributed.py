@@ -5,7 +5,7 @@ How the work is split
 The training rows of a dataset file are cut into the kernels' fixed chunks
 (:func:`softmax_nb.kernels.cpu.chunk_bounds`, a function of the data's shape alone)
 and each of N ranks takes a contiguous run of whole chunks (rank r: chunks
-``r K // N .. (r + 1) K // N - 1`` of K). A rank reads only its rows of the file, in
+``ceil(r K / N) .. ceil((r + 1) K / N) - 1`` of K). A rank reads only its rows of the file, in
 memory or in pieces within ``max_memory_mb``, and no rank holds all of X.
 
 Every rank runs the same optimiser steps (:func:`softmax_nb.model.training.train`,
@@ -97,8 +97,9 @@ class SelfComm:
 
 
 def rank_chunks(n_chunks, rank, size):
-    """Chunks ``first, stop`` of rank ``rank`` of ``size``: contiguous and whole."""
-    return rank * n_chunks // size, (rank + 1) * n_chunks // size
+    """Chunks ``first, stop`` of rank ``rank`` of ``size``: contiguous and whole (the last
+    ranks hold none when there are more ranks than chunks)."""
+    return -(-rank * n_chunks // size), -(-(rank + 1) * n_chunks // size)
 
 
 class RankRows:
@@ -167,18 +168,23 @@ class RankRows:
         weights = (np.ones(len(y)) if self.class_weight is None else self.class_weight[y])
         return X, y, weights / self.total_weight
 
-    def _pieces(self):
-        """``(X, y, normalised weights, local chunk index of each piece, piece bounds)`` in row order.
+    def _pieces(self, first=None, stop=None):
+        """Chunks ``first..stop-1`` (default: this rank's) as ``(X, y, normalised weights,
+        chunk index of each piece - first, piece bounds)``, in row order.
 
         A piece starts at its chunk's first row or a multiple of BLOCK_ROWS after it,
         so a chunk read in several pieces sums as in one (``loss_gradient_parts``).
         """
+        first = self.first if first is None else first
+        stop = self.stop if stop is None else stop
         if self._held is not None:
             X, y, weights = self._held
-            yield X, y, weights, np.arange(self.stop - self.first), self.bounds[self.first:self.stop + 1] - self.row_start
+            lo, hi = int(self.bounds[first]) - self.row_start, int(self.bounds[stop]) - self.row_start
+            yield (X[lo:hi], y[lo:hi], weights[lo:hi], np.arange(stop - first),
+                   self.bounds[first:stop + 1] - self.bounds[first])
             return
         spans = []  # (row_start, row_stop, chunk) within the budget
-        for chunk in range(self.first, self.stop):
+        for chunk in range(first, stop):
             for start in range(int(self.bounds[chunk]), int(self.bounds[chunk + 1]), self.piece_rows):
                 spans.append((start, min(start + self.piece_rows, int(self.bounds[chunk + 1])), chunk))
         group = []
@@ -186,7 +192,7 @@ class RankRows:
             if group and (span is None or span[1] - group[0][0] > self.piece_rows):
                 start, stop = group[0][0], group[-1][1]
                 X, y, weights = self._read(start, stop)
-                slots = np.array([chunk - self.first for _, _, chunk in group])
+                slots = np.array([chunk - first for _, _, chunk in group])
                 piece_bounds = np.array([s - start for s, _, _ in group] + [stop - start])
                 yield X, y, weights, slots, piece_bounds
                 group = []
@@ -198,19 +204,24 @@ class RankRows:
     def loss_gradient(self, coef, intercept, label_smoothing):
         coef = np.asarray(coef, dtype=np.float64)
         n_rows = coef.shape[0]
-        n_local = self.stop - self.first
-        parts = (np.zeros(n_local), np.zeros((n_local, n_rows, self.n_features)), np.zeros((n_local, n_rows)))
-        for X, y, weights, slots, piece_bounds in self._pieces():
-            # Each piece continues its chunk's running sums.
-            piece_parts = tuple(np.ascontiguousarray(part[slots]) for part in parts)
-            kernels.loss_gradient_parts(X, y, coef, intercept, weights, label_smoothing, piece_bounds, piece_parts)
-            for part, piece_part in zip(parts, piece_parts):
-                part[slots] = piece_part
+
+        def parts_of(first, stop):
+            parts = (np.zeros(stop - first), np.zeros((stop - first, n_rows, self.n_features)),
+                     np.zeros((stop - first, n_rows)))
+            for X, y, weights, slots, piece_bounds in self._pieces(first, stop):
+                # Each piece continues its chunk's running sums.
+                piece_parts = tuple(np.ascontiguousarray(part[slots]) for part in parts)
+                kernels.loss_gradient_parts(X, y, coef, intercept, weights, label_smoothing, piece_bounds,
+                                            piece_parts)
+                for part, piece_part in zip(parts, piece_parts):
+                    part[slots] = piece_part
+            return parts
+
+        batch = kernels.chunk_batch(n_rows, self.n_features)
         mine = {}
         for level, index in self.nodes:
-            first = (index << level) - self.first
-            stop = min((index + 1) << level, self.n_chunks) - self.first
-            mine[level, index] = kernels.tree_sum(tuple(part[first:stop] for part in parts))
+            first, stop = index << level, min((index + 1) << level, self.n_chunks)
+            mine[level, index] = kernels.sum_chunks(first, stop, batch, parts_of)
         started = time.perf_counter()
         gathered = self.comm.allgather(mine)
         self.exchange_seconds += time.perf_counter() - started
@@ -356,6 +367,8 @@ def fit_distributed(path, params=None, *, comm=None, max_memory_mb=None, split="
                       if use_eval else None)
         log.info("MPI rank %d of %d: rows %d..%d of %d (chunks %d..%d of %d)", comm.rank, comm.size,
                  rows.row_start, rows.row_stop - 1, rows.n_samples, rows.first, rows.stop - 1, rows.n_chunks)
+        log.info("%d chunks of rows over %d ranks; the exchange sends %d tree node(s) from this rank", rows.n_chunks,
+                 comm.size, len(rows.nodes))
         if comm.size > rows.n_chunks and comm.rank == 0:
             log.warning("%d ranks for %d chunks of rows: %d rank(s) hold no rows", comm.size, rows.n_chunks,
                         comm.size - rows.n_chunks)

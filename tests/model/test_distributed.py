@@ -248,3 +248,85 @@ def _children_running(pid, word):
             if word.encode() in cmdline and b"softmax_nb.cli" in cmdline:
                 found.append(child)
     return sorted(found)
+
+
+def test_batches_of_chunks_bound_memory_without_changing_the_bits(monkeypatch):
+    from softmax_nb.kernels import tunables
+
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((20000, 30))
+    y = rng.integers(0, 6, 20000)
+    coef, intercept = rng.standard_normal((6, 30)), rng.standard_normal(6)
+    whole = cpu.loss_gradient(X, y, coef, intercept, l2_reg_strength=0.1)
+    assert cpu.chunk_batch(6, 30) >= 64
+    for buffer_bytes in (8 * (6 * 30 + 7) * 5, 1):  # batches of 4 chunks, then of 1
+        monkeypatch.setattr(tunables, "CHUNK_BUFFER_BYTES", buffer_bytes)
+        got = cpu.loss_gradient(X, y, coef, intercept, l2_reg_strength=0.1)
+        assert got[0] == whole[0]
+        np.testing.assert_array_equal(got[1], whole[1])
+        np.testing.assert_array_equal(got[2], whole[2])
+
+
+def test_very_long_data_gets_more_chunks_for_more_ranks():
+    assert len(cpu.chunk_bounds(60000, 10, 784)) - 1 == 64
+    assert len(cpu.chunk_bounds(10**9, 1000, 1024)) - 1 == -(-10**9 // 2**20)  # 954: up to 954 ranks
+
+
+@needs_mpi
+def test_an_error_on_one_rank_ends_every_rank_with_its_message(datasets, tmp_path):
+    # Rank 1 reads a copy whose last X chunk has a flipped byte (the file's checksum covers
+    # the header, fletcher32 the rows): it fails alone, and must not leave rank 0 waiting.
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(datasets["f64"], tmp_path / folder / "d.h5")
+    with h5py.File(tmp_path / "b" / "d.h5", "r") as handle:
+        X = handle["train/X"]
+        offset = X.id.get_chunk_info(X.id.get_num_chunks() - 1).byte_offset
+    with open(tmp_path / "b" / "d.h5", "r+b") as handle:
+        handle.seek(offset + 100)
+        byte = handle.read(1)
+        handle.seek(offset + 100)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    command = [MPIEXEC, "-n", "1", "-wdir", str(tmp_path / "a")] + CLI + ["train", "d.h5", "-o", "m.h5", "--mpi"] \
+        + [":", "-n", "1", "-wdir", str(tmp_path / "b")] + CLI + ["train", "d.h5", "-o", "m.h5", "--mpi"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "softmax-nb: error (MPI rank 1 of 2): dataset file 'd.h5': cannot read /train rows" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "a" / "m.h5").exists()
+
+
+@needs_mpi
+def test_sigterm_checkpoints_on_every_rank_alike_and_resumes_bitwise(tmp_path):
+    data = tmp_path / "big.h5"
+    subprocess.run(CLI + ["-q", "prepare", "--source", "synthetic", "--arg", "n_samples=60000", "--arg",
+                          "n_features=100", "--arg", "n_classes=8", "--dtype", "float32", "-o", str(data)],
+                   check=True)
+    args = ["--C", "1e6", "--max-iter", "40", "--tol", "1e-300", "--checkpoint-every", "2"]
+    reference = tmp_path / "reference.h5"
+    subprocess.run(CLI + ["-q", "train", str(data), "-o", str(reference), "--no-checkpoint", *args], check=True)
+    out, checkpoint = tmp_path / "m.h5", tmp_path / "m.ckpt"
+    command = [MPIEXEC, "-n", "2"] + CLI + ["train", str(data), "-o", str(out), "--checkpoint", str(checkpoint),
+                                            "--threads", "1", *args]
+    job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        # Training runs (its SIGTERM handler is in place) once the first checkpoint is written.
+        while not checkpoint.exists() and time.monotonic() < deadline and job.poll() is None:
+            time.sleep(0.05)
+        ranks = _children_running(job.pid, "train")
+        assert len(ranks) == 2, ranks
+        os.kill(ranks[1], signal.SIGTERM)  # one rank's signal stops all ranks at the same iteration
+        code = job.wait(timeout=120)
+        stderr = job.stderr.read()
+    finally:
+        if job.poll() is None:
+            job.kill()
+            job.wait()
+    assert code == 143, stderr[-2000:]
+    assert "stopped by SIGTERM" in stderr
+    assert checkpoint.exists() and not out.exists()
+    done = subprocess.run(CLI + ["train", str(data), "-o", str(out), "--checkpoint", str(checkpoint), "--resume",
+                                 "--mpi", *args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    _same(_model(out), _model(reference))

@@ -136,6 +136,12 @@ def check_jobs(log: Path, cluster_dir: Path, min_models: int, workdir: Path) -> 
             problems.append(f"{what}: squeue says {state} for SLURM job {slurm_id}")
         if cpus != job["threads"]:
             problems.append(f"{what}: SLURM gave {cpus} CPUs for a job of {job['threads']} threads")
+        if job["rule"] == "train_mpi":
+            # tasks x threads CPUs: the ranks are MPI's, one numba thread each (the test config).
+            train_log = workdir / "logs" / "train" / job["wildcards"]["dataset"] / f"{job['wildcards']['model']}.log"
+            text = train_log.read_text() if train_log.exists() else ""
+            if f"training over {job['threads']} MPI rank(s)" not in text or "1 thread(s)" not in text:
+                problems.append(f"{what}: {train_log} does not show {job['threads']} MPI ranks of 1 thread")
         if job["rule"] == "train":
             # The job's threads must also be numba's thread count (softmax-nb logs it).
             train_log = workdir / "logs" / "train" / job["wildcards"]["dataset"] / f"{job['wildcards']['model']}.log"
@@ -151,7 +157,7 @@ def check_jobs(log: Path, cluster_dir: Path, min_models: int, workdir: Path) -> 
             problems.append(f"{what}: SLURM log {log_path} does not show rule {job['rule']} running")
     if problems:
         fail("SLURM jobs not as expected:\n  " + "\n  ".join(problems))
-    train = [job for job in remote.values() if job["rule"] == "train"]
+    train = [job for job in remote.values() if job["rule"] in ("train", "train_mpi")]
     models = {job["wildcards"].get("model") for job in train}
     slurm_ids = {job["attempts"][-1][0] for job in train}
     multi = sorted(job["wildcards"]["model"] for job in train if job["threads"] > 1)

@@ -136,7 +136,7 @@ SlurmdPort=${slurmd_port}
 AuthType=auth/munge
 AuthInfo=socket=${dir}/munge/munge.socket.2
 CryptoType=crypto/munge
-MpiDefault=none
+MpiDefault=pmi2
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres

@@ -129,7 +129,7 @@ if ! (cd "$WORK/slurm" && snakemake "${SLURM_FLAGS[@]}") >"$WORK/slurm.log" 2>&1
 fi
 T_SLURM=$(since "$T")
 log "SLURM run done in ${T_SLURM} s"
-"$PYTHON" "$HERE/check_slurm_run.py" jobs "$WORK/slurm.log" "$CLUSTER" --workdir "$WORK/slurm" --min-models 12
+"$PYTHON" "$HERE/check_slurm_run.py" jobs "$WORK/slurm.log" "$CLUSTER" --workdir "$WORK/slurm" --min-models 13
 [[ -s $WORK/slurm/results/summary.csv ]] || die "the SLURM run wrote no results/summary.csv"
 "$PYTHON" "$HERE/check_slurm_run.py" cache "$NUMBA_CACHE_DIR" "$WORK/slurm/results/kernels/compile.json"
 
@@ -144,6 +144,16 @@ if ! (cd "$WORK/local" && snakemake --workflow-profile profiles/default --cores 
 fi
 T_LOCAL=$(since "$T")
 "$PYTHON" "$HERE/check_slurm_run.py" compare "$WORK/slurm" "$WORK/local"
+# The model trained over two MPI ranks under srun is its one-process twin, bitwise.
+"$PYTHON" - "$WORK/slurm/results/models/long" <<'EOF' || die "the MPI model differs from its one-process twin"
+import sys, h5py, numpy as np
+folder = sys.argv[1]
+with h5py.File(f"{folder}/lbfgs_mpi.h5") as two, h5py.File(f"{folder}/lbfgs_C1_float64.h5") as one:
+    for name in ("coef", "intercept"):
+        assert np.array_equal(two[name][()], one[name][()]), name
+    assert '"ranks": 2' in two.attrs["extra"]
+print("[slurm-test] lbfgs_mpi (2 MPI ranks under srun) equals lbfgs_C1_float64 bitwise", file=sys.stderr)
+EOF
 
 # --- 4. a failing job fails the run ------------------------------------------------------------
 T=$(date +%s)
