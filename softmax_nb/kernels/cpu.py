@@ -53,9 +53,12 @@ Numerics and determinism
   run in float64. In float32 the gradient of one block of ``tunables.BLOCK_ROWS`` rows
   is summed in float32, then added to a float64 accumulator.
 - Rows are split into a fixed number of contiguous chunks that depends only on the
-  data's shape (``_n_chunks``). Each chunk owns its partial sums; they are added in
-  chunk order after the parallel loop. No thread ever adds into a shared array, so
-  results are bitwise identical for any thread count.
+  data's shape (``chunk_bounds``). Each chunk owns its partial sums (no thread ever
+  adds into a shared array); they are added along one fixed pairwise tree over the
+  chunk index (``_tree_sum``). So results are bitwise identical for any thread
+  count, and for any split of the chunks over pieces or MPI ranks that sums whole
+  tree nodes and combines them along the same tree (``tree_nodes``,
+  ``tree_combine``; ``softmax_nb.model.distributed``).
 
 Output dtypes
 -------------
@@ -66,6 +69,7 @@ return (n_samples, c) arrays of X's dtype (computed in float64, then rounded onc
 """
 
 import numpy as np
+import scipy.sparse as sp
 from numba import njit, prange
 
 from . import checks, tunables
@@ -288,32 +292,9 @@ def _loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, 
             if binary:
                 loss_t += _binary_rows(logits, y, sample_weight, row0, n_rows, on_target,
                                        off_target, dloss_dlogits, intercept_t)
-            for r in range(0 if binary else n_rows):
-                a = logits[r]
-                a_max = a[0]
-                for k in range(1, n_classes):
-                    a_max = max(a_max, a[k])
-                # exp(a_k - a_max) <= 1: no overflow whatever the logits
-                exp_sum = 0.0
-                gap_sum = 0.0
-                for k in range(n_classes):
-                    e = np.exp(a[k] - a_max)
-                    prob[k] = e
-                    exp_sum += e
-                    gap_sum += a_max - a[k]
-                s = sample_weight[row0 + r]
-                label = y[row0 + r]
-                # loss_j = log(sum_i exp(a_i - a_max)) + sum_k t_k (a_max - a_k)
-                loss_t += s * (
-                    np.log(exp_sum) + on_target * (a_max - a[label]) + off_target * gap_sum
-                )
-                inv_sum = 1.0 / exp_sum
-                for k in range(n_classes):
-                    # gradient_k = s (p_k - t_k), formed in float64 before any rounding
-                    target = off_target + on_target if k == label else off_target
-                    g = s * (prob[k] * inv_sum - target)
-                    dloss_dlogits[r, k] = g
-                    intercept_t[k] += g
+            else:
+                loss_t += _softmax_rows_loss(logits, y, sample_weight, row0, n_rows, on_target,
+                                             off_target, dloss_dlogits, intercept_t, prob)
             _block_gradient(X, row0, n_rows, dloss_dlogits, grad_block)
             for k in range(n_classes):
                 for j in range(n_features):
@@ -410,6 +391,39 @@ def tree_combine(nodes, n_chunks):
         return left[0] + right[0], left[1] + right[1], left[2] + right[2]
 
     return value(top, 0)
+
+
+@njit(**_JIT)
+def _softmax_rows_loss(logits, y, sample_weight, row0, n_rows, on_target, off_target, dloss_dlogits,
+                       intercept_t, prob):
+    """Loss sum of a block of rows of logits; sets dloss/da_k = s (p_k - t_k), adds it to intercept_t."""
+    n_classes = logits.shape[1]
+    loss = 0.0
+    for r in range(n_rows):
+        a = logits[r]
+        a_max = a[0]
+        for k in range(1, n_classes):
+            a_max = max(a_max, a[k])
+        # exp(a_k - a_max) <= 1: no overflow whatever the logits
+        exp_sum = 0.0
+        gap_sum = 0.0
+        for k in range(n_classes):
+            e = np.exp(a[k] - a_max)
+            prob[k] = e
+            exp_sum += e
+            gap_sum += a_max - a[k]
+        s = sample_weight[row0 + r]
+        label = y[row0 + r]
+        # loss_j = log(sum_i exp(a_i - a_max)) + sum_k t_k (a_max - a_k)
+        loss += s * (np.log(exp_sum) + on_target * (a_max - a[label]) + off_target * gap_sum)
+        inv_sum = 1.0 / exp_sum
+        for k in range(n_classes):
+            # gradient_k = s (p_k - t_k), formed in float64 before any rounding
+            target = off_target + on_target if k == label else off_target
+            g = s * (prob[k] * inv_sum - target)
+            dloss_dlogits[r, k] = g
+            intercept_t[k] += g
+    return loss
 
 
 @njit(**_JIT)
@@ -571,6 +585,10 @@ def loss_gradient(
     grad_coef : ndarray of coef's shape, float64
     grad_intercept : ndarray of intercept's shape, float64, or None
     """
+    if sp.issparse(X):
+        from . import sparse
+
+        return sparse.loss_gradient(X, y, coef, intercept, sample_weight, l2_reg_strength, label_smoothing)
     X = checks.check_X(X, allow_empty=False)
     n_samples, n_features = X.shape
     coef_x, intercept_64 = _cast_params(coef, intercept, n_features, X.dtype)
@@ -647,8 +665,9 @@ def loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, p
 def tree_sum(parts):
     """The sum of ``parts`` (as :func:`loss_gradient_parts` fills them) along the fixed tree."""
     loss, grad_coef, grad_intercept = (np.array(part, dtype=np.float64) for part in parts)
-    if len(loss) > 1:
-        _tree_sum(loss, grad_coef, grad_intercept)
+    # Called for one chunk too (a no-op): every fit compiles it, so a warm-up run
+    # (the workflow's compile job) leaves nothing for later jobs to compile.
+    _tree_sum(loss, grad_coef, grad_intercept)
     return float(loss[0]), grad_coef[0], grad_intercept[0]
 
 
@@ -662,6 +681,10 @@ def _prediction_inputs(X, coef, intercept):
 def decision_function(X, coef, intercept=None):
     """Logits ``X @ coef.T + intercept``, shape (n_samples, coef rows), X's dtype
     (one column of log-odds z for a binary model)."""
+    if sp.issparse(X):
+        from . import sparse
+
+        return sparse.decision_function(X, coef, intercept)
     X, coef_x, intercept_64 = _prediction_inputs(X, coef, intercept)
     out = np.empty((X.shape[0], coef_x.shape[0]), dtype=X.dtype)
     _decision_function(X, coef_x, intercept_64, out)
@@ -671,6 +694,10 @@ def decision_function(X, coef, intercept=None):
 def predict_proba(X, coef, intercept=None):
     """Class probabilities (stable softmax of the logits; [sigmoid(-z), sigmoid(z)] for a
     binary model), (n_samples, n_classes), X's dtype."""
+    if sp.issparse(X):
+        from . import sparse
+
+        return sparse.predict_proba(X, coef, intercept)
     X, coef_x, intercept_64 = _prediction_inputs(X, coef, intercept)
     out = np.empty((X.shape[0], checks.n_classes_of(coef_x)), dtype=X.dtype)
     _predict_proba(X, coef_x, intercept_64, False, out)
@@ -679,6 +706,10 @@ def predict_proba(X, coef, intercept=None):
 
 def predict_log_proba(X, coef, intercept=None):
     """Log-probabilities ``a_k - logsumexp(a)``, (n_samples, n_classes), X's dtype."""
+    if sp.issparse(X):
+        from . import sparse
+
+        return sparse.predict_log_proba(X, coef, intercept)
     X, coef_x, intercept_64 = _prediction_inputs(X, coef, intercept)
     out = np.empty((X.shape[0], checks.n_classes_of(coef_x)), dtype=X.dtype)
     _predict_proba(X, coef_x, intercept_64, True, out)
@@ -687,6 +718,10 @@ def predict_log_proba(X, coef, intercept=None):
 
 def predict(X, coef, intercept=None):
     """Index of the most probable class per row, (n_samples,) int64."""
+    if sp.issparse(X):
+        from . import sparse
+
+        return sparse.predict(X, coef, intercept)
     X, coef_x, intercept_64 = _prediction_inputs(X, coef, intercept)
     out = np.empty(X.shape[0], dtype=np.int64)
     _predict(X, coef_x, intercept_64, out)

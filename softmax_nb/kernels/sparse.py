@@ -1,0 +1,226 @@
+r"""CPU kernels for sparse X (CSR): the same loss, gradient and predictions as ``cpu``.
+
+The math is the one of :mod:`softmax_nb.kernels.cpu` (its module docstring): the same
+per-row loss and d loss / d a_k = s (p_k - t_k), the same binary log-odds row, the
+same stable softmax. Only the products with X change:
+
+- logits, a row at a time: a_k(x_i) = b_k + sum_{p in row i} X.data[p] coef[k, X.indices[p]],
+  over a transposed (n_features, n_rows) copy of coef so that each nonzero reads one
+  contiguous row of it; accumulated in float64.
+- the gradient, a column at a time over a CSC copy of X (made once per fit):
+  dJ/dw_k[j] = sum_{i in column j} X[i, j] D[i, k], with D[i, k] = s_i (p_k - t_k) kept
+  in float64 for all rows of the pass. Each column is one thread's, summed in row
+  order.
+
+Determinism: the row pass runs on the fixed chunks of ``cpu.chunk_bounds`` (loss and
+intercept sums per chunk, added along the fixed tree); the column pass sums each
+column in row order on one thread. No thread adds into shared memory, so results are
+bitwise identical for any thread count. SciPy's products (``X @ coef.T``,
+``X.T @ D``) would give the same values to rounding but run single-threaded.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from numba import njit, prange
+
+from . import checks, tunables
+from .cpu import _JIT, _binary_rows, _cast_params, _sigmoid_pair, _softmax_rows, _softmax_rows_loss
+from .cpu import chunk_bounds, tree_sum
+from .penalty import L2Penalty
+
+
+@njit(**_JIT)
+def _csr_block_logits(data, indices, indptr, row0, n_rows, coef_t, intercept, logits):
+    """logits[r, k] = intercept[k] + sum_p data[p] coef_t[indices[p], k] over row row0 + r."""
+    n_classes = coef_t.shape[1]
+    for r in range(n_rows):
+        for k in range(n_classes):
+            logits[r, k] = 0.0
+        for p in range(indptr[row0 + r], indptr[row0 + r + 1]):
+            v = np.float64(data[p])
+            w = coef_t[indices[p]]
+            for k in range(n_classes):
+                logits[r, k] += v * w[k]
+        for k in range(n_classes):
+            logits[r, k] += intercept[k]
+
+
+@njit(parallel=True, **_JIT)
+def _row_pass(data, indices, indptr, y, coef_t, intercept, sample_weight, label_smoothing, bounds,
+              block_rows, dloss_dlogits, loss_parts, intercept_parts):
+    """Per chunk of rows: the loss and intercept-gradient sums; D for every row."""
+    n_classes = coef_t.shape[1]
+    binary = n_classes == 1
+    off_target = label_smoothing / (2 if binary else n_classes)
+    on_target = 1.0 - label_smoothing
+    for t in prange(len(bounds) - 1):
+        logits = np.empty((block_rows, n_classes))
+        prob = np.empty(n_classes)
+        loss_t = 0.0
+        for row0 in range(bounds[t], bounds[t + 1], block_rows):
+            n_rows = min(bounds[t + 1], row0 + block_rows) - row0
+            _csr_block_logits(data, indices, indptr, row0, n_rows, coef_t, intercept, logits)
+            d = dloss_dlogits[row0:row0 + n_rows]
+            if binary:
+                loss_t += _binary_rows(logits, y, sample_weight, row0, n_rows, on_target, off_target, d,
+                                       intercept_parts[t])
+            else:
+                loss_t += _softmax_rows_loss(logits, y, sample_weight, row0, n_rows, on_target, off_target, d,
+                                             intercept_parts[t], prob)
+        loss_parts[t] = loss_t
+
+
+@njit(parallel=True, **_JIT)
+def _column_pass(data, indices, indptr, dloss_dlogits, grad_coef):
+    """grad_coef[k, j] = sum over column j of X (CSC: indices are rows) of X[i, j] D[i, k]."""
+    n_classes, n_features = grad_coef.shape
+    for j in prange(n_features):
+        acc = np.zeros(n_classes)
+        for p in range(indptr[j], indptr[j + 1]):
+            v = np.float64(data[p])
+            d = dloss_dlogits[indices[p]]
+            for k in range(n_classes):
+                acc[k] += v * d[k]
+        for k in range(n_classes):
+            grad_coef[k, j] = acc[k]
+
+
+@njit(parallel=True, **_JIT)
+def _logits(data, indices, indptr, coef_t, intercept, out):
+    n_samples = len(indptr) - 1
+    n_blocks = (n_samples + tunables.BLOCK_ROWS - 1) // tunables.BLOCK_ROWS
+    for b in prange(n_blocks):
+        row0 = b * tunables.BLOCK_ROWS
+        n_rows = min(n_samples, row0 + tunables.BLOCK_ROWS) - row0
+        _csr_block_logits(data, indices, indptr, row0, n_rows, coef_t, intercept, out[row0:row0 + n_rows])
+
+
+@njit(parallel=True, **_JIT)
+def _probabilities(logits, log, out):
+    """Softmax (or log-softmax) of each row; [sigmoid(-z), sigmoid(z)] for one column."""
+    n_samples, n_classes = logits.shape
+    n_blocks = (n_samples + tunables.BLOCK_ROWS - 1) // tunables.BLOCK_ROWS
+    for b in prange(n_blocks):
+        row0 = b * tunables.BLOCK_ROWS
+        n_rows = min(n_samples, row0 + tunables.BLOCK_ROWS) - row0
+        if n_classes == 1:
+            for r in range(row0, row0 + n_rows):
+                _sigmoid_pair(logits[r, 0], log, out, r)
+        else:
+            _softmax_rows(logits[row0:row0 + n_rows], n_rows, log, out, row0)
+
+
+def check_csr(X, *, allow_empty=True):
+    """X as a canonical CSR matrix (sorted indices, no duplicates) of float32/float64 values.
+
+    Other scipy.sparse formats are converted once; duplicates are summed and indices
+    sorted (on a copy: the caller's matrix is left as it is). NaN or inf values, and
+    indices outside the columns, are refused.
+    """
+    if not sp.issparse(X):
+        raise TypeError(f"X must be a scipy.sparse matrix or array, got {type(X).__name__}")
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.dtype not in (np.float32, np.float64):
+        raise TypeError(f"X must hold float32 or float64 values, got {X.dtype}")
+    if X.format != "csr":
+        X = X.tocsr()
+    if X.indices.size and (X.indices.min() < 0 or X.indices.max() >= X.shape[1]):
+        raise ValueError(f"X has column indices outside 0..{X.shape[1] - 1}")
+    if len(X.indptr) != X.shape[0] + 1 or (X.indptr.size and (X.indptr[0] != 0 or np.any(np.diff(X.indptr) < 0))):
+        raise ValueError("X has a malformed indptr (row pointers)")
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()  # also sorts the indices
+    if not np.isfinite(X.data).all():
+        raise ValueError("X contains NaN or infinity")
+    if not allow_empty and X.shape[0] == 0:
+        raise ValueError("X has no rows")
+    return X
+
+
+def to_csc(X):
+    """The CSC copy of a checked CSR X that the gradient's column pass reads (rows sorted)."""
+    csc = X.tocsc()
+    csc.sort_indices()
+    return csc
+
+
+def _transposed(coef_x):
+    return np.ascontiguousarray(coef_x.T, dtype=np.float64)
+
+
+def loss_gradient_sums_data(X, y, coef, intercept, sample_weight, label_smoothing, X_csc=None):
+    """``(loss, grad_coef, grad_intercept)`` of the weighted data term (weights as given, no 1/S)."""
+    n_samples, n_features = X.shape
+    coef_x, intercept_64 = _cast_params(coef, intercept, n_features, np.float64)
+    n_rows = coef_x.shape[0]
+    bounds = chunk_bounds(max(n_samples, 1), n_rows, n_features)
+    if n_samples == 0:
+        return 0.0, np.zeros((n_rows, n_features)), np.zeros(n_rows)
+    dloss_dlogits = np.empty((n_samples, n_rows))
+    loss_parts, intercept_parts = np.zeros(len(bounds) - 1), np.zeros((len(bounds) - 1, n_rows))
+    _row_pass(X.data, X.indices, X.indptr, y, _transposed(coef_x), intercept_64, sample_weight,
+              float(label_smoothing), bounds, tunables.BLOCK_ROWS, dloss_dlogits, loss_parts, intercept_parts)
+    csc = to_csc(X) if X_csc is None else X_csc
+    grad_coef = np.empty((n_rows, n_features))
+    _column_pass(csc.data, csc.indices, csc.indptr, dloss_dlogits, grad_coef)
+    loss, _, grad_intercept = tree_sum((loss_parts, np.zeros((len(loss_parts), 1, 1)), intercept_parts))
+    return loss, grad_coef, grad_intercept
+
+
+def loss_gradient(X, y, coef, intercept=None, sample_weight=None, l2_reg_strength=0.0, label_smoothing=0.0,
+                  X_csc=None):
+    """:func:`softmax_nb.kernels.cpu.loss_gradient` for a CSR X (same arguments and results).
+
+    ``X_csc``: the CSC copy of X from :func:`to_csc`, when the caller keeps one across
+    calls (a fit); made here otherwise.
+    """
+    X = check_csr(X, allow_empty=False)
+    n_samples = X.shape[0]
+    y = checks.check_labels(y, n_samples, checks.n_classes_of(np.asarray(coef)))
+    weights = checks.normalized_sample_weight(sample_weight, n_samples)
+    label_smoothing = checks.check_label_smoothing(label_smoothing)
+    loss, grad_coef, grad_intercept = loss_gradient_sums_data(X, y, coef, intercept, weights, label_smoothing,
+                                                              X_csc)
+    loss = L2Penalty(l2_reg_strength).add_to(loss, grad_coef, coef)
+    return loss, grad_coef, (grad_intercept if intercept is not None else None)
+
+
+def _logits64(X, coef, intercept):
+    X = check_csr(X)
+    coef_x, intercept_64 = _cast_params(coef, intercept, X.shape[1], np.float64)
+    out = np.empty((X.shape[0], coef_x.shape[0]))
+    if X.shape[0]:
+        _logits(X.data, X.indices, X.indptr, _transposed(coef_x), intercept_64, out)
+    return X, out
+
+
+def decision_function(X, coef, intercept=None):
+    """(n_samples, n_rows) logits, in X's dtype (computed in float64)."""
+    X, logits = _logits64(X, coef, intercept)
+    return logits.astype(X.dtype, copy=False)
+
+
+def _proba(X, coef, intercept, log):
+    X, logits = _logits64(X, coef, intercept)
+    out = np.empty((logits.shape[0], max(2, logits.shape[1])))
+    if logits.shape[0]:
+        _probabilities(logits, log, out)
+    return out.astype(X.dtype, copy=False)
+
+
+def predict_proba(X, coef, intercept=None):
+    return _proba(X, coef, intercept, False)
+
+
+def predict_log_proba(X, coef, intercept=None):
+    return _proba(X, coef, intercept, True)
+
+
+def predict(X, coef, intercept=None):
+    """int64 class indices: the first maximum of the logits (z > 0 for one log-odds row)."""
+    _, logits = _logits64(X, coef, intercept)
+    if logits.shape[1] == 1:
+        return (logits[:, 0] > 0).astype(np.int64)
+    return np.argmax(logits, axis=1).astype(np.int64)

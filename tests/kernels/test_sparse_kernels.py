@@ -1,0 +1,131 @@
+"""The CSR kernels (softmax_nb.kernels.sparse) against the plain NumPy reference on the
+densified matrix: every kernel, both dtypes, both index types, with and without weights,
+label smoothing, binary and multiclass; bitwise equal for any thread count; bad input
+refused with a message."""
+
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import naive
+from softmax_nb.kernels import cpu, sparse
+
+
+def make_csr(n_samples, n_features, density, dtype, index_dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    X = sp.random(n_samples, n_features, density=density, format="csr", dtype=np.float64, random_state=rng)
+    X.data = (rng.standard_normal(X.nnz) * 2).astype(dtype)
+    X = sp.csr_matrix((X.data.astype(dtype), X.indices.astype(index_dtype), X.indptr.astype(index_dtype)),
+                      shape=X.shape)
+    return X
+
+
+CASES = [(n_rows, dtype, index_dtype, weighted, smoothing)
+         for n_rows in (1, 5) for dtype in (np.float32, np.float64) for index_dtype in (np.int32, np.int64)
+         for weighted in (False, True) for smoothing in (0.0, 0.1)]
+
+
+@pytest.mark.parametrize("n_rows,dtype,index_dtype,weighted,smoothing", CASES)
+def test_loss_gradient_equals_the_dense_reference(n_rows, dtype, index_dtype, weighted, smoothing):
+    X = make_csr(3000, 40, 0.1, dtype, index_dtype)
+    rng = np.random.default_rng(1)
+    n_classes = 2 if n_rows == 1 else n_rows
+    y = rng.integers(0, n_classes, X.shape[0])
+    coef, intercept = rng.standard_normal((n_rows, 40)) * 0.3, rng.standard_normal(n_rows)
+    weights = rng.uniform(0.1, 3.0, X.shape[0]) if weighted else None
+    got = cpu.loss_gradient(X, y, coef, intercept, weights, 0.05, smoothing)
+    want = naive.loss_gradient(X.toarray(), y, coef, intercept, weights, 0.05, smoothing)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("n_rows", [1, 4])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_predictions_equal_the_dense_reference(n_rows, dtype):
+    X = make_csr(500, 30, 0.2, dtype, np.int32)
+    rng = np.random.default_rng(2)
+    coef, intercept = rng.standard_normal((n_rows, 30)), rng.standard_normal(n_rows)
+    dense = X.toarray()
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    proba = cpu.predict_proba(X, coef, intercept)
+    assert proba.dtype == dtype and proba.shape == (500, max(2, n_rows))
+    np.testing.assert_allclose(proba, naive.predict_proba(dense, coef, intercept), atol=tol)
+    np.testing.assert_allclose(cpu.predict_log_proba(X, coef, intercept),
+                               naive.predict_log_proba(dense, coef, intercept), rtol=tol, atol=tol)
+    np.testing.assert_allclose(cpu.decision_function(X, coef, intercept), naive.logits(dense, coef, intercept),
+                               rtol=tol, atol=tol)
+    np.testing.assert_array_equal(cpu.predict(X, coef, intercept), naive.predict(dense, coef, intercept))
+
+
+def test_huge_logits_do_not_overflow():
+    X = sp.csr_matrix(np.array([[1e4, 0.0], [0.0, -1e4]]))
+    coef = np.array([[10.0, 0.0], [0.0, 10.0], [-5.0, 5.0]])
+    loss, grad_coef, _ = cpu.loss_gradient(X, np.array([1, 0]), coef, np.zeros(3))
+    assert np.isfinite(loss) and np.all(np.isfinite(grad_coef))
+    assert np.all(np.isfinite(cpu.predict_log_proba(X, coef)))
+
+
+def test_bitwise_identical_for_any_thread_count():
+    X = make_csr(40000, 200, 0.02, np.float32, np.int32, seed=3)
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 7, X.shape[0])
+    coef, intercept = rng.standard_normal((7, 200)), rng.standard_normal(7)
+    results = []
+    for threads in range(1, numba.config.NUMBA_NUM_THREADS + 1):
+        numba.set_num_threads(threads)
+        try:
+            results.append(cpu.loss_gradient(X, y, coef, intercept, None, 0.01, 0.05))
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    for other in results[1:]:
+        assert other[0] == results[0][0]
+        np.testing.assert_array_equal(other[1], results[0][1])
+        np.testing.assert_array_equal(other[2], results[0][2])
+
+
+def test_unsorted_and_duplicate_indices_are_canonicalised_on_a_copy():
+    data = np.array([1.0, 2.0, 3.0, 4.0])
+    indices = np.array([2, 0, 2, 1])  # row 0: columns 2, 0, 2 (a duplicate, unsorted)
+    indptr = np.array([0, 3, 4])
+    X = sp.csr_matrix((data, indices, indptr), shape=(2, 3))
+    before = X.indices.copy()
+    coef = np.arange(9.0).reshape(3, 3) / 10
+    np.testing.assert_allclose(cpu.decision_function(X, coef), naive.logits(X.toarray(), coef))
+    np.testing.assert_array_equal(X.indices, before)
+
+
+@pytest.mark.parametrize("fmt", ["csc", "coo"])
+def test_other_formats_are_converted(fmt):
+    X = make_csr(200, 10, 0.3, np.float64, np.int32)
+    rng = np.random.default_rng(4)
+    coef = rng.standard_normal((3, 10))
+    np.testing.assert_array_equal(cpu.predict_proba(X.asformat(fmt), coef), cpu.predict_proba(X, coef))
+
+
+def test_bad_input_is_refused_with_a_message():
+    X = make_csr(20, 5, 0.5, np.float64, np.int32)
+    coef = np.zeros((3, 5))
+    bad = X.copy()
+    bad.data[0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        cpu.predict(bad, coef)
+    outside = sp.csr_matrix((np.ones(1), np.array([7]), np.array([0, 1] + [1] * 19)), shape=(20, 5))
+    with pytest.raises(ValueError, match="column indices outside 0..4"):
+        cpu.predict(outside, coef)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        cpu.predict(X.astype(np.int64), coef)
+    with pytest.raises(ValueError, match=r"coef must have shape \(n_classes, 5\)"):
+        cpu.predict(X, np.zeros((3, 6)))
+
+
+def test_the_csc_copy_kept_by_a_fit_gives_the_same_bits():
+    X = make_csr(3000, 50, 0.05, np.float64, np.int64, seed=5)
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 4, 3000)
+    coef = rng.standard_normal((4, 50))
+    a = sparse.loss_gradient(X, y, coef, np.zeros(4))
+    b = sparse.loss_gradient(X, y, coef, np.zeros(4), X_csc=sparse.to_csc(X))
+    assert a[0] == b[0]
+    np.testing.assert_array_equal(a[1], b[1])
