@@ -582,7 +582,7 @@ def _cmd_train(args):
 
 def _split_and_model(args):
     """Check ``--output``, read the non-empty split ``args.split`` and the model for it."""
-    if args.output:
+    if args.output and args.output != "-":  # '-': standard output
         _check_output(args.output, inputs=[args.model, args.data])
     X, y, info = sio.read_dataset(args.data, args.split)
     if len(y) == 0:

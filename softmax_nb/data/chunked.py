@@ -26,9 +26,9 @@ import numpy as np
 from ..files.dataset import SPLITS, DatasetWriter, dataset_info
 from ..settings.config import dataset_default as _d
 from .checks import DataError, check_X_y, encode_labels, resolve_class_names
-from .sources import (FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, _as_list, _CsvLayout, _existing, _is_number,
-                      _open_text, _parse_labels, check_arguments, check_scale, fashion_mnist_files, idx_header,
-                      open_hdf5_arrays, open_npy, read_hdf5_labels, read_idx)
+from .sources import (FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, _as_list, _CsvLayout, _decoding_errors_named,
+                      _existing, _is_number, _open_text, _parse_labels, check_arguments, check_scale,
+                      fashion_mnist_files, idx_header, open_hdf5_arrays, open_npy, read_hdf5_labels, read_idx)
 from .split import apply_standardization, safe_scale, stratified_split
 
 __all__ = ["CHUNKED_SOURCES", "BLOCK_BYTES", "prepare_chunked", "block_reader"]
@@ -69,7 +69,8 @@ class _CsvBlocks(_BlockSource):
         self.meta = self.layout.meta()
 
     def _rows(self):
-        with _open_text(self.path) as handle:
+        # A byte that is not UTF-8 is named with its line and character, as load_csv names it.
+        with _decoding_errors_named(self.path), _open_text(self.path) as handle:
             reader = csv.reader(handle, delimiter=self.delimiter)
             for row in reader:
                 if row and not (len(row) == 1 and not row[0].strip()):

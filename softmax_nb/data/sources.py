@@ -15,7 +15,9 @@ that is known.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import errno
 import gzip
 import inspect
 import os
@@ -335,7 +337,11 @@ class _decoding_errors_named:
                     line.decode("utf-8")
                 except UnicodeDecodeError as bad:
                     byte = line[bad.start]
-                    column = len(line[:bad.start].decode("utf-8")) + 1  # the text before it is UTF-8
+                    # The text before it is UTF-8; a byte-order mark is no character of the file's text.
+                    before = line[:bad.start]
+                    if number == 1 and before.startswith(codecs.BOM_UTF8):
+                        before = before[len(codecs.BOM_UTF8):]
+                    column = len(before.decode("utf-8")) + 1
                     raise DataError(
                         f"CSV file {str(self.path)!r}: line {number}, character {column}: byte "
                         f"0x{byte:02x} is not UTF-8; the file is in another encoding (latin-1 or "
@@ -521,7 +527,8 @@ def open_hdf5_arrays(path, x_key, y_key):
     try:
         handle = h5py.File(path, "r")
     except OSError as exc:
-        raise DataError(f"cannot open HDF5 file {str(path)!r}: {str(exc).splitlines()[0]}") from exc
+        reason = "permission denied" if exc.errno == errno.EACCES else str(exc).splitlines()[0]
+        raise DataError(f"cannot open HDF5 file {str(path)!r}: {reason}") from exc
     try:
         nodes = []
         for key in (x_key, y_key):

@@ -47,7 +47,8 @@ def atomic_write(path, mode=None, *, encoding="utf-8", newline=None, expected_by
     Parameters
     ----------
     path : str or os.PathLike
-        Final location of the file.  Its folder must exist.
+        Final location of the file.  Its folder must exist.  A symbolic link is
+        written through: the file it points to is replaced, the link kept.
     mode : {None, "w", "wb"}, optional
         ``None`` yields the temporary *path* (for writers that open files
         themselves, such as h5py); ``"w"`` or ``"wb"`` yields an open file object.
@@ -73,6 +74,10 @@ def atomic_write(path, mode=None, *, encoding="utf-8", newline=None, expected_by
     if mode not in (None, "w", "wb"):
         raise ValueError(f"atomic_write mode must be None, 'w' or 'wb', got {mode!r}")
     target = Path(path)
+    if target.is_symlink():
+        # Write through a symbolic link, as a shell's '>' does: the file it points to is
+        # replaced (its folder holds the temporary file), and the link stays a link.
+        target = Path(os.path.realpath(target))
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"cannot write {str(target)!r}: folder {str(folder)!r} does not exist")
@@ -93,7 +98,12 @@ def atomic_write(path, mode=None, *, encoding="utf-8", newline=None, expected_by
     remove_stale_temporaries(folder, stem)
     # O_EXCL: never clobber someone else's file; 0o666 lets the umask decide the
     # permissions, as for a plainly created file (mkstemp would force 0o600).
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except PermissionError as exc:
+        # Name the file the caller asked for, not the temporary one it never heard of.
+        raise PermissionError(exc.errno, f"{exc.strerror} to create a file in folder {str(folder)!r}",
+                              str(target)) from None
     try:
         if mode is None:
             os.close(fd)

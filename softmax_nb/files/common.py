@@ -9,6 +9,7 @@ The underscored helpers are internal to :mod:`softmax_nb.files`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import platform
@@ -227,6 +228,8 @@ def _short(exc):
 
 def _h5_open_message(path, what, exc):
     text = str(exc)
+    if getattr(exc, "errno", None) == errno.EACCES:
+        return f"cannot read {what} {str(path)!r}: permission denied"
     if "truncated" in text:
         sizes = re.search(r"eof = (\d+).*stored_eof = (\d+)", text)
         detail = f": it holds {sizes[1]} bytes, its header says {sizes[2]}" if sizes else ""

@@ -112,6 +112,51 @@ def test_prepare_chunked_reports_bad_cells(tmp_path):
     assert not (tmp_path / "out.h5").exists()
 
 
+def _csv_lines(n=60):
+    X, y = _raw_data(n, n_features=3)
+    rows = [f"{float(a)!r},{float(b)!r},{'cat' if c == 0 else 'dog'}" for (a, b, _), c in zip(X, y)]
+    return ["f0,f1,label"] + rows
+
+
+# The same text in every case, written with a byte-order mark or with one foreign byte
+# (a latin-1 'é') late in the file, in a header cell, and right after a BOM.
+ENCODED_CSVS = {
+    "bom": lambda lines: b"\xef\xbb\xbf" + "\n".join(lines).encode() + b"\n",
+    "latin1 late": lambda lines: "\n".join(lines[:40] + ["1.5,caf\xe9,cat"] + lines[40:]).encode("latin-1") + b"\n",
+    "latin1 header": lambda lines: "\n".join(["f\xe9,f1,label"] + lines[1:]).encode("latin-1") + b"\n",
+    "bom then latin1": lambda lines: b"\xef\xbb\xbf" + "\n".join(["f0,f\xe9,label"] + lines[1:]).encode("latin-1")
+    + b"\n",
+}
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("case", sorted(ENCODED_CSVS))
+def test_block_reader_names_encodings_as_the_in_memory_reader(tmp_path, case, gz):
+    """One helper names a foreign byte for both CSV readers: same file, line and character;
+    a byte-order mark is not part of the first header cell, in memory and out of core."""
+    data = ENCODED_CSVS[case](_csv_lines())
+    path = tmp_path / ("f.csv.gz" if gz else "f.csv")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    source = {"name": "csv", "path": str(path), "label_column": "label"}
+    outcomes = []
+    for convert, out in ((datasets.prepare, tmp_path / "whole.h5"),
+                         (lambda s, o: datasets.prepare_chunked(s, o, block_rows=16), tmp_path / "blocks.h5")):
+        try:
+            info = convert(source, out)
+        except datasets.DataError as exc:
+            outcomes.append(str(exc))
+            assert not out.exists()
+        else:
+            outcomes.append(info["feature_names"])
+    assert outcomes[0] == outcomes[1]
+    if case == "bom":
+        assert outcomes[0] == ["f0", "f1"]
+    else:
+        line, character = {"latin1 late": (41, 8), "latin1 header": (1, 2), "bom then latin1": (1, 5)}[case]
+        assert outcomes[0].startswith(f"CSV file {str(path)!r}: line {line}, character {character}: byte 0xe9 "
+                                      "is not UTF-8"), outcomes[0]
+
+
 @pytest.mark.parametrize("name", ["digits", "synthetic"])
 def test_generated_sources_are_refused(tmp_path, name):
     with pytest.raises(datasets.DataError, match=f"chunked conversion reads sources .*not '{name}'.*generated in memory"):

@@ -57,6 +57,19 @@ def test_atomic_write_path_mode_and_permissions(tmp_path):
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o666 & ~umask
 
 
+def test_atomic_write_through_a_symbolic_link_replaces_the_file_it_points_to(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "out.txt").write_text("old")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "real" / "out.txt")
+    (tmp_path / "dangling.txt").symlink_to(tmp_path / "real" / "new.txt")
+    for name in ("link.txt", "dangling.txt"):
+        with sio.atomic_write(tmp_path / name, "w") as handle:
+            handle.write("new")
+        assert (tmp_path / name).is_symlink() and (tmp_path / name).read_text() == "new"
+    assert sorted(os.listdir(tmp_path / "real")) == ["new.txt", "out.txt"]
+    assert leftovers(tmp_path) == [] and leftovers(tmp_path / "real") == []
+
+
 def test_atomic_write_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         with sio.atomic_write(tmp_path / "nope" / "x.txt", "w"):
