@@ -20,6 +20,7 @@ rows over MPI ranks or holds sparse X implements the same methods.
 import hashlib
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..kernels import cpu as kernels
 from .objective import row_weights, total_weight
@@ -44,7 +45,8 @@ class InMemoryRows:
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous
+    X : ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous,
+        or a canonical CSR matrix (sparse X: the gradient's CSC copy is made once, here)
     y : ndarray of shape (n_samples,), int64 class indices (-1: a class the model
         does not know, allowed for monitoring rows only)
     sample_weight : ndarray of shape (n_samples,), optional
@@ -62,6 +64,14 @@ class InMemoryRows:
         self.total_weight = float(self.sample_weight.sum())
         self.device = device
         self.device_data = None
+        self.X_csc = None
+        if sp.issparse(X):
+            if device == "cuda":
+                raise ValueError("device='cuda' takes dense X only: use device='cpu' for sparse X "
+                                 "(docs/GPU.md)")
+            from ..kernels import sparse
+
+            self.X_csc = sparse.to_csc(X)
         if device == "cuda":
             from ..kernels import cuda
 
@@ -72,6 +82,11 @@ class InMemoryRows:
             from ..kernels import cuda
 
             return cuda.gpu_loss_gradient(self.device_data, coef, intercept, 0.0, label_smoothing)
+        if self.X_csc is not None:
+            from ..kernels import sparse
+
+            return sparse.loss_gradient(self.X, self.y, coef, intercept, self.sample_weight, 0.0, label_smoothing,
+                                        X_csc=self.X_csc)
         return kernels.loss_gradient(self.X, self.y, coef, intercept, self.sample_weight, 0.0,
                                      label_smoothing)
 
@@ -90,7 +105,8 @@ class InMemoryRows:
         return log_loss, correct / self.n_samples
 
     def max_abs(self):
-        return float(np.max(np.abs(self.X))) if self.X.size else 0.0
+        values = self.X.data if sp.issparse(self.X) else self.X
+        return float(np.max(np.abs(values))) if values.size else 0.0
 
     def digest(self):
         """The whole of y and the weights, and of X its shape, dtype and up to 1024 rows
@@ -98,7 +114,12 @@ class InMemoryRows:
         digest = hashlib.sha256()
         digest.update(repr((self.X.shape, str(self.X.dtype))).encode())
         rows = np.unique(np.linspace(0, self.n_samples - 1, num=min(self.n_samples, 1024)).astype(np.int64))
-        digest.update(np.ascontiguousarray(self.X[rows]).tobytes())
+        picked = self.X[rows]
+        if sp.issparse(picked):
+            for part in (picked.data, picked.indices, picked.indptr):
+                digest.update(np.ascontiguousarray(part).tobytes())
+        else:
+            digest.update(np.ascontiguousarray(picked).tobytes())
         digest.update(np.ascontiguousarray(self.y).tobytes())
         digest.update(np.ascontiguousarray(self.sample_weight).tobytes())
         return digest.hexdigest()

@@ -187,9 +187,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return np.dtype(self.dtype).type
 
     def _validate_X(self, X, reset):
-        return validate_data(
-            self, X, reset=reset, dtype=self._accepted_dtype(), order="C"
-        )
+        return _canonical(validate_data(
+            self, X, reset=reset, dtype=self._accepted_dtype(), order="C", accept_sparse="csr"
+        ))
 
     def _optimisation_params(self):
         """Hyperparameters that shape the optimisation path (a resume must share them)."""
@@ -225,8 +225,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         """
         self._check_params()
         X, y = validate_data(
-            self, X, y, dtype=self._accepted_dtype(), order="C", y_numeric=False
+            self, X, y, dtype=self._accepted_dtype(), order="C", y_numeric=False, accept_sparse="csr"
         )
+        X = _canonical(X)
         check_classification_targets(y)
         classes, y_encoded = np.unique(y, return_inverse=True)
         if len(classes) < 2:
@@ -434,7 +435,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         if dtype is None:
             X = self._validate_X(X, reset=False)
         else:
-            X = validate_data(self, X, reset=False, dtype=np.dtype(dtype).type, order="C")
+            X = _canonical(validate_data(self, X, reset=False, dtype=np.dtype(dtype).type, order="C",
+                                         accept_sparse="csr"))
         y_encoded = class_indices(self.classes_, y)
         if (y_encoded < 0).any():
             raise ValueError("y holds labels that are not in classes_")
@@ -447,7 +449,18 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         return tags
+
+
+def _canonical(X):
+    """A sparse X in canonical CSR (sorted indices, no duplicates: summed), checked once
+    (:func:`softmax_nb.kernels.sparse.check_csr`); dense X unchanged."""
+    if not sp.issparse(X):
+        return X
+    from ..kernels.sparse import check_csr
+
+    return check_csr(X)
 
 
 def _split_validation(X, y, sample_weight, fraction, seed):
@@ -459,6 +472,8 @@ def _split_validation(X, y, sample_weight, fraction, seed):
     except ValueError:
         parts = train_test_split(X, y, sample_weight, test_size=fraction, random_state=seed)
     X_train, X_val, y_train, y_val, sw_train, sw_val = parts
+    if sp.issparse(X_train):
+        return _canonical(X_train.tocsr()), _canonical(X_val.tocsr()), y_train, y_val, sw_train, sw_val
     return (np.ascontiguousarray(X_train), np.ascontiguousarray(X_val), y_train, y_val,
             sw_train, sw_val)
 

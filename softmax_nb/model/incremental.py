@@ -8,6 +8,7 @@ carry over between calls.
 """
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils.validation import _check_sample_weight, check_array
 
 from . import hyperparameters, training
@@ -88,11 +89,15 @@ class IncrementalTrainer:
         """
         clf = self.params
         dtype = [np.float64, np.float32] if clf.dtype is None else np.dtype(clf.dtype).type
-        X = check_array(X, dtype=dtype, order="C")
+        X = check_array(X, dtype=dtype, order="C", accept_sparse="csr")
+        if sp.issparse(X):
+            from ..kernels.sparse import check_csr
+
+            X = check_csr(X)
         y = np.asarray(y)
-        if y.ndim != 1 or len(y) != len(X):
-            raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
-        if len(X) == 0:
+        if y.ndim != 1 or len(y) != X.shape[0]:
+            raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}")
+        if X.shape[0] == 0:
             raise ValueError("partial_fit got 0 rows")
         if self.n_features is not None and X.shape[1] != self.n_features:
             # scikit-learn's wording (its estimator checks match on it)
