@@ -11,8 +11,10 @@ threads of one run never slow the next):
 - ``2 ranks x 1 thread``: ``mpiexec -n 2``, each rank its half of the rows, 1 thread.
 
 For each: the median and minimum seconds per evaluation over ``--repeats`` calls
-(after one warm-up), and for the ranks the exchange (``allgather`` of the tree
-nodes) seconds and bytes per evaluation, as rank 0 measured them. All
+(after ``--warmup`` untimed ones), and for the ranks the exchange (``Allgatherv`` of the
+tree nodes) seconds and bytes sent per evaluation, as rank 0 measured them (waits for the
+slower rank included), then the exchange alone after a barrier, with the bytes each rank
+receives. All
 configurations must give the same bits (checked: the loss and the gradient's
 SHA-256). The ratio asked for is time(1 rank x 2 threads) / time(2 ranks x 1 thread).
 """
@@ -65,7 +67,8 @@ def child(args):
         comm = world() if args.mode == "mpi" else SelfComm()
         rows = RankRows(args.file, "train", comm, classes)
         evaluate = lambda: rows.loss_gradient(coef, intercept, 0.0)  # noqa: E731
-    loss, grad, _ = evaluate()  # warm-up: compilation or cache load
+    for _ in range(args.warmup):  # compilation or cache load, then the first calls' page faults
+        loss, grad, _ = evaluate()
     if rows is not None:
         rows.exchange_seconds, rows.exchange_bytes, rows.n_evaluations = 0.0, 0, 0
     times = []
@@ -77,9 +80,23 @@ def child(args):
         times.append(time.perf_counter() - started)
     if args.mode == "mpi":
         times = list(np.max(np.array(comm.allgather(times)), axis=0))  # an evaluation ends when all ranks do
+    exchange_only = []
+    if args.mode == "mpi":
+        # The exchange alone (after a barrier: no wait for a slower rank in it).
+        mine = {node: (0.0, np.zeros((classes, args.features)), np.zeros(classes)) for node in rows.nodes}
+        for _ in range(args.repeats):
+            comm.Barrier()
+            started = time.perf_counter()
+            rows._exchange(mine, classes)
+            exchange_only.append(time.perf_counter() - started)
+        exchange_only = list(np.max(np.array(comm.allgather(exchange_only)), axis=0))
     if comm.rank == 0:
         result = {"median_s": float(np.median(times)), "min_s": float(np.min(times)), "times": times,
                   "loss": float(loss), "grad_sha256": hashlib.sha256(np.ascontiguousarray(grad).tobytes()).hexdigest()}
+        if exchange_only:
+            result["exchange_only_median_s"] = float(np.median(exchange_only))
+            result["received_bytes_per_evaluation"] = 8 * sum(
+                len(nodes) * (1 + classes * args.features + classes) for nodes in rows.all_nodes)
         if rows is not None:
             result["exchange_s_per_evaluation"] = rows.exchange_seconds / args.repeats
             result["exchange_bytes_per_evaluation"] = rows.exchange_bytes / args.repeats
@@ -89,11 +106,11 @@ def child(args):
 
 def run(mode, threads, ranks, args, file):
     command = [sys.executable, __file__, "--child", mode, "--file", str(file), "--threads", str(threads),
-               "--repeats", str(args.repeats), "--features", str(args.features), "--classes", str(args.classes)]
+               "--repeats", str(args.repeats), "--warmup", str(args.warmup), "--features", str(args.features), "--classes", str(args.classes)]
     if ranks > 1:
         mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
         command = [mpiexec if os.path.exists(mpiexec) else "mpiexec", "-n", str(ranks)] + command
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     time.sleep(args.pause)
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
@@ -108,6 +125,7 @@ def main(argv=None):
     parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--pause", type=float, default=1.0)
+    parser.add_argument("--warmup", type=int, default=5, help="untimed evaluations first")
     parser.add_argument("-o", "--out", type=Path, default=ROOT / "bench" / "out" / "mpi.json")
     parser.add_argument("--child", choices=("in_memory", "self", "mpi"))
     parser.add_argument("--file")
@@ -138,6 +156,10 @@ def main(argv=None):
         print(f"{name:34s} {1e3 * value['median_s']:8.2f} {1e3 * value['min_s']:8.2f} "
               f"{'-' if exchange is None else f'{1e3 * exchange:.3f}':>12s} "
               f"{value.get('exchange_bytes_per_evaluation', '-'):>15}")
+    two = results["2 ranks x 1 thread"]
+    print(f"exchange alone (after a barrier): {1e3 * two['exchange_only_median_s']:.3f} ms for "
+          f"{two['received_bytes_per_evaluation']} bytes received per rank "
+          f"({two['received_bytes_per_evaluation'] / two['exchange_only_median_s'] / 1e9:.2f} GB/s)")
     print(f"2 ranks x 1 thread is {results['ratio_threads_over_ranks']:.3f}x as fast as 1 rank x 2 threads "
           f"(target >= 0.85); same bits in all three: {same}")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -106,3 +106,16 @@ def test_interleaved_rotates_the_order():
                                  "c": lambda: order.append("c")}, repeats=3)
     assert order == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
     assert all(len(v) == 3 for v in times.values())
+
+
+def test_mpi_benchmark_runs_and_all_configurations_give_the_same_bits(tmp_path):
+    pytest.importorskip("mpi4py")
+    out = tmp_path / "mpi.json"
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "bench" / "mpi.py"),
+                           "--rows", "3000", "--features", "50", "--classes", "5", "--repeats", "2", "--warmup", "1",
+                           "--pause", "0", "-o", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert results["same_bits"] is True
+    assert results["2 ranks x 1 thread"]["received_bytes_per_evaluation"] > 0
+    assert "2 ranks x 1 thread is" in done.stdout

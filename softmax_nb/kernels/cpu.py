@@ -106,10 +106,10 @@ def sum_chunks(first, stop, batch, parts_of):
     sums are combined along the rest of the same tree. ``parts_of(a, b)`` returns the
     partial sums of chunks ``a..b-1`` (as :func:`loss_gradient_parts`).
     """
-    sums = [tree_sum(parts_of(a, min(a + batch, stop))) for a in range(first, stop, batch)]
+    sums = [tree_sum(parts_of(a, min(a + batch, stop)), copy=False) for a in range(first, stop, batch)]
     if len(sums) == 1:
         return sums[0]
-    return tree_sum(tuple(np.array([part[i] for part in sums]) for i in range(3)))
+    return tree_sum(tuple(np.array([part[i] for part in sums]) for i in range(3)), copy=False)
 
 
 @njit(**_JIT)
@@ -662,13 +662,17 @@ def loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, p
     return parts
 
 
-def tree_sum(parts):
-    """The sum of ``parts`` (as :func:`loss_gradient_parts` fills them) along the fixed tree."""
-    loss, grad_coef, grad_intercept = (np.array(part, dtype=np.float64) for part in parts)
+def tree_sum(parts, copy=True):
+    """The sum of ``parts`` (as :func:`loss_gradient_parts` fills them) along the fixed tree.
+
+    ``copy=False`` sums in place (the parts are overwritten; they must be C-contiguous float64).
+    """
+    convert = np.array if copy else np.asarray
+    loss, grad_coef, grad_intercept = (convert(part, dtype=np.float64) for part in parts)
     # Called for one chunk too (a no-op): every fit compiles it, so a warm-up run
     # (the workflow's compile job) leaves nothing for later jobs to compile.
     _tree_sum(loss, grad_coef, grad_intercept)
-    return float(loss[0]), grad_coef[0], grad_intercept[0]
+    return float(loss[0]), grad_coef[0].copy(), grad_intercept[0].copy()  # not views of the parts
 
 
 def _prediction_inputs(X, coef, intercept):

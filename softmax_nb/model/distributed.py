@@ -137,6 +137,9 @@ class RankRows:
         self.row_start = int(self.bounds[self.first])
         self.row_stop = int(self.bounds[self.stop]) if self.n_samples else 0
         self.nodes = kernels.tree_nodes(self.first, self.stop, self.n_chunks)
+        # Every rank's nodes, in rank order: what the exchange receives, known to all.
+        self.all_nodes = [kernels.tree_nodes(*rank_chunks(self.n_chunks, rank, comm.size), self.n_chunks)
+                          for rank in range(comm.size)]
         self.n_evaluations = 0
         self.exchange_seconds = 0.0
         self.exchange_bytes = 0
@@ -209,7 +212,12 @@ class RankRows:
             parts = (np.zeros(stop - first), np.zeros((stop - first, n_rows, self.n_features)),
                      np.zeros((stop - first, n_rows)))
             for X, y, weights, slots, piece_bounds in self._pieces(first, stop):
-                # Each piece continues its chunk's running sums.
+                # Each piece continues its chunk's running sums (in place when the pieces
+                # are whole chunks in order).
+                if np.array_equal(slots, np.arange(slots[0], slots[0] + len(slots))):
+                    kernels.loss_gradient_parts(X, y, coef, intercept, weights, label_smoothing, piece_bounds,
+                                                tuple(part[slots[0]:slots[0] + len(slots)] for part in parts))
+                    continue
                 piece_parts = tuple(np.ascontiguousarray(part[slots]) for part in parts)
                 kernels.loss_gradient_parts(X, y, coef, intercept, weights, label_smoothing, piece_bounds,
                                             piece_parts)
@@ -223,15 +231,40 @@ class RankRows:
             first, stop = index << level, min((index + 1) << level, self.n_chunks)
             mine[level, index] = kernels.sum_chunks(first, stop, batch, parts_of)
         started = time.perf_counter()
-        gathered = self.comm.allgather(mine)
+        nodes = self._exchange(mine, n_rows)
         self.exchange_seconds += time.perf_counter() - started
-        self.exchange_bytes += sum(8 * (1 + grad.size + inter.size) for _, grad, inter in mine.values())
+        self.exchange_bytes += 8 * len(mine) * (1 + n_rows * self.n_features + n_rows)
         self.n_evaluations += 1
-        nodes = {}
-        for rank_nodes in gathered:
-            nodes.update(rank_nodes)
         loss, grad_coef, grad_intercept = kernels.tree_combine(nodes, self.n_chunks)
         return float(loss), grad_coef, (grad_intercept if intercept is not None else None)
+
+    def _exchange(self, mine, n_rows):
+        """Every rank's node sums, on every rank: one ``Allgatherv`` of float64 buffers
+        (each node ``[loss, grad_coef.ravel(), grad_intercept]``; which nodes a rank sends
+        is known to all from the partition)."""
+        if self.comm.size == 1:
+            return mine
+        from mpi4py import MPI
+
+        width = 1 + n_rows * self.n_features + n_rows
+        send = np.empty(len(mine) * width)
+        for i, node in enumerate(self.nodes):
+            loss, grad_coef, grad_intercept = mine[node]
+            send[i * width] = loss
+            send[i * width + 1:i * width + 1 + grad_coef.size] = grad_coef.ravel()
+            send[i * width + 1 + grad_coef.size:(i + 1) * width] = grad_intercept
+        counts = np.array([len(nodes) * width for nodes in self.all_nodes])
+        displacements = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        received = np.empty(int(counts.sum()))
+        self.comm.Allgatherv(send, [received, counts, displacements, MPI.DOUBLE])
+        nodes, offset = {}, 0
+        for rank_nodes in self.all_nodes:
+            for node in rank_nodes:
+                block = received[offset:offset + width]
+                nodes[node] = (float(block[0]), block[1:1 + n_rows * self.n_features].reshape(n_rows, self.n_features),
+                               block[1 + n_rows * self.n_features:])
+                offset += width
+        return nodes
 
     def scores(self, coef, intercept):
         """Mean log-loss and accuracy; per-chunk sums added in chunk order (rank-count free)."""
