@@ -22,6 +22,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import data as datasets
 from . import files as sio
@@ -393,13 +394,15 @@ def _warm_up(X, n_classes):
     """Time the first kernel calls: numba compiles (or loads from its cache) here."""
     from softmax_nb.kernels import cpu as kernels
 
-    rows = X[: min(len(X), 4)]
+    rows = X[: min(X.shape[0], 4)]
+    if not sp.issparse(rows):
+        rows = np.ascontiguousarray(rows)
     coef = np.zeros((n_classes, X.shape[1]))
     intercept = np.zeros(n_classes)
-    y = np.zeros(len(rows), dtype=np.int64)
+    y = np.zeros(rows.shape[0], dtype=np.int64)
     start = time.perf_counter()
-    kernels.loss_gradient(np.ascontiguousarray(rows), y, coef, intercept)
-    kernels.predict_proba(np.ascontiguousarray(rows), coef, intercept)
+    kernels.loss_gradient(rows, y, coef, intercept)
+    kernels.predict_proba(rows, coef, intercept)
     return time.perf_counter() - start
 
 
@@ -489,10 +492,7 @@ def _cmd_train(args):
 
     check_free_space(Path(out).parent, out, 8 * n_params * (26 if checkpoint is not None else 2))
     if streamed or comm is not None:
-        import h5py
-
-        with h5py.File(args.data, "r") as handle:
-            first_rows = handle["train/X"][:4]
+        first_rows, _ = sio.read_rows(args.data, "train", 0, min(4, train_rows))
         compile_seconds = _warm_up(first_rows, info["n_classes"])
     else:
         X, y, info = sio.read_dataset(args.data, "train")
@@ -662,7 +662,7 @@ def _cmd_predict(args):
     to_stdout = args.output == "-"
     out = None if to_stdout else _check_output(args.output, inputs=[args.model, args.data])
     X, preprocessed, data_names, ids = _read_features(args.data, args.split, args.id_column)
-    X = np.asarray(X)
+    X = X if sp.issparse(X) else np.asarray(X)  # a sparse dataset file's split stays sparse
     if X.dtype.kind not in "fiub":
         raise CLIError(f"{str(args.data)!r} holds {X.dtype} values; features must be real numbers")
     clf, minfo = _load_model(args.model, return_info=True)
@@ -675,8 +675,11 @@ def _cmd_predict(args):
     if not preprocessed and minfo["preprocessing"] is not None:
         # Raw features: apply the standardization the model was trained after.
         X = datasets.apply_standardization(X, minfo["preprocessing"], X.dtype if X.dtype.kind == "f" else None)
-    X = np.ascontiguousarray(X if X.dtype in (np.float32, np.float64) else X.astype(np.float64))
-    if not np.isfinite(X).all():
+    if sp.issparse(X):
+        X = X.tocsr() if X.dtype in (np.float32, np.float64) else X.tocsr().astype(np.float64)
+    else:
+        X = np.ascontiguousarray(X if X.dtype in (np.float32, np.float64) else X.astype(np.float64))
+    if not np.isfinite(X.data if sp.issparse(X) else X).all():
         raise CLIError(f"{str(args.data)!r} holds NaN or infinite feature values")
     proba = clf.predict_proba(X)
     predicted = np.asarray(clf.classes_)[proba.argmax(axis=1)]
@@ -687,7 +690,7 @@ def _cmd_predict(args):
         if not args.no_proba:
             header += [f"p_{label}" for label in np.asarray(clf.classes_).tolist()]
         writer.writerow(header)
-        for i in range(len(X)):
+        for i in range(X.shape[0]):
             row = [ids[i] if ids is not None else i, predicted[i]]
             if not args.no_proba:
                 row += [f"{p:.9g}" for p in proba[i]]
@@ -696,11 +699,11 @@ def _cmd_predict(args):
     if to_stdout:
         write(sys.stdout)
         sys.stdout.flush()
-        log.info("wrote %d predictions to stdout", len(X))
+        log.info("wrote %d predictions to stdout", X.shape[0])
     else:
         with sio.atomic_write(out, "w", newline="") as handle:
             write(handle)
-        log.info("wrote %d predictions to %s", len(X), out)
+        log.info("wrote %d predictions to %s", X.shape[0], out)
     return 0
 
 

@@ -7,6 +7,7 @@ source, row and column where that is known.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 __all__ = ["DataError", "check_X_y", "encode_labels", "class_indices", "resolve_class_names"]
 
@@ -39,8 +40,43 @@ def check_X_y(X, y, *, source="input"):
     ------
     DataError
     """
-    X = np.asarray(X)
     y = np.asarray(y)
+    if sp.issparse(X):
+        X = _check_sparse_X(X, source)
+    else:
+        X = _check_dense_X(X, source)
+    return X, _check_y(y, X.shape[0], source)
+
+
+def _check_sparse_X(X, source):
+    """Sparse X as canonical CSR of float32/float64 (integers become float64), all finite."""
+    from ..kernels.sparse import check_csr
+
+    if X.ndim != 2:
+        raise DataError(f"{source}: X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"{source}: X must hold real numbers, got dtype {X.dtype}")
+    if X.shape[0] == 0:
+        raise DataError(f"{source}: X is empty (0 samples)")
+    if X.shape[1] == 0:
+        raise DataError(f"{source}: X has 0 features")
+    X = X.tocsr()
+    if X.dtype.kind != "f":
+        X = X.astype(np.float64)
+    if not np.isfinite(X.data).all():
+        bad = int(np.flatnonzero(~np.isfinite(X.data))[0])
+        row = int(np.searchsorted(X.indptr, bad, side="right") - 1)
+        count = int(np.count_nonzero(~np.isfinite(X.data)))
+        raise DataError(f"{source}: X holds {count} NaN/infinite value(s); first at row {row}, column "
+                        f"{int(X.indices[bad])} (value {X.data[bad]})")
+    try:
+        return check_csr(X)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{source}: {exc}") from None
+
+
+def _check_dense_X(X, source):
+    X = np.asarray(X)
     if X.dtype == object or X.dtype.kind not in "biuf":
         raise DataError(f"{source}: X must hold real numbers, got dtype {X.dtype}")
     if X.ndim != 2:
@@ -59,13 +95,17 @@ def check_X_y(X, y, *, source="input"):
             f"{source}: X holds {count} NaN/infinite value(s); first at row {row}, column {col} "
             f"(value {X[row, col]})"
         )
+    return X
+
+
+def _check_y(y, n_samples, source):
     if y.ndim == 2 and y.shape[1] == 1:
         y = y.ravel()
     if y.ndim != 1:
         raise DataError(f"{source}: y must be 1-D, got shape {y.shape}")
-    if y.shape[0] != X.shape[0]:
-        raise DataError(f"{source}: y has {y.shape[0]} labels but X has {X.shape[0]} rows")
-    if y.dtype.kind == "c" or X.dtype.kind == "c":
+    if y.shape[0] != n_samples:
+        raise DataError(f"{source}: y has {y.shape[0]} labels but X has {n_samples} rows")
+    if y.dtype.kind == "c":
         raise DataError(f"{source}: complex values are not supported")
     if y.dtype.kind == "f":
         nan = np.isnan(y)
@@ -95,7 +135,7 @@ def check_X_y(X, y, *, source="input"):
         y = y.astype(str)
     if np.unique(y).size < 2:
         raise DataError(f"{source}: y has a single class ({y[0]!r}); a classifier needs at least 2")
-    return X, y
+    return y
 
 
 def encode_labels(y):

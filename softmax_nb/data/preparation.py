@@ -209,6 +209,7 @@ SOURCE_KEYS = {
     "csv": {"path": "path", "label_column": "label_column", "header": "header", "delimiter": "delimiter",
             "skip_columns": "skip_columns"},
     "npz": {"path": "path", "x_key": "x_key", "y_key": "y_key"},
+    "svmlight": {"path": "path", "vocabulary_path": "vocabulary_path"},
     "npy": {"path": "x_path", "labels_path": "y_path"},
     "hdf5": {"path": "path", "x_key": "x_key", "y_key": "y_key"},
     "idx": {"path": "images", "labels_path": "labels", "scale": "scale", "test_path": None,
@@ -301,8 +302,10 @@ def check_dataset_entry(name, entry):
     if entry["out_of_core"]:
         if source not in CHUNKED_SOURCES:
             raise ConfigError(
-                f"{key}.out_of_core: source {source!r} is generated in memory and cannot be converted block "
-                f"by block (out_of_core works for {', '.join(CHUNKED_SOURCES)}); set out_of_core: false"
+                f"{key}.out_of_core: source {source!r} is "
+                f"{'read whole (sparse)' if source == 'svmlight' else 'generated in memory'} and cannot be "
+                f"converted block by block (out_of_core works for {', '.join(CHUNKED_SOURCES)}); "
+                "set out_of_core: false"
             )
         for option, why in (("max_samples", "a sample of the rows"), ("test_path", "a fixed test split")):
             if entry[option] is not None:

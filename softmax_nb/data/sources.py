@@ -40,6 +40,7 @@ __all__ = [
     "make_softmax_data",
     "load_csv",
     "load_npz",
+    "load_svmlight",
     "load_npy",
     "load_hdf5",
     "load_idx",
@@ -474,6 +475,45 @@ def load_npz(path, x_key=_d("x_key"), y_key=_d("y_key")):
     return X, y, {"path": str(path), "x_key": x_key, "y_key": y_key}
 
 
+def load_svmlight(path, vocabulary_path=None):
+    """Read a svmlight / libsvm text file (``label index:value ...`` lines): sparse X (CSR).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Read with scikit-learn's ``load_svmlight_file`` (``.gz`` and ``.bz2`` too);
+        indices may be 0- or 1-based (decided from the file, as scikit-learn does).
+    vocabulary_path : str or os.PathLike, optional
+        A text file with one feature name per line, in column order: the names of
+        the features (the report's top-weighted features use them). It may name more
+        columns than the file uses (the vocabulary's length sets the feature count).
+    """
+    from sklearn.datasets import load_svmlight_file
+
+    path = _existing(path, "svmlight file")
+    names = None
+    if vocabulary_path is not None:
+        vocabulary = _existing(vocabulary_path, "vocabulary file")
+        try:
+            names = [line.rstrip("\r\n") for line in vocabulary.read_text(encoding="utf-8-sig").splitlines()]
+        except UnicodeDecodeError as exc:
+            raise DataError(f"vocabulary file {str(vocabulary)!r} is not UTF-8 text: {exc}") from exc
+        if not names:
+            raise DataError(f"vocabulary file {str(vocabulary)!r} is empty")
+    try:
+        X, y = load_svmlight_file(str(path), n_features=None if names is None else len(names), dtype=np.float64)
+    except (ValueError, OSError, EOFError) as exc:
+        message = " ".join(str(exc).split())
+        if names is not None and "n_features" in message:
+            message = f"it uses more columns than the {len(names)} names of {str(vocabulary_path)!r} ({message})"
+        raise DataError(f"cannot read svmlight file {str(path)!r}: {message}") from exc
+    meta = {"path": str(path)}
+    if names is not None:
+        meta["feature_names"] = names
+        meta["vocabulary_path"] = str(vocabulary_path)
+    return X.tocsr(), y, meta
+
+
 def _as_list(value):
     return [value] if isinstance(value, (str, os.PathLike)) else list(value)
 
@@ -770,6 +810,7 @@ SOURCES = {
     "synthetic": make_softmax_data,
     "csv": load_csv,
     "npz": load_npz,
+    "svmlight": load_svmlight,
     "npy": load_npy,
     "hdf5": load_hdf5,
     "idx": load_idx,

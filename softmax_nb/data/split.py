@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from .checks import DataError
 
@@ -96,6 +97,14 @@ def fit_standardization(X):
     dict
         ``{"mean": float64 (n_features,), "scale": float64 (n_features,)}``
     """
+    if sp.issparse(X):
+        # Sparse X is scaled without centring (scikit-learn's with_mean=False): centring
+        # would fill every zero. The mean stored is 0, so (x - mean) / scale holds for all.
+        X = X.astype(np.float64)
+        mean = np.asarray(X.mean(axis=0)).ravel()
+        variance = np.asarray(X.multiply(X).mean(axis=0)).ravel() - mean**2
+        std = np.sqrt(np.maximum(variance, 0.0))
+        return {"mean": np.zeros(X.shape[1]), "scale": safe_scale(mean, std)}
     X = np.asarray(X, dtype=np.float64)
     mean = X.mean(axis=0)
     return {"mean": mean, "scale": safe_scale(mean, X.std(axis=0))}
@@ -114,7 +123,11 @@ def safe_scale(mean, std):
 
 def apply_standardization(X, preprocessing, dtype=None):
     """``(X - mean) / scale`` computed in float64, returned in ``dtype`` (default X's)."""
-    dtype = np.dtype(dtype) if dtype is not None else np.asarray(X).dtype
+    dtype = np.dtype(dtype) if dtype is not None else np.asarray(X).dtype if not sp.issparse(X) else X.dtype
+    if sp.issparse(X):
+        if np.any(preprocessing["mean"]):
+            raise ValueError("sparse X cannot be centred (it would fill every zero): its mean must be 0")
+        return sp.csr_matrix(X.astype(np.float64).multiply(1.0 / preprocessing["scale"])).astype(dtype)
     out = (np.asarray(X, dtype=np.float64) - preprocessing["mean"]) / preprocessing["scale"]
     return out.astype(dtype, copy=False)
 

@@ -297,6 +297,10 @@ class H5Stream:
         self.path = str(path)
         self.split = split
         info = sio.dataset_info(path)  # checks existence, truncation, format and shapes
+        if info.get("layout") == "csr":
+            raise ValueError(f"dataset file {self.path!r} holds sparse X: streaming it in row blocks "
+                             "(--max-memory-mb, max_memory_mb) is not built for sparse files yet; train it in "
+                             "memory (sparse X needs no more memory than its nonzeros)")
         self.info = info
         self.classes = info["classes"]
         self.n_classes = info["n_classes"]

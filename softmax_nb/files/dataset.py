@@ -16,6 +16,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import scipy.sparse as sp
 
 from .atomic import atomic_write
 # FileFormatError and _short are also read from here by data.streaming (the dataset reader).
@@ -39,13 +40,20 @@ DATASET_FORMAT = "softmax_nb-dataset"
 #: Version of the dataset layout.  Readers accept exactly the versions they know;
 #: any change of layout or meaning bumps it (see docs/FORMATS.md, "Version policy").
 DATASET_FORMAT_VERSION = 2
+#: Files with sparse X (``/SPLIT/X`` a CSR group: data, indices, indptr) are version 3;
+#: files with dense X keep version 2's layout and number.
+SPARSE_DATASET_FORMAT_VERSION = 3
 #: Versions read: 1 has no root checksum (version 2's ``sha256``), the layout is the same.
-READABLE_DATASET_VERSIONS = (1, 2)
+READABLE_DATASET_VERSIONS = (1, 2, 3)
 
 SPLITS = ("train", "val", "test")
+_CSR_PARTS = ("data", "indices", "indptr")
 #: Row data: checked by fletcher32 when chunked; left out of the root checksum, which
 #: must stay cheap to verify at every open (a contiguous X is for memory mapping).
-_ROW_DATA = tuple(f"{split}/{part}" for split in SPLITS for part in ("X", "y"))
+_ROW_DATA = tuple(f"{split}/{part}" for split in SPLITS for part in ("X", "y")) + tuple(
+    f"{split}/X/{part}" for split in SPLITS for part in _CSR_PARTS)
+#: Elements per chunk of a CSR part (data and indices: about 1-2 MiB).
+_CSR_CHUNK = 1 << 18
 
 # Aim for chunks of about 1 MiB when the caller does not choose: large enough for
 # sequential reads to run at disk speed, small enough for a streamed pass to keep
@@ -126,9 +134,12 @@ def write_dataset(
 
     n_features = None
     checked = {}
+    sparse_splits = {name for name in SPLITS if sp.issparse(splits[name][0])}
+    if sparse_splits and len(sparse_splits) != len(SPLITS):
+        raise ValueError(f"X must be sparse in every split or in none; sparse in {sorted(sparse_splits)} only")
     for name in SPLITS:
         X, y = splits[name]
-        X = np.asarray(X)
+        X = _check_sparse_split(name, X) if sparse_splits else np.asarray(X)
         y = np.asarray(y)
         if X.ndim != 2:
             raise ValueError(f"split {name!r}: X must be 2-D, got shape {X.shape}")
@@ -171,32 +182,87 @@ def write_dataset(
             filter_kwargs["compression_opts"] = int(compression_level)
 
     # HDF5 must not meet a full disk: the raw size of the splits is the room asked for.
-    expected = sum(np.asarray(X).nbytes + np.asarray(y).size * 8 for X, y in splits.values())
+    expected = sum(_nbytes(X) + np.asarray(y).size * 8 for X, y in checked.values())
     with atomic_write(path, expected_bytes=expected // (4 if compression else 1)) as tmp:
         with h5py.File(tmp, "w", libver=H5_LIBVER) as handle:
             _write_header(handle, attrs=attrs, n_features=n_features, classes=class_values, class_tag=class_tag,
                           preprocessing=preprocessing, config=config, image_shape=image_shape,
                           feature_names=feature_names, class_names=class_names)
+            if sparse_splits:
+                handle.attrs["format_version"] = SPARSE_DATASET_FORMAT_VERSION
+                handle.attrs["X_layout"] = "csr"
             for name in SPLITS:
                 X, y = checked[name]
                 group = handle.create_group(name)
                 n_rows = X.shape[0]
-                if chunk_rows == 0 or n_rows == 0 or n_features == 0:
-                    # HDF5 cannot chunk an empty axis; empty splits stay contiguous.
-                    x_kwargs, y_kwargs = {}, {}
+                if sparse_splits:
+                    _write_csr(group, X, y, filter_kwargs)
                 else:
-                    rows = int(min(chunk_rows, n_rows))
-                    # fletcher32: a checksum per chunk, so a corrupted chunk fails
-                    # loudly on read instead of feeding wrong numbers to training.
-                    x_kwargs = {"chunks": (rows, n_features), "fletcher32": True, **filter_kwargs}
-                    y_kwargs = {"chunks": (rows,), "fletcher32": True, **filter_kwargs}
-                group.create_dataset("X", data=np.ascontiguousarray(X), **x_kwargs)
-                group.create_dataset("y", data=y, **y_kwargs)
+                    if chunk_rows == 0 or n_rows == 0 or n_features == 0:
+                        # HDF5 cannot chunk an empty axis; empty splits stay contiguous.
+                        x_kwargs, y_kwargs = {}, {}
+                    else:
+                        rows = int(min(chunk_rows, n_rows))
+                        # fletcher32: a checksum per chunk, so a corrupted chunk fails
+                        # loudly on read instead of feeding wrong numbers to training.
+                        x_kwargs = {"chunks": (rows, n_features), "fletcher32": True, **filter_kwargs}
+                        y_kwargs = {"chunks": (rows,), "fletcher32": True, **filter_kwargs}
+                    group.create_dataset("X", data=np.ascontiguousarray(X), **x_kwargs)
+                    group.create_dataset("y", data=y, **y_kwargs)
                 group.attrs["n_samples"] = int(n_rows)
                 group.attrs["class_counts"] = np.bincount(y, minlength=n_classes).astype(np.int64)
             _write_preprocessing(handle, preprocessing)
             handle.attrs[DIGEST_ATTR] = content_digest(handle, _ROW_DATA)
     return Path(path)
+
+
+def _check_sparse_split(name, X):
+    """A split's sparse X as canonical CSR (kernels.sparse.check_csr), errors naming the split."""
+    from ..kernels.sparse import check_csr
+
+    try:
+        return check_csr(X)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"split {name!r}: {exc}") from None
+
+
+def _nbytes(X):
+    if sp.issparse(X):
+        return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    return np.asarray(X).nbytes
+
+
+def _write_csr(group, X, y, filter_kwargs):
+    """``/SPLIT/X`` as a CSR group (docs/FORMATS.md): data, indices (int32 when the columns
+    allow), indptr (int64), each chunked with fletcher32 when not empty."""
+    x_group = group.create_group("X")
+    x_group.attrs["layout"] = "csr"
+    x_group.attrs["shape"] = np.asarray(X.shape, dtype=np.int64)
+    index_dtype = np.int32 if X.shape[1] < 2**31 else np.int64
+    parts = {"data": X.data, "indices": X.indices.astype(index_dtype, copy=False),
+             "indptr": X.indptr.astype(np.int64, copy=False)}
+    for part, values in parts.items():
+        kwargs = ({"chunks": (min(len(values), _CSR_CHUNK),), "fletcher32": True, **filter_kwargs}
+                  if len(values) else {})
+        x_group.create_dataset(part, data=values, **kwargs)
+    y_kwargs = {"chunks": (min(len(y), _CSR_CHUNK),), "fletcher32": True, **filter_kwargs} if len(y) else {}
+    group.create_dataset("y", data=y, **y_kwargs)
+
+
+def _csr_of(group, path, split, start=None, stop=None):
+    """Rows ``start:stop`` (default all) of a CSR ``/SPLIT/X`` group, checked."""
+    from ..kernels.sparse import check_csr
+
+    n_rows, n_features = (int(v) for v in group.attrs["shape"])
+    start = 0 if start is None else int(start)
+    stop = n_rows if stop is None else int(stop)
+    indptr = group["indptr"][start:stop + 1] if stop > start else np.zeros(1, dtype=np.int64)
+    first, last = int(indptr[0]), int(indptr[-1])
+    data, indices = group["data"][first:last], group["indices"][first:last]
+    try:
+        return check_csr(sp.csr_matrix((data, indices, indptr - first), shape=(stop - start, n_features)))
+    except (TypeError, ValueError) as exc:
+        raise FileFormatError(f"dataset file {str(path)!r}: /{split}/X rows {start}..{stop - 1}: {exc}") from None
 
 
 def _check_preprocessing(preprocessing, n_features):
@@ -255,7 +321,7 @@ def _check_chunks_allocated(handle, path, what):
         if name not in handle:
             continue
         node = handle[name]
-        if node.chunks is None or node.shape[0] == 0:
+        if not isinstance(node, h5py.Dataset) or node.chunks is None or node.shape[0] == 0:
             continue
         expected = 1
         for size, chunk in zip(node.shape, node.chunks):
@@ -319,10 +385,15 @@ def _read_dataset_header(handle, path):
                     f"{what} {str(path)!r}: /preprocessing/{key} has shape "
                     f"{info['preprocessing'][key].shape}, expected ({n_features},)"
                 )
+    sparse = _attr_str(handle.attrs.get("X_layout", "dense")) == "csr"
+    info["layout"] = "csr" if sparse else "dense"
     for name in SPLITS:
         group = _require(handle, name, path, what)
         X = _require(group, "X", path, what)
         y = _require(group, "y", path, what)
+        if sparse:
+            info["splits"][name] = _csr_header(X, y, group, path, name, n_features)
+            continue
         if not isinstance(X, h5py.Dataset) or not isinstance(y, h5py.Dataset):
             raise FileFormatError(f"{what} {str(path)!r}: /{name}/X and /{name}/y must be datasets")
         if len(X.shape) != 2 or X.shape[1] != n_features:
@@ -345,6 +416,37 @@ def _read_dataset_header(handle, path):
             "class_counts": [int(v) for v in group.attrs["class_counts"]] if "class_counts" in group.attrs else None,
         }
     return info
+
+
+def _csr_header(X, y, group, path, name, n_features):
+    """The split entry of :func:`dataset_info` for a CSR ``/SPLIT/X`` group, its layout checked."""
+    what = f"dataset file {str(path)!r}: /{name}/X"
+    if not isinstance(X, h5py.Group) or _attr_str(X.attrs.get("layout", "")) != "csr" or "shape" not in X.attrs:
+        raise FileFormatError(f"{what} must be a CSR group (layout 'csr', shape, data, indices, indptr)")
+    for part in _CSR_PARTS:
+        if part not in X or not isinstance(X[part], h5py.Dataset) or len(X[part].shape) != 1:
+            raise FileFormatError(f"{what}/{part} is missing or not a 1-D dataset")
+    n_rows, columns = (int(v) for v in X.attrs["shape"])
+    if columns != n_features:
+        raise FileFormatError(f"{what} has {columns} columns, expected {n_features}")
+    if X["indptr"].shape != (n_rows + 1,) or X["data"].shape != X["indices"].shape:
+        raise FileFormatError(f"{what}: indptr must have {n_rows + 1} entries and data as many as indices")
+    nnz = int(X["indptr"][-1]) if n_rows else 0
+    if nnz != X["data"].shape[0]:
+        raise FileFormatError(f"{what}: indptr ends at {nnz} but data holds {X['data'].shape[0]} values")
+    if X["data"].dtype not in (np.float32, np.float64):
+        raise FileFormatError(f"{what}/data has dtype {X['data'].dtype}, expected float32/float64")
+    if not isinstance(y, h5py.Dataset) or y.shape != (n_rows,) or y.dtype.kind not in "iu":
+        raise FileFormatError(f"dataset file {str(path)!r}: /{name}/y must be {n_rows} integer class indices")
+    return {
+        "n_samples": n_rows,
+        "dtype": str(X["data"].dtype),
+        "chunks": X["data"].chunks,
+        "compression": X["data"].compression,
+        "class_counts": [int(v) for v in group.attrs["class_counts"]] if "class_counts" in group.attrs else None,
+        "nnz": nnz,
+        "density": nnz / (n_rows * n_features) if n_rows and n_features else 0.0,
+    }
 
 
 def dataset_info(path):
@@ -388,7 +490,7 @@ def read_dataset(path, split, *, mmap_ok=False):
 
     Returns
     -------
-    X : ndarray, shape (n_samples, n_features)
+    X : ndarray or scipy.sparse.csr_matrix, shape (n_samples, n_features)
         In the stored dtype (float32 or float64).
     y : ndarray of int64, shape (n_samples,)
         Class indices into ``info["classes"]``.
@@ -401,6 +503,11 @@ def read_dataset(path, split, *, mmap_ok=False):
     with _open_h5(path, "dataset file", DATASET_FORMAT, READABLE_DATASET_VERSIONS) as handle:
         info = _read_dataset_header(handle, path)
         X_node = handle[split]["X"]
+        if info["layout"] == "csr":
+            X = _csr_of(X_node, path, split)
+            y = handle[split]["y"][()].astype(np.int64, copy=False)
+            _check_labels(y, info["n_classes"], path, split)
+            return X, y, info
         X = None
         if mmap_ok and X_node.chunks is None and X_node.compression is None and X_node.shape[0] > 0:
             offset = X_node.id.get_offset()
@@ -409,11 +516,13 @@ def read_dataset(path, split, *, mmap_ok=False):
         if X is None:
             X = X_node[()]
         y = handle[split]["y"][()].astype(np.int64, copy=False)
-    if y.size and (y.min() < 0 or y.max() >= info["n_classes"]):
-        raise FileFormatError(
-            f"dataset file {str(path)!r}: /{split}/y holds class indices outside 0..{info['n_classes'] - 1}"
-        )
+    _check_labels(y, info["n_classes"], path, split)
     return X, y, info
+
+
+def _check_labels(y, n_classes, path, split):
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise FileFormatError(f"dataset file {str(path)!r}: /{split}/y holds class indices outside 0..{n_classes - 1}")
 
 
 def read_rows(path, split, start, stop):
@@ -426,7 +535,8 @@ def read_rows(path, split, start, stop):
     with _open_h5(path, "dataset file", DATASET_FORMAT, READABLE_DATASET_VERSIONS) as handle:
         n_classes = int(handle.attrs["n_classes"])
         try:
-            X = handle[split]["X"][start:stop]
+            node = handle[split]["X"]
+            X = _csr_of(node, path, split, start, stop) if isinstance(node, h5py.Group) else node[start:stop]
             y = handle[split]["y"][start:stop].astype(np.int64, copy=False)
         except (OSError, RuntimeError) as exc:
             raise FileFormatError(

@@ -82,8 +82,16 @@ def describe(path):
             names = info["class_names"]
             lines.append("  class names: " + ", ".join(names[:20]) + (", ..." if len(names) > 20 else ""))
         lines.append(f"  standardized: {'yes (mean/scale in /preprocessing)' if info['standardized'] else 'no'}")
+        if info.get("layout") == "csr":
+            lines.append("  layout: sparse (CSR: data, indices, indptr per split)")
         for name, split in info["splits"].items():
             chunks = split["chunks"][0] if split["chunks"] else "contiguous"
+            if "nnz" in split:
+                lines.append(
+                    f"  {name:5s}: {split['n_samples']:>9d} rows  {split['dtype']}  nnz: {split['nnz']}"
+                    f"  density: {split['density']:.3g}  chunk values: {chunks}"
+                    f"  compression: {split['compression'] or 'none'}")
+                continue
             lines.append(
                 f"  {name:5s}: {split['n_samples']:>9d} rows  {split['dtype']}  chunk rows: {chunks}"
                 f"  compression: {split['compression'] or 'none'}"

@@ -38,9 +38,9 @@ def _csr_block_logits(data, indices, indptr, row0, n_rows, coef_t, intercept, lo
             logits[r, k] = 0.0
         for p in range(indptr[row0 + r], indptr[row0 + r + 1]):
             v = np.float64(data[p])
-            w = coef_t[indices[p]]
+            j = indices[p]
             for k in range(n_classes):
-                logits[r, k] += v * w[k]
+                logits[r, k] += v * coef_t[j, k]
         for k in range(n_classes):
             logits[r, k] += intercept[k]
 
@@ -74,15 +74,18 @@ def _row_pass(data, indices, indptr, y, coef_t, intercept, sample_weight, label_
 def _column_pass(data, indices, indptr, dloss_dlogits, grad_coef):
     """grad_coef[k, j] = sum over column j of X (CSC: indices are rows) of X[i, j] D[i, k]."""
     n_classes, n_features = grad_coef.shape
-    for j in prange(n_features):
-        acc = np.zeros(n_classes)
-        for p in range(indptr[j], indptr[j + 1]):
-            v = np.float64(data[p])
-            d = dloss_dlogits[indices[p]]
+    columns = 256  # per task: one accumulator serves this many columns
+    for b in prange((n_features + columns - 1) // columns):
+        acc = np.empty(n_classes)
+        for j in range(b * columns, min(n_features, (b + 1) * columns)):
+            acc[:] = 0.0
+            for p in range(indptr[j], indptr[j + 1]):
+                v = np.float64(data[p])
+                i = indices[p]
+                for k in range(n_classes):
+                    acc[k] += v * dloss_dlogits[i, k]
             for k in range(n_classes):
-                acc[k] += v * d[k]
-        for k in range(n_classes):
-            grad_coef[k, j] = acc[k]
+                grad_coef[k, j] = acc[k]
 
 
 @njit(parallel=True, **_JIT)

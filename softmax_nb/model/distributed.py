@@ -377,6 +377,9 @@ def fit_distributed(path, params=None, *, comm=None, max_memory_mb=None, split="
         raise ValueError("training over MPI runs on the CPU; device='cuda' is not supported there")
     check_same_file(comm, path, split)
     info = dataset_file.dataset_info(path)
+    if info.get("layout") == "csr":
+        raise ValueError(f"dataset file {str(path)!r} holds sparse X: training over MPI ranks is not built for "
+                         "sparse files yet; train it in one process")
     classes = info["classes"]
     counts = np.asarray(info["splits"][split]["class_counts"])
     if info["splits"][split]["n_samples"] == 0:

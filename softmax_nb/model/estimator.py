@@ -262,7 +262,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"eval_set: X_val has {X_val.shape[0]} rows but y_val has shape "
                                  f"{np.shape(y_val_raw)}")
             validation = InMemoryRows(X_val, class_indices(classes, y_val_raw))
-        device, device_used = resolve_device(self.device)
+        # Sparse X runs on the CPU: 'auto' takes it there, 'cuda' is refused by the backend.
+        device, device_used = resolve_device("cpu" if sp.issparse(X) and self.device == "auto" else self.device)
         rows = InMemoryRows(X, y_encoded, sample_weight, device=device)
         objective = self._objective(rows, len(classes))
         with num_threads(self.n_threads):

@@ -26,6 +26,7 @@ Defaults (eps, tolerance, rows) are the configuration schema's ``gradcheck`` sec
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..kernels import cpu as kernels
 from ..settings import defaults
@@ -50,7 +51,7 @@ def term_scale(X, y, coef, intercept=None, sample_weight=None, l2_reg_strength=0
     -------
     (ndarray of coef's shape, ndarray of intercept's shape or None)
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = X.tocsr().astype(np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
     coef = np.asarray(coef, dtype=np.float64)
     n_samples = X.shape[0]
@@ -66,7 +67,7 @@ def term_scale(X, y, coef, intercept=None, sample_weight=None, l2_reg_strength=0
         target[np.arange(n_samples), y] += 1.0 - label_smoothing
         residual = proba - target
     weighted = weights[:, None] * np.abs(residual)
-    scale_coef = weighted.T @ np.abs(X) + abs(l2_reg_strength) * np.abs(coef)
+    scale_coef = np.asarray((abs(X).T @ weighted).T) + abs(l2_reg_strength) * np.abs(coef)
     scale_intercept = None if intercept is None else weighted.sum(axis=0)
     return scale_coef, scale_intercept
 
@@ -189,7 +190,7 @@ def gradcheck_model(clf, X, y, *, sample_weight=None, n_samples=_DEFAULTS["n_sam
         left out) and ``l2_reg_strength``.
     """
     rng = np.random.default_rng(random_state)
-    X = np.ascontiguousarray(X, dtype=np.float64)
+    X = X.tocsr().astype(np.float64) if sp.issparse(X) else np.ascontiguousarray(X, dtype=np.float64)
     y = np.asarray(y)
     known = np.isin(y, clf.classes_)
     n_unknown = int((~known).sum())

@@ -1,0 +1,129 @@
+"""Sparse data end to end: the CSR layout of dataset files (format version 3), prepare from
+a svmlight file (with a vocabulary), scaling without centring, and the CLI round trip
+prepare -> info -> train -> evaluate -> predict -> gradcheck on it."""
+
+import json
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import dump_svmlight_file
+
+from softmax_nb.data import prepare
+from softmax_nb.data.checks import DataError
+from softmax_nb.files import FileFormatError, dataset_info, read_dataset, read_rows, write_dataset
+
+CLI = [sys.executable, "-m", "softmax_nb.cli"]
+
+
+def sparse_splits(dtype=np.float32, seed=0):
+    rng = np.random.default_rng(seed)
+    X = sp.random(1000, 300, density=0.05, format="csr", random_state=seed, dtype=np.float64).astype(dtype)
+    y = rng.integers(0, 3, 1000)
+    return {"train": (X[:600], y[:600]), "val": (X[600:800], y[600:800]), "test": (X[800:], y[800:])}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_sparse_dataset_file_round_trips(tmp_path, dtype):
+    splits = sparse_splits(dtype)
+    path = write_dataset(tmp_path / "d.h5", splits, classes=np.arange(3), attrs={"source": "test", "seed": 0})
+    info = dataset_info(path)
+    assert info["layout"] == "csr" and info["format_version"] == 3
+    assert info["splits"]["train"]["nnz"] == splits["train"][0].nnz
+    for name, (X, y) in splits.items():
+        got, labels, _ = read_dataset(path, name)
+        assert sp.issparse(got) and got.dtype == dtype
+        assert (got != X).nnz == 0
+        np.testing.assert_array_equal(labels, y)
+    rows, labels = read_rows(path, "train", 100, 250)
+    assert (rows != splits["train"][0][100:250]).nnz == 0
+    with h5py.File(path, "r") as handle:
+        assert handle["train/X"].attrs["layout"] == "csr"
+        assert handle["train/X/data"].fletcher32 and handle["train/X/indices"].dtype == np.int32
+
+
+def test_mixed_sparse_and_dense_splits_are_refused(tmp_path):
+    splits = sparse_splits()
+    splits["test"] = (splits["test"][0].toarray(), splits["test"][1])
+    with pytest.raises(ValueError, match="sparse in every split or in none"):
+        write_dataset(tmp_path / "d.h5", splits, classes=np.arange(3))
+    assert not (tmp_path / "d.h5").exists()
+
+
+def test_a_damaged_csr_part_is_refused(tmp_path):
+    path = write_dataset(tmp_path / "d.h5", sparse_splits(), classes=np.arange(3))
+    with h5py.File(path, "r") as handle:
+        node = handle["train/X/data"]
+        offset = node.id.get_chunk_info(0).byte_offset
+    with open(path, "r+b") as handle:
+        handle.seek(offset + 40)
+        byte = handle.read(1)
+        handle.seek(offset + 40)
+        handle.write(bytes([byte[0] ^ 0x55]))
+    with pytest.raises((FileFormatError, OSError)):
+        read_dataset(path, "train")
+
+
+@pytest.fixture(scope="module")
+def svmlight_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("svm")
+    rng = np.random.default_rng(0)
+    X = sp.random(3000, 2000, density=0.01, format="csr", random_state=0) * 3
+    w = rng.standard_normal((4, 2000)) * 5
+    y = np.argmax(X @ w.T + rng.gumbel(size=(3000, 4)), axis=1)
+    dump_svmlight_file(X, y, str(folder / "text.svm"))
+    (folder / "vocab.txt").write_text("\n".join(f"word{i}" for i in range(2000)) + "\n")
+    return folder, X, y
+
+
+def test_prepare_reads_svmlight_keeps_it_sparse_and_scales_without_centring(svmlight_file):
+    folder, X, y = svmlight_file
+    info = prepare({"name": "svmlight", "path": str(folder / "text.svm"),
+                    "vocabulary_path": str(folder / "vocab.txt")}, folder / "text.h5")
+    assert info["layout"] == "csr" and info["feature_names"][:2] == ["word0", "word1"]
+    assert np.all(info["preprocessing"]["mean"] == 0)
+    X_train, _, _ = read_dataset(folder / "text.h5", "train")
+    assert sp.issparse(X_train)
+    total = sum(info["splits"][name]["nnz"] for name in ("train", "val", "test"))
+    assert total == X.nnz  # scaling keeps every zero a zero
+
+
+def test_prepare_names_a_bad_svmlight_file(tmp_path):
+    bad = tmp_path / "bad.svm"
+    bad.write_text("1 3:0.5 2:x\n")
+    with pytest.raises(DataError, match="cannot read svmlight file .*bad.svm"):
+        prepare({"name": "svmlight", "path": str(bad)}, tmp_path / "out.h5")
+    good = tmp_path / "good.svm"
+    good.write_text("1 1:0.5 9:1\n0 2:1\n1 3:2\n0 1:1\n")
+    (tmp_path / "short.txt").write_text("a\nb\n")
+    with pytest.raises(DataError, match="more columns than the 2 names"):
+        prepare({"name": "svmlight", "path": str(good), "vocabulary_path": str(tmp_path / "short.txt")},
+                tmp_path / "out.h5")
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_the_cli_round_trip_on_a_svmlight_source(svmlight_file, tmp_path):
+    folder, _, _ = svmlight_file
+    data, model = tmp_path / "d.h5", tmp_path / "m.h5"
+
+    def run(*args, code=0):
+        done = subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=300)
+        assert done.returncode == code, done.stderr[-2000:]
+        assert "Traceback" not in done.stderr
+        return done
+
+    run("-q", "prepare", "--source", "svmlight", "--arg", f"path={folder / 'text.svm'}",
+        "--arg", f"vocabulary_path={folder / 'vocab.txt'}", "--dtype", "float32", "-o", data)
+    shown = run("info", data).stdout
+    assert "layout: sparse" in shown and "nnz:" in shown and "density:" in shown
+    run("-q", "train", data, "-o", model, "--max-iter", "100", "--C", "0.5")
+    metrics = json.loads(run("evaluate", model, data, "-o", "-").stdout)
+    assert metrics["accuracy"] > 0.5
+    predictions = run("predict", model, data, "-o", "-").stdout.splitlines()
+    assert predictions[0].startswith("row,predicted,p_0") and len(predictions) == 1 + metrics["n_samples"]
+    assert "True" in run("gradcheck", model, data).stdout
+    refused = run("train", data, "-o", tmp_path / "s.h5", "--max-memory-mb", "100", code=1)
+    assert "holds sparse X: streaming it in row blocks" in refused.stderr
