@@ -612,3 +612,35 @@ def test_train_memory_is_estimated_from_the_data_size(finished_run):
         mem_mb = int(re.search(r"mem_mb=(\d+)", line).group(1))
         assert abs(mem_mb - (512 + 3 * size_mb)) <= 1, (line, size_mb)
         assert int(re.search(r"runtime=(\d+)", line).group(1)) >= 10
+
+
+@pytest.mark.slow
+def test_the_workflow_runs_end_to_end_on_a_svmlight_source(tmp_path):
+    from sklearn.datasets import dump_svmlight_file
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    X = sp.random(600, 400, density=0.02, format="csr", random_state=0) * 3
+    y = np.argmax(X @ rng.standard_normal((3, 400)).T * 5 + rng.gumbel(size=(600, 3)), axis=1)
+    dump_svmlight_file(X, y, str(tmp_path / "text.svm"))
+    (tmp_path / "vocab.txt").write_text("\n".join(f"term{i}" for i in range(400)) + "\n")
+    config = {"threads": 1,
+              "datasets": {"text": {"source": "svmlight", "path": str(tmp_path / "text.svm"),
+                                    "vocabulary_path": str(tmp_path / "vocab.txt")}},
+              "models": {"lbfgs": {"solver": "lbfgs", "C": 0.5, "max_iter": 50},
+                         "enet": {"solver": "lbfgs", "C": 0.5, "l1_ratio": 0.5, "max_iter": 50}},
+              "run": {"text": ["lbfgs", "enet"]}, "gradcheck": {"n_samples": 50}}
+    copy_workflow(tmp_path, config)
+    result = _snakemake(tmp_path, "--cores", "2", timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    results = tmp_path / "results"
+    info = json.loads(subprocess.run([sys.executable, "-c", (
+        "import json, sys; from softmax_nb.files import dataset_info; i = dataset_info(sys.argv[1]); "
+        "print(json.dumps({'layout': i['layout'], 'names': i['feature_names'][:2]}))"),
+        str(results / "data" / "text.h5")], capture_output=True, text=True, check=True,
+        env=snakemake_env()).stdout)
+    assert info == {"layout": "csr", "names": ["term0", "term1"]}
+    for model in ("lbfgs", "enet"):
+        metrics = json.loads((results / "metrics" / "text" / f"{model}.json").read_text())
+        assert metrics["test"]["accuracy"] > 0.4
+        assert (results / "plots" / "text" / model / "weights.png").stat().st_size > 0
