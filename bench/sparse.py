@@ -1,0 +1,194 @@
+"""Sparse (CSR) benchmark: loss + gradient and an L-BFGS fit against scikit-learn and SciPy.
+
+    python bench/sparse.py                          # 200000 x 2^18, ~100 nonzeros a row, 20 classes
+    python bench/sparse.py --rows 20000 --repeats 3 # smaller
+
+Data: synthetic text-like CSR, float64: column frequencies Zipf-like (p_j ~ 1/j^1.1),
+``--nnz`` distinct columns a row, values log(1 + count), labels from a planted linear
+model with Gumbel noise.
+
+- **loss + gradient** at the same random parameters, medians of ``--repeats`` calls,
+  interleaved, each implementation with 1 and with 2 threads:
+  softmax_nb's CSR kernels (the CSC copy made once, as a fit does), scikit-learn's
+  ``LinearModelLoss(HalfMultinomialLoss)`` (``n_threads``), and a SciPy two-pass
+  reference (``X @ coef.T``, softmax in NumPy, ``X.T @ D``). Every result is checked
+  against softmax_nb's before it is timed.
+- **fit**: ``SoftmaxClassifier(lbfgs)`` and ``LogisticRegression(lbfgs)`` with the same C
+  and max_iter on ``--fit-rows`` rows; their times and final objectives (J of each fit
+  computed by softmax_nb's objective), and the time softmax_nb needs to reach
+  scikit-learn's final objective (from its history).
+
+Writes JSON (``-o``, default bench/out/sparse.json).
+"""
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def text_like(n_samples, n_features, nnz, n_classes, seed=0):
+    rng = np.random.default_rng(seed)
+    p = 1.0 / np.arange(1, n_features + 1) ** 1.1
+    p /= p.sum()
+    cols = rng.choice(n_features, size=(n_samples, nnz), p=p)
+    rows = np.repeat(np.arange(n_samples), nnz)
+    X = sp.csr_matrix((np.ones(rows.size), (rows, cols.ravel())), shape=(n_samples, n_features))
+    X.sum_duplicates()
+    X.data = np.log1p(X.data)
+    w = rng.standard_normal((n_classes, n_features)) * 0.5
+    y = np.argmax(X @ w.T + rng.gumbel(size=(n_samples, n_classes)), axis=1)
+    return X, y
+
+
+def scipy_two_pass(X, y, coef, intercept, l2):
+    n = X.shape[0]
+    logits = np.asarray(X @ coef.T) + intercept
+    logits -= logits.max(axis=1, keepdims=True)
+    exp = np.exp(logits)
+    total = exp.sum(axis=1, keepdims=True)
+    loss = float(np.mean(np.log(total[:, 0]) - logits[np.arange(n), y])) + 0.5 * l2 * float(np.sum(coef * coef))
+    D = exp / total
+    D[np.arange(n), y] -= 1.0
+    D /= n
+    grad_coef = np.asarray(X.T @ D).T + l2 * coef
+    return loss, grad_coef, D.sum(axis=0)
+
+
+def time_calls(functions, repeats):
+    times = {name: [] for name in functions}
+    names = list(functions)
+    for repeat in range(repeats):
+        order = names[repeat % len(names):] + names[:repeat % len(names)]
+        for name in order:
+            started = time.perf_counter()
+            functions[name]()
+            times[name].append(time.perf_counter() - started)
+    return {name: {"median_s": float(np.median(t)), "min_s": float(np.min(t)), "times": t} for name, t in times.items()}
+
+
+def loss_gradient_section(X, y, n_classes, repeats, log):
+    import numba
+    from sklearn._loss.loss import HalfMultinomialLoss
+    from sklearn.linear_model._linear_loss import LinearModelLoss
+    from threadpoolctl import threadpool_limits
+
+    from softmax_nb.kernels import sparse
+
+    rng = np.random.default_rng(1)
+    coef, intercept = rng.standard_normal((n_classes, X.shape[1])) * 0.01, rng.standard_normal(n_classes) * 0.01
+    l2 = 1.0 / X.shape[0]
+    csc = sparse.to_csc(X)
+    ours = lambda: sparse.loss_gradient(X, y, coef, intercept, None, l2, 0.0, X_csc=csc)  # noqa: E731
+    model_loss = LinearModelLoss(base_loss=HalfMultinomialLoss(n_classes=n_classes), fit_intercept=True)
+    packed = np.hstack([coef, intercept[:, None]]).ravel(order="F")
+    y_float = y.astype(np.float64)
+    results = {}
+    reference = ours()
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+
+        def theirs(threads=threads):
+            return model_loss.loss_gradient(packed, X, y_float, l2_reg_strength=l2, n_threads=threads)
+
+        with threadpool_limits(threads):
+            loss, grad = theirs()
+            grad = grad.reshape((n_classes, X.shape[1] + 1), order="F")
+            assert abs(loss - reference[0]) <= 1e-10 * abs(reference[0]), (loss, reference[0])
+            assert np.allclose(grad[:, :-1], reference[1], rtol=1e-8, atol=1e-12)
+            two_pass = scipy_two_pass(X, y, coef, intercept, l2)
+            assert abs(two_pass[0] - reference[0]) <= 1e-10 * abs(reference[0])
+            assert np.allclose(two_pass[1], reference[1], rtol=1e-8, atol=1e-12)
+            time.sleep(0.5)
+            timed = time_calls({"softmax_nb": ours, "sklearn LinearModelLoss": theirs,
+                                "scipy two-pass": lambda: scipy_two_pass(X, y, coef, intercept, l2)}, repeats)
+        results[f"{threads} thread(s)"] = timed
+        log(f"loss+gradient, {threads} thread(s): " + ", ".join(
+            f"{name} {1e3 * value['median_s']:.1f} ms" for name, value in timed.items()))
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    return results
+
+
+def fit_section(X, y, C, max_iter, log):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    from softmax_nb import SoftmaxClassifier
+
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    time.sleep(0.5)
+    started = time.perf_counter()
+    theirs = LogisticRegression(C=C, max_iter=max_iter, tol=1e-8).fit(X, y)
+    their_seconds = time.perf_counter() - started
+    time.sleep(0.5)
+    started = time.perf_counter()
+    ours = SoftmaxClassifier(C=C, max_iter=max_iter, tol=1e-8).fit(X, y)
+    our_seconds = time.perf_counter() - started
+    twin = SoftmaxClassifier(C=C, max_iter=0).fit(X, y)  # the same classes; its parameters replaced
+    twin.coef_, twin.intercept_ = theirs.coef_, theirs.intercept_
+    their_objective = twin.objective(X, y)
+    our_objective = ours.objective(X, y)
+    losses = np.array(ours.history_["loss"])
+    reached = np.flatnonzero(losses <= their_objective)
+    reach_seconds = float(ours.history_["time"][reached[0]]) if reached.size else None
+    result = {"C": C, "max_iter": max_iter, "sklearn_seconds": their_seconds, "sklearn_n_iter": int(theirs.n_iter_[0]),
+              "sklearn_objective": their_objective, "softmax_nb_seconds": our_seconds,
+              "softmax_nb_n_iter": int(ours.n_iter_[0]), "softmax_nb_objective": our_objective,
+              "softmax_nb_seconds_to_sklearn_objective": reach_seconds}
+    log(f"fit: sklearn {their_seconds:.2f} s ({result['sklearn_n_iter']} it, J={their_objective:.10g}); softmax_nb "
+        f"{our_seconds:.2f} s ({result['softmax_nb_n_iter']} it, J={our_objective:.10g}); softmax_nb reaches "
+        f"sklearn's J after {reach_seconds if reach_seconds is None else round(reach_seconds, 2)} s")
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=200000)
+    parser.add_argument("--features", type=int, default=2**18)
+    parser.add_argument("--nnz", type=int, default=100)
+    parser.add_argument("--classes", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--fit-rows", type=int, default=50000)
+    parser.add_argument("--C", type=float, default=1.0)
+    parser.add_argument("--max-iter", type=int, default=100)
+    parser.add_argument("-o", "--out", type=Path, default=ROOT / "bench" / "out" / "sparse.json")
+    args = parser.parse_args(argv)
+
+    def log(message):
+        print(f"[sparse {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+    X, y = text_like(args.rows, args.features, args.nnz, args.classes)
+    log(f"data: {X.shape[0]} x {X.shape[1]}, {X.nnz} nonzeros ({X.nnz / X.shape[0]:.1f} a row), "
+        f"{args.classes} classes, float64")
+    results = {"shape": [X.shape[0], X.shape[1], args.classes], "nnz": int(X.nnz),
+               "loss_gradient": loss_gradient_section(X, y, args.classes, args.repeats, log)}
+    rows = min(args.fit_rows, X.shape[0])
+    results["fit"] = fit_section(X[:rows], y[:rows], args.C, args.max_iter, log)
+    print(f"\nloss + gradient, {X.shape[0]} x {X.shape[1]} CSR ({X.nnz / X.shape[0]:.0f} nonzeros a row), "
+          f"{args.classes} classes, median of {args.repeats}")
+    for threads, timed in results["loss_gradient"].items():
+        ours = timed["softmax_nb"]["median_s"]
+        cells = [f"softmax_nb {1e3 * ours:.1f} ms"] + [
+            f"{name} {1e3 * value['median_s']:.1f} ms ({value['median_s'] / ours:.2f}x)"
+            for name, value in timed.items() if name != "softmax_nb"]
+        print(f"  {threads}: " + "; ".join(cells))
+    fit = results["fit"]
+    reach = fit["softmax_nb_seconds_to_sklearn_objective"]
+    print(f"fit on {rows} rows, C={args.C}, max_iter={args.max_iter}: LogisticRegression {fit['sklearn_seconds']:.2f} s, "
+          f"SoftmaxClassifier {fit['softmax_nb_seconds']:.2f} s; to scikit-learn's final objective: "
+          + ("not reached" if reach is None else f"{reach:.2f} s ({fit['sklearn_seconds'] / reach:.2f}x)"))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
