@@ -394,6 +394,15 @@ def tree_combine(nodes, n_chunks):
 
 
 @njit(**_JIT)
+def _row_max(a):
+    """max_k a[k]: what the stable softmax subtracts."""
+    a_max = a[0]
+    for k in range(1, len(a)):
+        a_max = max(a_max, a[k])
+    return a_max
+
+
+@njit(**_JIT)
 def _softmax_rows_loss(logits, y, sample_weight, row0, n_rows, on_target, off_target, dloss_dlogits,
                        intercept_t, prob):
     """Loss sum of a block of rows of logits; sets dloss/da_k = s (p_k - t_k), adds it to intercept_t."""
@@ -401,9 +410,7 @@ def _softmax_rows_loss(logits, y, sample_weight, row0, n_rows, on_target, off_ta
     loss = 0.0
     for r in range(n_rows):
         a = logits[r]
-        a_max = a[0]
-        for k in range(1, n_classes):
-            a_max = max(a_max, a[k])
+        a_max = _row_max(a)
         # exp(a_k - a_max) <= 1: no overflow whatever the logits
         exp_sum = 0.0
         gap_sum = 0.0
@@ -504,9 +511,7 @@ def _softmax_rows(logits, n_rows, log, out, row0):
     n_classes = logits.shape[1]
     for r in range(n_rows):
         a = logits[r]
-        a_max = a[0]
-        for k in range(1, n_classes):
-            a_max = max(a_max, a[k])
+        a_max = _row_max(a)
         exp_sum = 0.0
         for k in range(n_classes):
             exp_sum += np.exp(a[k] - a_max)

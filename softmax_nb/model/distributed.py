@@ -363,7 +363,7 @@ def fit_distributed(path, params=None, *, comm=None, max_memory_mb=None, split="
         exchange seconds and bytes.
     """
     from . import training
-    from .estimator import SoftmaxClassifier
+    from .estimator import SoftmaxClassifier, file_fit_start
     from .objective import class_weight_vector
     from .runtime import num_threads
 
@@ -380,20 +380,11 @@ def fit_distributed(path, params=None, *, comm=None, max_memory_mb=None, split="
     if info.get("layout") == "csr":
         raise ValueError(f"dataset file {str(path)!r} holds sparse X: training over MPI ranks is not built for "
                          "sparse files yet; train it in one process")
+    info, use_eval = file_fit_start(clf, info, path, split, eval_split, init, "over MPI")
     classes = info["classes"]
     counts = np.asarray(info["splits"][split]["class_counts"])
-    if info["splits"][split]["n_samples"] == 0:
-        raise ValueError(f"dataset file {str(path)!r}: the {split!r} split has no rows")
     if np.count_nonzero(counts) < 2:
         raise ValueError(f"dataset file {str(path)!r}: the {split!r} split holds a single class")
-    use_eval = eval_split is not None and info["splits"][eval_split]["n_samples"] > 0
-    if clf.early_stopping and not use_eval:
-        raise ValueError("early_stopping over MPI monitors the validation split, which is "
-                         f"{'not given' if eval_split is None else 'empty'}")
-    if init is not None:
-        if not np.array_equal(np.asarray(init.classes_), classes) or init.coef_.shape[1] != info["n_features"]:
-            raise ValueError("init must be a classifier fitted on the same classes and features as the file")
-        clf.classes_, clf.coef_, clf.intercept_ = init.classes_, init.coef_, init.intercept_
     class_weight = class_weight_vector(clf.class_weight, classes, class_counts=counts)
     dtype = None if clf.dtype is None else np.dtype(clf.dtype)
     with num_threads(clf.n_threads):

@@ -479,6 +479,23 @@ def _split_validation(X, y, sample_weight, fraction, seed):
             sw_train, sw_val)
 
 
+def file_fit_start(clf, info, path, split, eval_split, init, where):
+    """The checks every fit from a dataset file shares (streamed, over MPI ranks): rows in
+    ``split``, a validation split for early stopping, a compatible ``init`` (whose
+    parameters ``clf`` takes). Returns ``(info, whether eval_split is monitored)``."""
+    if info["splits"][split]["n_samples"] == 0:
+        raise ValueError(f"dataset file {str(path)!r}: the {split!r} split has no rows")
+    use_eval = eval_split is not None and info["splits"][eval_split]["n_samples"] > 0
+    if clf.early_stopping and not use_eval:
+        raise ValueError(f"early_stopping {where} monitors the validation split, "
+                         f"which is {'not given' if eval_split is None else 'empty'}")
+    if init is not None:
+        if not np.array_equal(np.asarray(init.classes_), info["classes"]) or init.coef_.shape[1] != info["n_features"]:
+            raise ValueError("init must be a classifier fitted on the same classes and features as the file")
+        clf.classes_, clf.coef_, clf.intercept_ = init.classes_, init.coef_, init.intercept_
+    return info, use_eval
+
+
 def fit_streaming(path, params=None, *, max_memory_mb, split="train", eval_split="val",
                   progress=True, init=None, resume=False):
     """Train a SoftmaxClassifier on a dataset file without loading it into memory.
@@ -526,18 +543,8 @@ def fit_streaming(path, params=None, *, max_memory_mb, split="train", eval_split
     if clf.device == "cuda":
         raise ValueError("streaming training runs on the CPU; device='cuda' needs the data in memory "
                          "(drop max_memory_mb, or use device='cpu')")
-    info = dataset_info(path)
+    info, use_eval = file_fit_start(clf, dataset_info(path), path, split, eval_split, init, "in streaming training")
     classes = info["classes"]
-    if info["splits"][split]["n_samples"] == 0:
-        raise ValueError(f"dataset file {str(path)!r}: the {split!r} split has no rows")
-    use_eval = eval_split is not None and info["splits"][eval_split]["n_samples"] > 0
-    if clf.early_stopping and not use_eval:
-        raise ValueError("early_stopping in streaming training monitors the validation split, "
-                         f"which is {'not given' if eval_split is None else 'empty'}")
-    if init is not None:
-        if not np.array_equal(np.asarray(init.classes_), classes) or init.coef_.shape[1] != info["n_features"]:
-            raise ValueError("init must be a classifier fitted on the same classes and features as the file")
-        clf.classes_, clf.coef_, clf.intercept_ = init.classes_, init.coef_, init.intercept_
     dtype = None if clf.dtype is None else np.dtype(clf.dtype)
     pool = BufferPool()  # training and validation passes take turns with the same buffers
     batch_rows = clf.batch_size if clf._minibatch else 0

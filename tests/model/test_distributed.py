@@ -188,29 +188,29 @@ def test_ranks_that_see_different_files_all_fail_with_one_message(datasets, tmp_
     assert not (tmp_path / "a" / "m.h5").exists() and not (tmp_path / "b" / "m.h5").exists()
 
 
-@needs_mpi
-def test_a_killed_rank_fails_the_job_and_a_resume_with_other_ranks_is_bitwise(tmp_path):
-    data = tmp_path / "big.h5"
+#: A fit long enough to be interrupted (40 iterations of ~0.1 s), and its one-process model.
+LONG_FIT = ["--C", "1e6", "--max-iter", "40", "--tol", "1e-300"]
+
+
+@pytest.fixture(scope="module")
+def long_fit(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("long")
+    data, reference = folder / "big.h5", folder / "reference.h5"
     subprocess.run(CLI + ["-q", "prepare", "--source", "synthetic", "--arg", "n_samples=60000", "--arg",
                           "n_features=100", "--arg", "n_classes=8", "--dtype", "float32", "-o", str(data)],
                    check=True)
-    args = ["--C", "1e6", "--max-iter", "40", "--tol", "1e-300", "--checkpoint-every", "1"]
-    reference = tmp_path / "reference.h5"
-    done = _mpiexec(1, [data, "-o", reference, "--mpi", "--no-checkpoint", *args])
-    assert done.returncode == 0, done.stderr[-2000:]
+    subprocess.run(CLI + ["-q", "train", str(data), "-o", str(reference), "--no-checkpoint", *LONG_FIT], check=True)
+    return data, reference
+
+
+@needs_mpi
+def test_a_killed_rank_fails_the_job_and_a_resume_with_other_ranks_is_bitwise(long_fit, tmp_path):
+    data, reference = long_fit
+    args = [*LONG_FIT, "--checkpoint-every", "1"]
 
     out, checkpoint = tmp_path / "m.h5", tmp_path / "m.ckpt"
-    command = [MPIEXEC, "-n", "2"] + CLI + ["train", str(data), "-o", str(out), "--checkpoint", str(checkpoint),
-                                            "--threads", "1", *args]
-    job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                           start_new_session=True)
+    job, ranks = _two_ranks_training(data, out, checkpoint, args)
     try:
-        deadline = time.monotonic() + 120
-        while not checkpoint.exists() and time.monotonic() < deadline and job.poll() is None:
-            time.sleep(0.05)
-        assert checkpoint.exists(), "no checkpoint was written"
-        ranks = _children_running(job.pid, "train")
-        assert len(ranks) == 2, ranks
         os.kill(ranks[-1], signal.SIGKILL)
         started = time.monotonic()
         code = job.wait(timeout=60)  # no hang: the launcher ends the surviving rank
@@ -228,6 +228,24 @@ def test_a_killed_rank_fails_the_job_and_a_resume_with_other_ranks_is_bitwise(tm
     assert "resuming from checkpoint" in done.stderr
     _same(_model(out), _model(reference))
     assert not checkpoint.exists()
+
+
+def _two_ranks_training(data, out, checkpoint, args):
+    """``mpiexec -n 2 softmax-nb train`` started, once its first checkpoint is written (the
+    training loop runs, its SIGTERM handler in place): ``(job, the two ranks' PIDs)``."""
+    command = [MPIEXEC, "-n", "2"] + CLI + ["train", str(data), "-o", str(out), "--checkpoint", str(checkpoint),
+                                            "--threads", "1", *args]
+    job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and time.monotonic() < deadline and job.poll() is None:
+        time.sleep(0.05)
+    ranks = _children_running(job.pid, "train")
+    if not checkpoint.exists() or len(ranks) != 2:
+        os.killpg(job.pid, signal.SIGKILL)
+        job.wait()
+        pytest.fail(f"no checkpoint, or not two ranks running ({ranks}): {job.stderr.read()[-2000:]}")
+    return job, ranks
 
 
 def _children_running(pid, word):
@@ -297,31 +315,18 @@ def test_an_error_on_one_rank_ends_every_rank_with_its_message(datasets, tmp_pat
 
 
 @needs_mpi
-def test_sigterm_checkpoints_on_every_rank_alike_and_resumes_bitwise(tmp_path):
-    data = tmp_path / "big.h5"
-    subprocess.run(CLI + ["-q", "prepare", "--source", "synthetic", "--arg", "n_samples=60000", "--arg",
-                          "n_features=100", "--arg", "n_classes=8", "--dtype", "float32", "-o", str(data)],
-                   check=True)
-    args = ["--C", "1e6", "--max-iter", "40", "--tol", "1e-300", "--checkpoint-every", "2"]
-    reference = tmp_path / "reference.h5"
-    subprocess.run(CLI + ["-q", "train", str(data), "-o", str(reference), "--no-checkpoint", *args], check=True)
+def test_sigterm_checkpoints_on_every_rank_alike_and_resumes_bitwise(long_fit, tmp_path):
+    data, reference = long_fit
+    args = [*LONG_FIT, "--checkpoint-every", "2"]
     out, checkpoint = tmp_path / "m.h5", tmp_path / "m.ckpt"
-    command = [MPIEXEC, "-n", "2"] + CLI + ["train", str(data), "-o", str(out), "--checkpoint", str(checkpoint),
-                                            "--threads", "1", *args]
-    job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    job, ranks = _two_ranks_training(data, out, checkpoint, args)
     try:
-        deadline = time.monotonic() + 120
-        # Training runs (its SIGTERM handler is in place) once the first checkpoint is written.
-        while not checkpoint.exists() and time.monotonic() < deadline and job.poll() is None:
-            time.sleep(0.05)
-        ranks = _children_running(job.pid, "train")
-        assert len(ranks) == 2, ranks
         os.kill(ranks[1], signal.SIGTERM)  # one rank's signal stops all ranks at the same iteration
         code = job.wait(timeout=120)
         stderr = job.stderr.read()
     finally:
         if job.poll() is None:
-            job.kill()
+            os.killpg(job.pid, signal.SIGKILL)
             job.wait()
     assert code == 143, stderr[-2000:]
     assert "stopped by SIGTERM" in stderr
