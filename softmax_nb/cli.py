@@ -392,7 +392,7 @@ def _hyperparameters(args):
 
 def _warm_up(X, n_classes):
     """Time the first kernel calls: numba compiles (or loads from its cache) here."""
-    from softmax_nb.kernels import cpu as kernels
+    from softmax_nb import kernels
 
     rows = X[: min(X.shape[0], 4)]
     if not sp.issparse(rows):

@@ -69,7 +69,6 @@ return (n_samples, c) arrays of X's dtype (computed in float64, then rounded onc
 """
 
 import numpy as np
-import scipy.sparse as sp
 from numba import njit, prange
 
 from . import checks, tunables
@@ -590,10 +589,6 @@ def loss_gradient(
     grad_coef : ndarray of coef's shape, float64
     grad_intercept : ndarray of intercept's shape, float64, or None
     """
-    if sp.issparse(X):
-        from . import sparse
-
-        return sparse.loss_gradient(X, y, coef, intercept, sample_weight, l2_reg_strength, label_smoothing)
     X = checks.check_X(X, allow_empty=False)
     n_samples, n_features = X.shape
     coef_x, intercept_64 = _cast_params(coef, intercept, n_features, X.dtype)
@@ -690,10 +685,6 @@ def _prediction_inputs(X, coef, intercept):
 def decision_function(X, coef, intercept=None):
     """Logits ``X @ coef.T + intercept``, shape (n_samples, coef rows), X's dtype
     (one column of log-odds z for a binary model)."""
-    if sp.issparse(X):
-        from . import sparse
-
-        return sparse.decision_function(X, coef, intercept)
     X, coef_x, intercept_64 = _prediction_inputs(X, coef, intercept)
     out = np.empty((X.shape[0], coef_x.shape[0]), dtype=X.dtype)
     _decision_function(X, coef_x, intercept_64, out)
@@ -703,10 +694,6 @@ def decision_function(X, coef, intercept=None):
 def predict_proba(X, coef, intercept=None):
     """Class probabilities (stable softmax of the logits; [sigmoid(-z), sigmoid(z)] for a
     binary model), (n_samples, n_classes), X's dtype."""
-    if sp.issparse(X):
-        from . import sparse
-
-        return sparse.predict_proba(X, coef, intercept)
     X, coef_x, intercept_64 = _prediction_inputs(X, coef, intercept)
     out = np.empty((X.shape[0], checks.n_classes_of(coef_x)), dtype=X.dtype)
     _predict_proba(X, coef_x, intercept_64, False, out)
@@ -715,10 +702,6 @@ def predict_proba(X, coef, intercept=None):
 
 def predict_log_proba(X, coef, intercept=None):
     """Log-probabilities ``a_k - logsumexp(a)``, (n_samples, n_classes), X's dtype."""
-    if sp.issparse(X):
-        from . import sparse
-
-        return sparse.predict_log_proba(X, coef, intercept)
     X, coef_x, intercept_64 = _prediction_inputs(X, coef, intercept)
     out = np.empty((X.shape[0], checks.n_classes_of(coef_x)), dtype=X.dtype)
     _predict_proba(X, coef_x, intercept_64, True, out)
@@ -727,10 +710,6 @@ def predict_log_proba(X, coef, intercept=None):
 
 def predict(X, coef, intercept=None):
     """Index of the most probable class per row, (n_samples,) int64."""
-    if sp.issparse(X):
-        from . import sparse
-
-        return sparse.predict(X, coef, intercept)
     X, coef_x, intercept_64 = _prediction_inputs(X, coef, intercept)
     out = np.empty(X.shape[0], dtype=np.int64)
     _predict(X, coef_x, intercept_64, out)

@@ -22,7 +22,7 @@ import hashlib
 import numpy as np
 import scipy.sparse as sp
 
-from ..kernels import cpu as kernels
+from .. import kernels
 from .objective import row_weights, total_weight
 
 

@@ -17,7 +17,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ..kernels import cpu as kernels
+from .. import kernels
 from . import hyperparameters, incremental, training
 from .backends import InMemoryRows, StreamedRows
 from ..data.checks import class_indices

@@ -28,7 +28,7 @@ Defaults (eps, tolerance, rows) are the configuration schema's ``gradcheck`` sec
 import numpy as np
 import scipy.sparse as sp
 
-from ..kernels import cpu as kernels
+from .. import kernels
 from ..settings import defaults
 
 _DEFAULTS = defaults("gradcheck")

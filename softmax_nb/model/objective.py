@@ -28,7 +28,7 @@ class weights or penalties.
 
 import numpy as np
 
-from ..kernels import cpu as kernels
+from .. import kernels
 from ..kernels.penalty import L1Penalty, L2Penalty
 
 

@@ -9,7 +9,8 @@ import pytest
 import scipy.sparse as sp
 
 import naive
-from softmax_nb.kernels import cpu, sparse
+from softmax_nb import kernels
+from softmax_nb.kernels import sparse
 
 
 def make_csr(n_samples, n_features, density, dtype, index_dtype, seed=0):
@@ -34,7 +35,7 @@ def test_loss_gradient_equals_the_dense_reference(n_rows, dtype, index_dtype, we
     y = rng.integers(0, n_classes, X.shape[0])
     coef, intercept = rng.standard_normal((n_rows, 40)) * 0.3, rng.standard_normal(n_rows)
     weights = rng.uniform(0.1, 3.0, X.shape[0]) if weighted else None
-    got = cpu.loss_gradient(X, y, coef, intercept, weights, 0.05, smoothing)
+    got = kernels.loss_gradient(X, y, coef, intercept, weights, 0.05, smoothing)
     want = naive.loss_gradient(X.toarray(), y, coef, intercept, weights, 0.05, smoothing)
     np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-10, atol=1e-13)
@@ -49,22 +50,22 @@ def test_predictions_equal_the_dense_reference(n_rows, dtype):
     coef, intercept = rng.standard_normal((n_rows, 30)), rng.standard_normal(n_rows)
     dense = X.toarray()
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    proba = cpu.predict_proba(X, coef, intercept)
+    proba = kernels.predict_proba(X, coef, intercept)
     assert proba.dtype == dtype and proba.shape == (500, max(2, n_rows))
     np.testing.assert_allclose(proba, naive.predict_proba(dense, coef, intercept), atol=tol)
-    np.testing.assert_allclose(cpu.predict_log_proba(X, coef, intercept),
+    np.testing.assert_allclose(kernels.predict_log_proba(X, coef, intercept),
                                naive.predict_log_proba(dense, coef, intercept), rtol=tol, atol=tol)
-    np.testing.assert_allclose(cpu.decision_function(X, coef, intercept), naive.logits(dense, coef, intercept),
+    np.testing.assert_allclose(kernels.decision_function(X, coef, intercept), naive.logits(dense, coef, intercept),
                                rtol=tol, atol=tol)
-    np.testing.assert_array_equal(cpu.predict(X, coef, intercept), naive.predict(dense, coef, intercept))
+    np.testing.assert_array_equal(kernels.predict(X, coef, intercept), naive.predict(dense, coef, intercept))
 
 
 def test_huge_logits_do_not_overflow():
     X = sp.csr_matrix(np.array([[1e4, 0.0], [0.0, -1e4]]))
     coef = np.array([[10.0, 0.0], [0.0, 10.0], [-5.0, 5.0]])
-    loss, grad_coef, _ = cpu.loss_gradient(X, np.array([1, 0]), coef, np.zeros(3))
+    loss, grad_coef, _ = kernels.loss_gradient(X, np.array([1, 0]), coef, np.zeros(3))
     assert np.isfinite(loss) and np.all(np.isfinite(grad_coef))
-    assert np.all(np.isfinite(cpu.predict_log_proba(X, coef)))
+    assert np.all(np.isfinite(kernels.predict_log_proba(X, coef)))
 
 
 def test_bitwise_identical_for_any_thread_count():
@@ -76,7 +77,7 @@ def test_bitwise_identical_for_any_thread_count():
     for threads in range(1, numba.config.NUMBA_NUM_THREADS + 1):
         numba.set_num_threads(threads)
         try:
-            results.append(cpu.loss_gradient(X, y, coef, intercept, None, 0.01, 0.05))
+            results.append(kernels.loss_gradient(X, y, coef, intercept, None, 0.01, 0.05))
         finally:
             numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     for other in results[1:]:
@@ -92,7 +93,7 @@ def test_unsorted_and_duplicate_indices_are_canonicalised_on_a_copy():
     X = sp.csr_matrix((data, indices, indptr), shape=(2, 3))
     before = X.indices.copy()
     coef = np.arange(9.0).reshape(3, 3) / 10
-    np.testing.assert_allclose(cpu.decision_function(X, coef), naive.logits(X.toarray(), coef))
+    np.testing.assert_allclose(kernels.decision_function(X, coef), naive.logits(X.toarray(), coef))
     np.testing.assert_array_equal(X.indices, before)
 
 
@@ -101,7 +102,7 @@ def test_other_formats_are_converted(fmt):
     X = make_csr(200, 10, 0.3, np.float64, np.int32)
     rng = np.random.default_rng(4)
     coef = rng.standard_normal((3, 10))
-    np.testing.assert_array_equal(cpu.predict_proba(X.asformat(fmt), coef), cpu.predict_proba(X, coef))
+    np.testing.assert_array_equal(kernels.predict_proba(X.asformat(fmt), coef), kernels.predict_proba(X, coef))
 
 
 def test_bad_input_is_refused_with_a_message():
@@ -110,14 +111,14 @@ def test_bad_input_is_refused_with_a_message():
     bad = X.copy()
     bad.data[0] = np.nan
     with pytest.raises(ValueError, match="NaN or infinity"):
-        cpu.predict(bad, coef)
+        kernels.predict(bad, coef)
     outside = sp.csr_matrix((np.ones(1), np.array([7]), np.array([0, 1] + [1] * 19)), shape=(20, 5))
     with pytest.raises(ValueError, match="column indices outside 0..4"):
-        cpu.predict(outside, coef)
+        kernels.predict(outside, coef)
     with pytest.raises(TypeError, match="float32 or float64"):
-        cpu.predict(X.astype(np.int64), coef)
+        kernels.predict(X.astype(np.int64), coef)
     with pytest.raises(ValueError, match=r"coef must have shape \(n_classes, 5\)"):
-        cpu.predict(X, np.zeros((3, 6)))
+        kernels.predict(X, np.zeros((3, 6)))
 
 
 def test_the_csc_copy_kept_by_a_fit_gives_the_same_bits():

@@ -18,7 +18,7 @@ def test_estimator_defaults_are_the_schemas():
     signature = {name: p.default for name, p in inspect.signature(SoftmaxClassifier).parameters.items()}
     assert signature == hyperparameters.DEFAULTS
     for key, value in defaults("model").items():
-        if key not in ("threads", "max_memory_mb"):
+        if key not in ("threads", "max_memory_mb", "tasks"):
             assert signature[key] == value, key
 
 
@@ -26,7 +26,8 @@ def test_cli_train_has_an_option_for_every_model_key():
     parser = build_parser()
     train = next(action for action in parser._actions if action.dest == "command").choices["train"]
     dests = {action.dest for action in train._actions}
-    assert set(defaults("model")) <= dests | {"max_memory_mb"}
+    # tasks: the launcher's (mpiexec -n TASKS softmax-nb train, or --mpi), not a train option
+    assert set(defaults("model")) <= dests | {"max_memory_mb", "tasks"}
     checkpoint_every = next(a for a in train._actions if a.dest == "checkpoint_every")
     assert checkpoint_every.default == hyperparameters.DEFAULTS["checkpoint_every"]
 

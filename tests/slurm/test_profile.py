@@ -47,7 +47,7 @@ def test_profile_selects_the_slurm_executor_with_retries_and_latency_wait(profil
     # Per-rule overrides name rules that exist in the workflow.
     rules = "".join(p.read_text() for p in (PROFILE.parents[1] / "workflow" / "rules").glob("*.smk"))
     for rule in profile["set-resources"]:
-        assert f"rule {rule}:" in rules, f"set-resources names unknown rule {rule!r}"
+        assert f"rule {rule}:" in rules or f" as {rule} with:" in rules, f"set-resources names unknown rule {rule!r}"
 
 
 def test_cpu_jobs_go_to_the_cpu_partition_and_gpu_jobs_to_the_gpu_partition(profile):
