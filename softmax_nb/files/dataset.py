@@ -352,6 +352,8 @@ def _read_dataset_header(handle, path):
         "path": str(path),
         "format": DATASET_FORMAT,
         "format_version": int(handle.attrs["format_version"]),
+        # The content checksum, verified above ("" for version 1 files, which have none).
+        "sha256": _attr_str(handle.attrs.get(DIGEST_ATTR, "")),
         "source": _attr_str(handle.attrs["source"]),
         "seed": None if seed < 0 else seed,
         "n_features": n_features,
@@ -459,6 +461,7 @@ def dataset_info(path):
     Returns
     -------
     dict
+        ``sha256`` (the verified content checksum), ``layout`` ('dense' or 'csr'),
         ``source``, ``seed``, ``n_features``, ``n_classes``, ``classes`` (ndarray,
         the stored label dtype), ``standardized``, ``preprocessing`` (``None`` or
         ``{"method", "mean", "scale"}``), ``image_shape``, ``feature_names``,

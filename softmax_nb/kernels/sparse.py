@@ -168,7 +168,8 @@ def loss_gradient_sums_data(X, y, coef, intercept, sample_weight, label_smoothin
     csc = to_csc(X) if X_csc is None else X_csc
     grad_coef = np.empty((n_rows, n_features))
     _column_pass(csc.data, csc.indices, csc.indptr, dloss_dlogits, grad_coef)
-    loss, _, grad_intercept = tree_sum((loss_parts, np.zeros((len(loss_parts), 1, 1)), intercept_parts))
+    loss, _, grad_intercept = tree_sum((loss_parts, np.zeros((len(loss_parts), 1, 1)), intercept_parts),
+                                       copy=False)
     return loss, grad_coef, grad_intercept
 
 

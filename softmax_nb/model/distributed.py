@@ -119,8 +119,9 @@ class RankRows:
         Per-rank budget for X: rows are read in pieces (None: the rank's rows held).
     """
 
-    def __init__(self, path, split, comm, n_classes, *, dtype=None, class_weight=None, max_memory_mb=None):
-        info = dataset_file.dataset_info(path)
+    def __init__(self, path, split, comm, n_classes, *, dtype=None, class_weight=None, max_memory_mb=None,
+                 info=None):
+        info = dataset_file.dataset_info(path) if info is None else info
         self.path, self.split, self.comm = str(path), split, comm
         split_info = info["splits"][split]
         self.n_samples = int(split_info["n_samples"])
@@ -143,7 +144,7 @@ class RankRows:
         self.n_evaluations = 0
         self.exchange_seconds = 0.0
         self.exchange_bytes = 0
-        self._digest = _file_identity(path, split, info)
+        self._digest = _file_identity(split, info)
         # Pieces: rows read together, each split at chunk bounds, within the budget.
         row_bytes = self.n_features * (stored.itemsize + (self.dtype.itemsize if self.dtype != stored else 0)) + 16
         if max_memory_mb is None:
@@ -302,22 +303,17 @@ class RankRows:
         return digest.hexdigest()
 
 
-def _file_identity(path, split, info):
+def _file_identity(split, info):
     """What must agree between ranks: the file's content checksum, the split's rows and features."""
-    from ..files.common import DIGEST_ATTR, _open_h5
-
-    with _open_h5(path, "dataset file", dataset_file.DATASET_FORMAT,
-                  dataset_file.READABLE_DATASET_VERSIONS) as handle:
-        checksum = handle.attrs.get(DIGEST_ATTR, "")
-        checksum = checksum.decode() if isinstance(checksum, bytes) else str(checksum)
     split_info = info["splits"][split]
-    return repr((checksum, split, int(split_info["n_samples"]), int(info["n_features"]),
+    return repr((info["sha256"], split, int(split_info["n_samples"]), int(info["n_features"]),
                  str(split_info["dtype"]), [int(c) for c in split_info["class_counts"]]))
 
 
-def check_same_file(comm, path, split):
-    """Fail every rank alike when the ranks do not all see the same dataset file."""
-    identity = _file_identity(path, split, dataset_file.dataset_info(path))
+def check_same_file(comm, path, split, info):
+    """Fail every rank alike when the ranks do not all see the same dataset file (``info``:
+    its :func:`~softmax_nb.files.dataset.dataset_info` on this rank)."""
+    identity = _file_identity(split, info)
     seen = comm.allgather((identity, socket.gethostname()))
     if any(other != seen[0][0] for other, _ in seen):
         differ = [f"rank {rank} on {host}" for rank, (other, host) in enumerate(seen) if other != seen[0][0]]
@@ -375,8 +371,8 @@ def fit_distributed(path, params=None, *, comm=None, max_memory_mb=None, split="
                          "need rows shuffled across ranks); use 'lbfgs' or 'gd'")
     if clf.device == "cuda":
         raise ValueError("training over MPI runs on the CPU; device='cuda' is not supported there")
-    check_same_file(comm, path, split)
-    info = dataset_file.dataset_info(path)
+    info = dataset_file.dataset_info(path)  # read once: the ranks' check and the rows share it
+    check_same_file(comm, path, split, info)
     if info.get("layout") == "csr":
         raise ValueError(f"dataset file {str(path)!r} holds sparse X: training over MPI ranks is not built for "
                          "sparse files yet; train it in one process")
@@ -389,9 +385,9 @@ def fit_distributed(path, params=None, *, comm=None, max_memory_mb=None, split="
     dtype = None if clf.dtype is None else np.dtype(clf.dtype)
     with num_threads(clf.n_threads):
         rows = RankRows(path, split, comm, len(classes), dtype=dtype, class_weight=class_weight,
-                        max_memory_mb=max_memory_mb)
-        validation = (RankRows(path, eval_split, comm, len(classes), dtype=dtype, max_memory_mb=max_memory_mb)
-                      if use_eval else None)
+                        max_memory_mb=max_memory_mb, info=info)
+        validation = (RankRows(path, eval_split, comm, len(classes), dtype=dtype, max_memory_mb=max_memory_mb,
+                               info=info) if use_eval else None)
         log.info("MPI rank %d of %d: rows %d..%d of %d (chunks %d..%d of %d)", comm.rank, comm.size,
                  rows.row_start, rows.row_stop - 1, rows.n_samples, rows.first, rows.stop - 1, rows.n_chunks)
         log.info("%d chunks of rows over %d ranks; the exchange sends %d tree node(s) from this rank", rows.n_chunks,
