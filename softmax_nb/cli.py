@@ -29,7 +29,7 @@ from . import files as sio
 from .settings.config import dataset_default, load_config
 from .model.hyperparameters import DEFAULTS as HYPERPARAMETERS
 from .model.training import TrainingInterrupted
-from .settings import choices, default, defaults
+from .settings import default, defaults
 
 PROG = "softmax-nb"
 EXIT_DATA = 1

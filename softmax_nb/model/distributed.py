@@ -358,7 +358,6 @@ def fit_distributed(path, params=None, *, comm=None, max_memory_mb=None, split="
         Fitted, plus ``distributed_``: ranks, chunks, this rank's rows, evaluations,
         exchange seconds and bytes.
     """
-    from . import training
     from .estimator import SoftmaxClassifier, file_fit_start
     from .objective import class_weight_vector
     from .runtime import num_threads
