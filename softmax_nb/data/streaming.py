@@ -44,7 +44,7 @@ import numpy as np
 from ..kernels import tunables
 from ..files import dataset as sio
 
-__all__ = ["MemoryBudgetError", "memory_plan", "H5Stream", "Block", "BufferPool"]
+__all__ = ["MemoryBudgetError", "memory_plan", "sparse_memory_plan", "H5Stream", "Block", "BufferPool"]
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +172,84 @@ def memory_plan(n_rows, n_features, n_classes, max_memory_mb, *, itemsize=4, com
     }
 
 
+def sparse_memory_plan(unit_bounds, unit_nnz, n_features, n_classes, max_memory_mb, *, itemsize=8,
+                       compute_itemsize=None, index_itemsize=8, output_columns=0, batch_rows=0,
+                       block_rows=None):
+    """Cut a CSR split into row blocks that keep peak memory within a budget.
+
+    Blocks are runs of whole units (``kernels.sparse.pass_units``: the streamed sums
+    are then the in-memory ones, bitwise). A block costs, per nonzero, its value and
+    index twice (two blocks in flight) and once more in the gradient's CSC copy (and
+    a converted copy of the values); per row, its pointers, label, weight and the
+    float64 dloss/da row. The fixed part is :func:`memory_plan`'s with the kernel's
+    float64 gradient, transposed coef and the CSC copy's column pointers.
+
+    Parameters
+    ----------
+    unit_bounds : ndarray of int64
+        Row bounds of the units, from 0 to the split's rows.
+    unit_nnz : ndarray of int64
+        Nonzeros of each unit.
+    n_features, n_classes, max_memory_mb, itemsize, compute_itemsize, output_columns, batch_rows
+        As :func:`memory_plan`.
+    index_itemsize : int
+        Bytes per stored column index (4 or 8); the CSC copy's row indices are
+        counted at 8.
+    block_rows : int, optional
+        Close a block once it holds at least this many rows (tests, benchmarks);
+        the budget is then not enforced.
+
+    Returns
+    -------
+    dict
+        ``bounds`` (int64 row bounds of the blocks), ``block_rows`` (rows of the
+        largest block), ``n_blocks``, ``fixed_bytes``, ``block_bytes`` (largest
+        block) and ``peak_bytes``.
+    """
+    budget = float(max_memory_mb) * 2**20 if block_rows is None else np.inf
+    if not budget > 0:
+        raise MemoryBudgetError(f"max_memory_mb must be positive, got {max_memory_mb!r}")
+    if block_rows is not None and (isinstance(block_rows, bool) or not isinstance(block_rows, (int, np.integer))
+                                   or block_rows < 1):
+        raise ValueError(f"block_rows must be a positive integer, got {block_rows!r}")
+    compute_itemsize = compute_itemsize or itemsize
+    n_params = n_classes * (n_features + 1)
+    fixed = (_OPTIMIZER_COPIES * n_params * 8 + 3 * n_classes * n_features * 8 + (n_features + 1) * 8
+             + _RESERVE_BYTES + _H5_CACHE_BYTES + 3 * sio._CSR_CHUNK * 8
+             + 2 * batch_rows * n_features * compute_itemsize)
+    # Two blocks in flight, the converted values, the CSC copy (int64 row indices at most).
+    converted = compute_itemsize if compute_itemsize != itemsize else 0
+    nnz_bytes = 2 * (itemsize + index_itemsize) + converted + compute_itemsize + 8
+    row_bytes = 2 * (8 + 8) + 8 + n_classes * 8 + output_columns * compute_itemsize
+    unit_rows = np.diff(unit_bounds)
+    unit_bytes = unit_nnz * nnz_bytes + unit_rows * row_bytes
+    data_budget = (budget - fixed) * _BLOCK_FRACTION
+    if block_rows is None and (data_budget <= 0 or unit_bytes.size and unit_bytes.max() > data_budget):
+        worst = int(unit_bytes.max()) if unit_bytes.size else 0
+        needed_mb = (fixed + worst / _BLOCK_FRACTION) / 2**20
+        raise MemoryBudgetError(
+            f"max_memory_mb={max_memory_mb} is too small: the model, optimiser and kernel buffers need "
+            f"{fixed / 2**20:.1f} MiB and the densest {int(unit_rows.max()) if unit_rows.size else 0} rows "
+            f"{worst / 2**20:.1f} MiB more; give at least {np.ceil(needed_mb):.0f} MiB")
+    bounds, rows, held = [0], 0, 0
+    for count, cost in zip(unit_rows.tolist(), unit_bytes.tolist()):
+        full = rows >= block_rows if block_rows is not None else held + cost > min(data_budget, MAX_BLOCK_BYTES)
+        if rows and full:
+            bounds.append(bounds[-1] + rows)
+            rows, held = 0, 0
+        rows, held = rows + count, held + cost
+    if rows:
+        bounds.append(bounds[-1] + rows)
+    bounds = np.asarray(bounds, dtype=np.int64)
+    sizes = np.diff(bounds)
+    largest = 0
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        first, last = np.searchsorted(unit_bounds, [a, b])
+        largest = max(largest, int(unit_bytes[first:last].sum()))
+    return {"bounds": bounds, "block_rows": int(sizes.max()) if sizes.size else 0, "n_blocks": len(sizes),
+            "fixed_bytes": int(fixed), "block_bytes": largest, "peak_bytes": int(fixed + largest)}
+
+
 # ---------------------------------------------------------------------------
 # progress
 # ---------------------------------------------------------------------------
@@ -297,11 +375,8 @@ class H5Stream:
         self.path = str(path)
         self.split = split
         info = sio.dataset_info(path)  # checks existence, truncation, format and shapes
-        if info.get("layout") == "csr":
-            raise ValueError(f"dataset file {self.path!r} holds sparse X: streaming it in row blocks "
-                             "(--max-memory-mb, max_memory_mb) is not built for sparse files yet; train it in "
-                             "memory (sparse X needs no more memory than its nonzeros)")
         self.info = info
+        self.sparse = info.get("layout") == "csr"
         self.classes = info["classes"]
         self.n_classes = info["n_classes"]
         self.n_features = info["n_features"]
@@ -312,13 +387,17 @@ class H5Stream:
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
         chunks = split_info["chunks"]
-        self.file_chunk_rows = int(chunks[0]) if chunks else None
+        self.file_chunk_rows = int(chunks[0]) if chunks and not self.sparse else None
         try:
             self._file = h5py.File(self.path, "r", rdcc_nbytes=_H5_CACHE_BYTES)
         except OSError as exc:
             raise sio.FileFormatError(f"cannot open dataset file {self.path!r}: {exc}") from exc
-        self._X = self._file[split]["X"]
+        self._X = self._file[split]["X"]  # a CSR group of data, indices, indptr for sparse X
         self._y = self._file[split]["y"]
+        self._row_bytes = self.n_features * self.stored_dtype.itemsize
+        if self.sparse and self.n_rows:
+            stored = split_info["nnz"] * (self.stored_dtype.itemsize + self._X["indices"].dtype.itemsize)
+            self._row_bytes = stored / self.n_rows
         self._executor = None
         self._buffers = None
         self._pool = pool if pool is not None else BufferPool()
@@ -327,12 +406,16 @@ class H5Stream:
             self.class_counts = (np.asarray(counts, dtype=np.int64) if counts is not None
                                  else self._count_classes())
             n_model_classes = n_parameters_classes or self.n_classes
-            self.plan = memory_plan(
-                self.n_rows, self.n_features, n_model_classes, max_memory_mb,
-                itemsize=self.stored_dtype.itemsize, compute_itemsize=self.dtype.itemsize,
-                file_chunk_rows=self.file_chunk_rows, output_columns=output_columns,
-                data_share=data_share, batch_rows=batch_rows, block_rows=block_rows,
-            )
+            if self.sparse:
+                self.plan = self._sparse_plan(n_model_classes, max_memory_mb, output_columns, batch_rows,
+                                              block_rows)
+            else:
+                self.plan = memory_plan(
+                    self.n_rows, self.n_features, n_model_classes, max_memory_mb,
+                    itemsize=self.stored_dtype.itemsize, compute_itemsize=self.dtype.itemsize,
+                    file_chunk_rows=self.file_chunk_rows, output_columns=output_columns,
+                    data_share=data_share, batch_rows=batch_rows, block_rows=block_rows,
+                )
             self.block_rows = self.plan["block_rows"]
             self.n_blocks = self.plan["n_blocks"]
         except BaseException:
@@ -362,7 +445,28 @@ class H5Stream:
             self._file.close()
             self._file = None
 
+    def _sparse_plan(self, n_classes, max_memory_mb, output_columns, batch_rows, block_rows):
+        """:func:`sparse_memory_plan` from the split's row pointers (read once, in pieces)."""
+        from ..kernels.sparse import pass_units
+
+        # The partition of rows is a function of their count alone (kernels.cpu._n_chunks).
+        units = pass_units(self.n_rows, n_classes, self.n_features)
+        indptr = self._X["indptr"]
+        at_units = np.empty(len(units), dtype=np.int64)
+        step = 1 << 22
+        for start in range(0, len(indptr), step):
+            picked = (units >= start) & (units < start + step)
+            at_units[picked] = indptr[start:start + step][units[picked] - start]
+        return sparse_memory_plan(units, np.diff(at_units), self.n_features, n_classes, max_memory_mb,
+                                  itemsize=self.stored_dtype.itemsize, compute_itemsize=self.dtype.itemsize,
+                                  index_itemsize=self._X["indices"].dtype.itemsize, output_columns=output_columns, batch_rows=batch_rows, block_rows=block_rows)
+
     def _allocate(self):
+        if self._executor is None and self.prefetch:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="softmax_nb-reader")
+        if self.sparse:
+            return  # CSR blocks are read into new arrays: their sizes differ block to block
         # Views are carved afresh for every pass: a shared pool may have been
         # regrown by the other stream in between.
         rows = min(self.block_rows, self.n_rows)
@@ -379,9 +483,6 @@ class H5Stream:
             for name, shape, dtype in layout:
                 views[name], offset = _carve(raw, offset, shape, dtype)
             self._buffers.append(views)
-        if self._executor is None and self.prefetch:
-            self._executor = concurrent.futures.ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="softmax_nb-reader")
 
     def _count_classes(self):
         counts = np.zeros(self.n_classes, dtype=np.int64)
@@ -395,11 +496,45 @@ class H5Stream:
 
     def row_range(self, index):
         """``(start, stop)`` rows of block ``index``."""
+        if self.sparse:
+            bounds = self.plan["bounds"]
+            return int(bounds[index]), int(bounds[index + 1])
         start = index * self.block_rows
         return start, min(self.n_rows, start + self.block_rows)
 
+    def _read_csr(self, index):
+        """Block ``index`` of a CSR split: a canonical csr_matrix in ``dtype`` (new arrays)."""
+        start, stop = self.row_range(index)
+        try:
+            X = sio._csr_of(self._X, self.path, self.split, start, stop)
+            y = self._y[start:stop].astype(np.int64, copy=False)
+        except (OSError, RuntimeError) as exc:
+            raise sio.FileFormatError(
+                f"dataset file {self.path!r}: cannot read /{self.split} rows {start}..{stop - 1} "
+                f"({sio._short(exc)}); the file is corrupted or truncated: prepare it again or "
+                "restore a good copy"
+            ) from exc
+        self._check_block_labels(y, start, stop)
+        self.bytes_read += X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+        if X.dtype != self.dtype:
+            X = X.astype(self.dtype)
+        return Block(index, start, stop, X, y)
+
+    def _bytes_of(self, start, stop):
+        """Bytes of X in rows ``start:stop`` (for sparse X, at the split's mean row size)."""
+        return (stop - start) * self._row_bytes
+
+    def _check_block_labels(self, y, start, stop):
+        if len(y) and (y.min() < 0 or y.max() >= self.n_classes):
+            raise sio.FileFormatError(
+                f"dataset file {self.path!r}: /{self.split}/y rows {start}..{stop - 1} hold class "
+                f"indices outside 0..{self.n_classes - 1}"
+            )
+
     def _read(self, index, slot):
         """Read block ``index`` into buffer ``slot`` (runs in the reader thread)."""
+        if self.sparse:
+            return self._read_csr(index)
         start, stop = self.row_range(index)
         n = stop - start
         buffer = self._buffers[slot]
@@ -414,11 +549,7 @@ class H5Stream:
                 f"({sio._short(exc)}); the file is corrupted or truncated: prepare it again or "
                 "restore a good copy"
             ) from exc
-        if n and (y.min() < 0 or y.max() >= self.n_classes):
-            raise sio.FileFormatError(
-                f"dataset file {self.path!r}: /{self.split}/y rows {start}..{stop - 1} hold class "
-                f"indices outside 0..{self.n_classes - 1}"
-            )
+        self._check_block_labels(y, start, stop)
         if buffer["Xc"] is not None:
             X = buffer["Xc"][:n]
             np.copyto(X, buffer["X"][:n])
@@ -449,8 +580,7 @@ class H5Stream:
             return
         self._allocate()
         self.n_passes += 1
-        bar = _progress_bar(sum(np.subtract(*self.row_range(i)[::-1]) for i in order)
-                            * self.n_features * self.stored_dtype.itemsize,
+        bar = _progress_bar(sum(self._bytes_of(*self.row_range(i)) for i in order),
                             desc or f"{self.split} pass {self.n_passes}", self.progress)
         pending = None
         try:
@@ -468,7 +598,7 @@ class H5Stream:
                     block = self._read(index, slot)
                 yield block
                 if bar is not None:
-                    bar.update((block.stop - block.start) * self.n_features * self.stored_dtype.itemsize)
+                    bar.update(self._bytes_of(block.start, block.stop))
         finally:
             if pending is not None:
                 # Abandoned early: let the read in flight finish before its buffer goes.

@@ -7,14 +7,16 @@ same stable softmax. Only the products with X change:
 - logits, a row at a time: a_k(x_i) = b_k + sum_{p in row i} X.data[p] coef[k, X.indices[p]],
   over a transposed (n_features, n_rows) copy of coef so that each nonzero reads one
   contiguous row of it; accumulated in float64.
-- the gradient, a column at a time over a CSC copy of X (made once per fit):
+- the gradient, a column at a time over a CSC copy of X (made once per fit, or once
+  per row block when X is streamed):
   dJ/dw_k[j] = sum_{i in column j} X[i, j] D[i, k], with D[i, k] = s_i (p_k - t_k) kept
   in float64 for all rows of the pass. Each column is one thread's, summed in row
   order.
 
 Determinism: the row pass runs on the fixed chunks of ``cpu.chunk_bounds`` (loss and
 intercept sums per chunk, added along the fixed tree); the column pass sums each
-column in row order on one thread. No thread adds into shared memory, so results are
+column in row order on one thread. Both carry their sums on from block to block, so
+row blocks read one after the other (a streamed fit) give the bits of one pass. No thread adds into shared memory, so results are
 bitwise identical for any thread count. SciPy's products (``X @ coef.T``,
 ``X.T @ D``) would give the same values to rounding but run single-threaded.
 """
@@ -46,39 +48,57 @@ def _csr_block_logits(data, indices, indptr, row0, n_rows, coef_t, intercept, lo
 
 
 @njit(parallel=True, **_JIT)
-def _row_pass(data, indices, indptr, y, coef_t, intercept, sample_weight, label_smoothing, bounds,
+def _row_pass(data, indices, indptr, first, y, coef_t, intercept, sample_weight, label_smoothing, bounds,
               block_rows, dloss_dlogits, loss_parts, intercept_parts):
-    """Per chunk of rows: the loss and intercept-gradient sums; D for every row."""
+    """Rows ``first..first + len(indptr) - 2`` of the data term (indptr, y, the weights and
+    D local to them): D for every row, and each chunk's loss and intercept sums carried on
+    in (loss_parts, intercept_parts), sub-block after sub-block from the chunk's start.
+
+    A pass split into row blocks at sub-block boundaries (:func:`pass_units`) therefore
+    makes the very additions of one pass over all rows.
+    """
     n_classes = coef_t.shape[1]
     binary = n_classes == 1
     off_target = label_smoothing / (2 if binary else n_classes)
     on_target = 1.0 - label_smoothing
+    stop = first + len(indptr) - 1
     for t in prange(len(bounds) - 1):
+        lo, hi = max(bounds[t], first), min(bounds[t + 1], stop)
+        if lo >= hi:
+            continue
         logits = np.empty((block_rows, n_classes))
         prob = np.empty(n_classes)
-        loss_t = 0.0
-        for row0 in range(bounds[t], bounds[t + 1], block_rows):
-            n_rows = min(bounds[t + 1], row0 + block_rows) - row0
-            _csr_block_logits(data, indices, indptr, row0, n_rows, coef_t, intercept, logits)
-            d = dloss_dlogits[row0:row0 + n_rows]
+        loss_t = loss_parts[t]
+        for row0 in range(lo, hi, block_rows):
+            n_rows = min(hi, row0 + block_rows) - row0
+            r0 = row0 - first
+            _csr_block_logits(data, indices, indptr, r0, n_rows, coef_t, intercept, logits)
+            d = dloss_dlogits[r0:r0 + n_rows]
             if binary:
-                loss_t += _binary_rows(logits, y, sample_weight, row0, n_rows, on_target, off_target, d,
+                loss_t += _binary_rows(logits, y, sample_weight, r0, n_rows, on_target, off_target, d,
                                        intercept_parts[t])
             else:
-                loss_t += _softmax_rows_loss(logits, y, sample_weight, row0, n_rows, on_target, off_target, d,
+                loss_t += _softmax_rows_loss(logits, y, sample_weight, r0, n_rows, on_target, off_target, d,
                                              intercept_parts[t], prob)
         loss_parts[t] = loss_t
 
 
 @njit(parallel=True, **_JIT)
 def _column_pass(data, indices, indptr, dloss_dlogits, grad_coef):
-    """grad_coef[k, j] = sum over column j of X (CSC: indices are rows) of X[i, j] D[i, k]."""
+    """grad_coef[k, j] += sum over column j of X (CSC: indices are rows) of X[i, j] D[i, k].
+
+    Each column's sum goes on from the value in grad_coef, in row order: row blocks
+    passed one after the other add exactly what one pass over all rows adds.
+    """
     n_classes, n_features = grad_coef.shape
     columns = 256  # per task: one accumulator serves this many columns
     for b in prange((n_features + columns - 1) // columns):
         acc = np.empty(n_classes)
         for j in range(b * columns, min(n_features, (b + 1) * columns)):
-            acc[:] = 0.0
+            if indptr[j] == indptr[j + 1]:
+                continue
+            for k in range(n_classes):
+                acc[k] = grad_coef[k, j]
             for p in range(indptr[j], indptr[j + 1]):
                 v = np.float64(data[p])
                 i = indices[p]
@@ -153,24 +173,57 @@ def _transposed(coef_x):
     return np.ascontiguousarray(coef_x.T, dtype=np.float64)
 
 
-def loss_gradient_sums_data(X, y, coef, intercept, sample_weight, label_smoothing, X_csc=None):
-    """``(loss, grad_coef, grad_intercept)`` of the weighted data term (weights as given, no 1/S)."""
-    n_samples, n_features = X.shape
+def pass_units(n_samples, n_classes, n_features):
+    """Row bounds at which a pass may be cut into blocks: the starts of the row pass's
+    sub-blocks (``tunables.BLOCK_ROWS`` rows from each chunk's start) and ``n_samples``.
+
+    Blocks made of whole units give bitwise the sums of one pass (:func:`_row_pass`).
+    """
+    bounds = chunk_bounds(max(n_samples, 1), n_classes, n_features)
+    starts = [np.arange(bounds[t], bounds[t + 1], tunables.BLOCK_ROWS) for t in range(len(bounds) - 1)]
+    return np.append(np.concatenate(starts), n_samples).astype(np.int64) if n_samples else np.zeros(1, np.int64)
+
+
+def loss_gradient_sums_blocks(blocks, n_samples, n_features, coef, intercept, label_smoothing):
+    """``(loss, grad_coef, grad_intercept)`` of the weighted data term (weights as given,
+    no 1/S) over row blocks that cover rows ``0..n_samples-1`` in order.
+
+    ``blocks`` yields ``(first, X, y, sample_weight)``, or ``(first, X, y, sample_weight,
+    X_csc)`` with a CSC copy already made: X a canonical CSR block of rows ``first..``,
+    cut at :func:`pass_units` bounds. Every block partition gives the same bits.
+    """
     coef_x, intercept_64 = _cast_params(coef, intercept, n_features, np.float64)
     n_rows = coef_x.shape[0]
     bounds = chunk_bounds(max(n_samples, 1), n_rows, n_features)
-    if n_samples == 0:
-        return 0.0, np.zeros((n_rows, n_features)), np.zeros(n_rows)
-    dloss_dlogits = np.empty((n_samples, n_rows))
+    units = set(pass_units(n_samples, n_rows, n_features).tolist())
+    coef_t = _transposed(coef_x)
     loss_parts, intercept_parts = np.zeros(len(bounds) - 1), np.zeros((len(bounds) - 1, n_rows))
-    _row_pass(X.data, X.indices, X.indptr, y, _transposed(coef_x), intercept_64, sample_weight,
-              float(label_smoothing), bounds, tunables.BLOCK_ROWS, dloss_dlogits, loss_parts, intercept_parts)
-    csc = to_csc(X) if X_csc is None else X_csc
-    grad_coef = np.empty((n_rows, n_features))
-    _column_pass(csc.data, csc.indices, csc.indptr, dloss_dlogits, grad_coef)
+    grad_coef = np.zeros((n_rows, n_features))
+    covered = 0
+    for first, X, y, sample_weight, *csc in blocks:
+        if first != covered or first not in units or first + X.shape[0] not in units:
+            raise ValueError(f"sparse row blocks must cover the rows in order at pass_units bounds; got a "
+                             f"block of rows {first}..{first + X.shape[0] - 1} after {covered} rows")
+        covered = first + X.shape[0]
+        if not X.shape[0]:
+            continue
+        dloss_dlogits = np.empty((X.shape[0], n_rows))
+        _row_pass(X.data, X.indices, X.indptr, first, y, coef_t, intercept_64, sample_weight,
+                  float(label_smoothing), bounds, tunables.BLOCK_ROWS, dloss_dlogits, loss_parts,
+                  intercept_parts)
+        X_csc = csc[0] if csc else to_csc(X)
+        _column_pass(X_csc.data, X_csc.indices, X_csc.indptr, dloss_dlogits, grad_coef)
+    if covered != n_samples:
+        raise ValueError(f"sparse row blocks covered {covered} of {n_samples} rows")
     loss, _, grad_intercept = tree_sum((loss_parts, np.zeros((len(loss_parts), 1, 1)), intercept_parts),
                                        copy=False)
     return loss, grad_coef, grad_intercept
+
+
+def loss_gradient_sums_data(X, y, coef, intercept, sample_weight, label_smoothing, X_csc=None):
+    """``(loss, grad_coef, grad_intercept)`` of the weighted data term (weights as given, no 1/S)."""
+    block = (0, X, y, sample_weight) if X_csc is None else (0, X, y, sample_weight, X_csc)
+    return loss_gradient_sums_blocks([block], X.shape[0], X.shape[1], coef, intercept, label_smoothing)
 
 
 def loss_gradient(X, y, coef, intercept=None, sample_weight=None, l2_reg_strength=0.0, label_smoothing=0.0,

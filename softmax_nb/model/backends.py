@@ -40,6 +40,12 @@ def _log_loss_correct(log_proba, y, mean=False):
     return log_loss, int(np.count_nonzero(np.argmax(log_proba, axis=1) == y))
 
 
+def _update_with_rows(digest, X):
+    """Feed the bytes of rows of X (dense, or a CSR matrix's three arrays) to a hash."""
+    for part in (X.data, X.indices, X.indptr) if sp.issparse(X) else (X,):
+        digest.update(np.ascontiguousarray(part).tobytes())
+
+
 class InMemoryRows:
     """Rows held as arrays.
 
@@ -114,12 +120,7 @@ class InMemoryRows:
         digest = hashlib.sha256()
         digest.update(repr((self.X.shape, str(self.X.dtype))).encode())
         rows = np.unique(np.linspace(0, self.n_samples - 1, num=min(self.n_samples, 1024)).astype(np.int64))
-        picked = self.X[rows]
-        if sp.issparse(picked):
-            for part in (picked.data, picked.indices, picked.indptr):
-                digest.update(np.ascontiguousarray(part).tobytes())
-        else:
-            digest.update(np.ascontiguousarray(picked).tobytes())
+        _update_with_rows(digest, self.X[rows])
         digest.update(np.ascontiguousarray(self.y).tobytes())
         digest.update(np.ascontiguousarray(self.sample_weight).tobytes())
         return digest.hexdigest()
@@ -132,7 +133,12 @@ class StreamedRows:
     block order and divided by the stream's total weight S at the end. For a given
     file and block size the partition is fixed, so results are bitwise reproducible
     run to run and for any thread count; against the in-memory backend they differ
-    only in the order of the additions (a few ulps).
+    only in the order of the additions (a few ulps). Sparse (CSR) blocks carry the
+    sums of the CSR kernels on from block to block
+    (``kernels.sparse.loss_gradient_sums_blocks``, each row weighed s_j / S as the
+    in-memory kernels do): their results are the in-memory ones bit for bit, whatever
+    the budget, when S is the same sum (unit weights; class weights: S is summed from
+    the class counts here, pairwise over rows in memory, which may differ in the last bit).
 
     Parameters
     ----------
@@ -159,17 +165,24 @@ class StreamedRows:
     def loss_gradient(self, coef, intercept, label_smoothing):
         coef = np.asarray(coef, dtype=np.float64)
         n_classes = coef.shape[0]
+        self.n_evaluations += 1
+        blocks = self._blocks(desc=f"loss+gradient pass {self.n_evaluations}")
+        total = self.total_weight
+        if self.stream.sparse:
+            # Weights s_j / S, as the in-memory kernels normalise them: the same bits.
+            loss, grad_coef, grad_intercept = kernels.sparse.loss_gradient_sums_blocks(
+                ((block.start, block.X, block.y, sample_weight / total) for block, sample_weight in blocks),
+                self.n_samples, self.n_features, coef, intercept, label_smoothing)
+            return loss, grad_coef, (grad_intercept if intercept is not None else None)
         loss = 0.0
         grad_coef = np.zeros((n_classes, self.n_features))
         grad_intercept = np.zeros(n_classes)
-        self.n_evaluations += 1
-        for block, sample_weight in self._blocks(desc=f"loss+gradient pass {self.n_evaluations}"):
+        for block, sample_weight in blocks:
             part_loss, part_coef, part_intercept, _ = kernels.loss_gradient_sums(
                 block.X, block.y, coef, intercept, sample_weight, label_smoothing)
             loss += part_loss
             grad_coef += part_coef
             grad_intercept += part_intercept
-        total = self.total_weight
         return loss / total, grad_coef / total, (grad_intercept / total if intercept is not None else None)
 
     def minibatches(self, rng, batch_size):
@@ -196,8 +209,9 @@ class StreamedRows:
     def max_abs(self):
         largest = 0.0
         for block in self.stream.blocks(desc="feature scale"):
-            if block.X.size:
-                largest = max(largest, float(np.max(np.abs(block.X))))
+            values = block.X.data if self.stream.sparse else block.X
+            if values.size:
+                largest = max(largest, float(np.max(np.abs(values))))
         return largest
 
     def digest(self):
@@ -211,6 +225,6 @@ class StreamedRows:
         if self.class_weight is not None:
             digest.update(self.class_weight.tobytes())
         for block in stream.blocks(order=sorted({0, stream.n_blocks - 1}), desc="checkpoint identity"):
-            digest.update(np.ascontiguousarray(block.X[:64]).tobytes())
+            _update_with_rows(digest, block.X[:64])
             digest.update(np.ascontiguousarray(block.y).tobytes())
         return digest.hexdigest()

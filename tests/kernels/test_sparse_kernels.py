@@ -130,3 +130,36 @@ def test_the_csc_copy_kept_by_a_fit_gives_the_same_bits():
     b = sparse.loss_gradient(X, y, coef, np.zeros(4), X_csc=sparse.to_csc(X))
     assert a[0] == b[0]
     np.testing.assert_array_equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("n_rows", [1, 3])
+def test_row_blocks_at_pass_units_give_the_bits_of_one_pass(n_rows):
+    # What a streamed fit relies on: any cut of the rows at pass_units bounds, blocks
+    # fed in order, gives the loss and gradient of the whole matrix bit for bit.
+    X = make_csr(40000, 50, 0.05, np.float64, np.int32, seed=3)
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, max(2, n_rows), X.shape[0])
+    coef, intercept = rng.standard_normal((n_rows, 50)) * 0.3, rng.standard_normal(n_rows)
+    weights = rng.uniform(0.5, 2.0, X.shape[0])
+    whole = sparse.loss_gradient_sums_data(X, y, coef, intercept, weights, 0.1)
+    units = sparse.pass_units(X.shape[0], n_rows, 50)
+    assert units[0] == 0 and units[-1] == X.shape[0] and np.all(np.diff(units) > 0)
+    for cuts in ([0, units[5], units[-1]], [0, *units[1:-1:7], units[-1]], list(units)):
+        blocks = [(a, X[a:b], y[a:b], weights[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
+        got = sparse.loss_gradient_sums_blocks(blocks, X.shape[0], 50, coef, intercept, 0.1)
+        assert got[0] == whole[0]
+        np.testing.assert_array_equal(got[1], whole[1])
+        np.testing.assert_array_equal(got[2], whole[2])
+
+
+def test_row_blocks_off_pass_units_are_refused():
+    X = make_csr(3000, 10, 0.2, np.float64, np.int32)
+    y = np.arange(3000) % 2
+    coef = np.zeros((1, 10))
+    units = sparse.pass_units(3000, 1, 10)
+    cut = int(units[1]) + 1
+    blocks = [(0, X[:cut], y[:cut], np.ones(cut)), (cut, X[cut:], y[cut:], np.ones(3000 - cut))]
+    with pytest.raises(ValueError, match="pass_units"):
+        sparse.loss_gradient_sums_blocks(blocks, 3000, 10, coef, None, 0.0)
+    with pytest.raises(ValueError, match="covered 64 of 3000"):
+        sparse.loss_gradient_sums_blocks([(0, X[:64], y[:64], np.ones(64))], 3000, 10, coef, None, 0.0)
