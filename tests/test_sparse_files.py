@@ -182,3 +182,22 @@ def test_a_streamed_sparse_split_and_its_minibatches(tmp_path):
                         max_memory_mb=12, progress=False)
     X, y, _ = read_dataset(path, "test")
     assert clf.predict(X).shape == y.shape and np.isfinite(clf.coef_).all()
+
+
+@pytest.mark.filterwarnings("ignore:.*failed to converge")
+def test_a_streamed_fit_leaves_out_empty_columns_as_the_in_memory_fit_does(tmp_path):
+    from softmax_nb import SoftmaxClassifier
+    from softmax_nb.model.estimator import fit_streaming
+
+    splits = text_like_splits(6000, 800, seed=7)
+    wide = {name: (sp.hstack([X, sp.csr_matrix((X.shape[0], 5000))], format="csr"), y)
+            for name, (X, y) in splits.items()}
+    path = write_dataset(tmp_path / "d.h5", wide, classes=np.arange(4), attrs={"source": "test", "seed": 0})
+    params = {"solver": "lbfgs", "max_iter": 15}
+    streamed = fit_streaming(path, params, max_memory_mb=17, progress=False)
+    X, y, _ = read_dataset(path, "train")
+    in_memory = SoftmaxClassifier(**params).fit(X, y)
+    assert streamed.streaming_["n_blocks"] > 1 and streamed.coef_.shape == (4, 5800)
+    assert not streamed.coef_[:, 800:].any()
+    np.testing.assert_array_equal(streamed.coef_, in_memory.coef_)
+    assert np.isfinite(streamed.history_["val_loss"]).all()

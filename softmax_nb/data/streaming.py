@@ -40,6 +40,7 @@ from collections import namedtuple
 import h5py
 import numba
 import numpy as np
+import scipy.sparse as sp
 
 from ..kernels import tunables
 from ..files import dataset as sio
@@ -394,6 +395,7 @@ class H5Stream:
             raise sio.FileFormatError(f"cannot open dataset file {self.path!r}: {exc}") from exc
         self._X = self._file[split]["X"]  # a CSR group of data, indices, indptr for sparse X
         self._y = self._file[split]["y"]
+        self._column_map = None
         self._row_bytes = self.n_features * self.stored_dtype.itemsize
         if self.sparse and self.n_rows:
             stored = split_info["nnz"] * (self.stored_dtype.itemsize + self._X["indices"].dtype.itemsize)
@@ -518,7 +520,38 @@ class H5Stream:
         self.bytes_read += X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
         if X.dtype != self.dtype:
             X = X.astype(self.dtype)
-        return Block(index, start, stop, X, y)
+        return Block(index, start, stop, self._mapped(X), y)
+
+    def columns_in_use(self):
+        """Boolean mask of the columns of a CSR split that hold a nonzero (one pass over its
+        column indices and values, in pieces)."""
+        seen = np.zeros(self.n_features, dtype=bool)
+        indices, data = self._X["indices"], self._X["data"]
+        step = 1 << 22
+        for start in range(0, len(indices), step):
+            seen[indices[start:start + step][data[start:start + step] != 0]] = True
+        return seen
+
+    def keep_columns(self, columns):
+        """Give blocks of the sorted ``columns`` only (renumbered 0..len-1), or all for None.
+
+        Nonzeros of the other columns are dropped (a validation split may hold columns
+        the training rows do not: their coef is 0).
+        """
+        self._column_map = None
+        if columns is not None:
+            self._column_map = np.full(self.info["n_features"], -1, dtype=np.int64)
+            self._column_map[columns] = np.arange(len(columns))
+        self.n_features = self.info["n_features"] if columns is None else len(columns)
+
+    def _mapped(self, X):
+        """X with its columns renumbered by :meth:`keep_columns` (the others dropped)."""
+        if self._column_map is None:
+            return X
+        new = self._column_map[X.indices]
+        kept = new >= 0
+        indptr = np.concatenate(([0], np.cumsum(kept)))[X.indptr]
+        return sp.csr_matrix((X.data[kept], new[kept], indptr), shape=(X.shape[0], self.n_features))
 
     def _bytes_of(self, start, stop):
         """Bytes of X in rows ``start:stop`` (for sparse X, at the split's mean row size)."""

@@ -242,6 +242,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         if not sample_weight.sum() > 0:
             raise ValueError("sample_weight (times class_weight) sums to zero: nothing to fit")
         self._check_warm_start(classes, X.shape[1])
+        X_columns = X.shape[1]
         # The identity of the whole training data, before any hold-out split: the
         # split's seed may itself come from the checkpoint.
         identity = InMemoryRows(X, y_encoded, sample_weight).digest() if self.checkpoint_path else None
@@ -252,7 +253,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             X, X_val, y_encoded, y_val, sample_weight, _ = _split_validation(
                 X, y_encoded, sample_weight, self.validation_fraction, seed
             )
-            validation = InMemoryRows(X_val, y_val)
+            validation = (X_val, y_val)
         elif eval_set is not None:
             if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:
                 raise ValueError("eval_set must be a pair (X_val, y_val)")
@@ -261,14 +262,19 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             if np.shape(y_val_raw) != (X_val.shape[0],):
                 raise ValueError(f"eval_set: X_val has {X_val.shape[0]} rows but y_val has shape "
                                  f"{np.shape(y_val_raw)}")
-            validation = InMemoryRows(X_val, class_indices(classes, y_val_raw))
+            validation = (X_val, class_indices(classes, y_val_raw))
         # Sparse X runs on the CPU: 'auto' takes it there, 'cuda' is refused by the backend.
         device, device_used = resolve_device("cpu" if sp.issparse(X) and self.device == "auto" else self.device)
+        columns = None if self.warm_start and hasattr(self, "coef_") else _used_columns(X)
+        if columns is not None:
+            X = X[:, columns]
+            validation = validation and (validation[0][:, columns], validation[1])
         rows = InMemoryRows(X, y_encoded, sample_weight, device=device)
         objective = self._objective(rows, len(classes))
         with num_threads(self.n_threads):
-            self._train(objective, classes, validation=validation, seed=seed,
-                        checkpointing=checkpointing, resume_state=resume_state)
+            self._train(objective, classes, validation=validation and InMemoryRows(*validation), seed=seed,
+                        checkpointing=checkpointing, resume_state=resume_state,
+                        columns=None if columns is None else (columns, X_columns))
         self.device_used_ = device_used
         return self
 
@@ -302,11 +308,14 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             seed = int(np.random.SeedSequence().entropy % 2**32)
         return checkpointing, resume_state, seed
 
-    def _train(self, objective, classes, *, validation, seed, checkpointing, resume_state, start_from=False):
+    def _train(self, objective, classes, *, validation, seed, checkpointing, resume_state, start_from=False,
+               columns=None):
         """Train ``objective`` with the one loop and set the fitted attributes.
 
         Starts from the current ``coef_`` / ``intercept_`` with ``warm_start`` (or
-        ``start_from``), else from zeros.
+        ``start_from``), else from zeros. ``columns``: ``(used, n_features)`` when the
+        objective's rows hold only the ``used`` columns of X (:func:`_used_columns`);
+        ``coef_`` gets zeros in the others.
         """
         if self._minibatch:
             training.scale_warning(self.solver, objective.rows.max_abs())
@@ -322,6 +331,10 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                                 training_scores=objective.scores, seed=seed,
                                 checkpointing=checkpointing, resume_state=resume_state)
         coef, intercept = objective.unpack(result.params)
+        if columns is not None:
+            used, n_features = columns
+            coef = np.zeros((coef.shape[0], n_features), dtype=coef.dtype)
+            coef[:, used] = objective.unpack(result.params)[0]
         training.convergence_warnings(
             result, optimizer, settings, penalized=objective.penalized, coef=coef,
             separable=lambda: objective.scores(result.params)[1] == 1.0)
@@ -454,6 +467,27 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
+def _used_columns(X):
+    """The columns of a sparse X that hold a nonzero, when at most half of them do; else None.
+
+    A fit from zeros can leave the others out, exactly: their data gradient is zero
+    and so is every penalty's at zero, so their coef stays 0 at every iterate of
+    every solver. The optimiser's memory (L-BFGS keeps 2 x 10 parameter vectors)
+    then follows the columns the data use (text with a large vocabulary, one-hot
+    features of a subset), not the declared feature count.
+    """
+    if not sp.issparse(X):
+        return None
+    seen = np.zeros(X.shape[1], dtype=bool)
+    seen[X.indices[X.data != 0]] = True
+    return _worth_dropping(seen)
+
+
+def _worth_dropping(seen):
+    used = np.flatnonzero(seen)
+    return used if 0 < len(used) <= len(seen) // 2 else None
+
+
 def _canonical(X):
     """A sparse X in canonical CSR (sorted indices, no duplicates: summed), checked once
     (:func:`softmax_nb.kernels.sparse.check_csr`); dense X unchanged."""
@@ -558,6 +592,12 @@ def fit_streaming(path, params=None, *, max_memory_mb, split="train", eval_split
         if use_eval:
             eval_stream = H5Stream(path, eval_split, max_memory_mb=max_memory_mb, dtype=dtype,
                                    output_columns=len(classes), progress=progress, pool=pool)
+        columns = None
+        if stream.sparse and init is None:
+            columns = _worth_dropping(stream.columns_in_use())
+            stream.keep_columns(columns)
+            if eval_stream is not None:
+                eval_stream.keep_columns(columns)
         try:
             rows = StreamedRows(stream, class_weight)
             objective = clf._objective(rows, len(classes))
@@ -569,7 +609,8 @@ def fit_streaming(path, params=None, *, max_memory_mb, split="train", eval_split
             checkpointing, resume_state, seed = clf._checkpointing(identity, classes, resume)
             clf._train(objective, classes, validation=StreamedRows(eval_stream) if eval_stream else None,
                        seed=seed, checkpointing=checkpointing, resume_state=resume_state,
-                       start_from=init is not None)
+                       start_from=init is not None,
+                       columns=None if columns is None else (columns, info["n_features"]))
             clf.streaming_ = {
                 "max_memory_mb": max_memory_mb,
                 "block_rows": stream.block_rows,

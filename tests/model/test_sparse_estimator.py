@@ -143,3 +143,22 @@ def test_bad_sparse_input_is_refused_with_a_message(data):
         from softmax_nb.model.backends import InMemoryRows
 
         InMemoryRows(X, y, device="cuda")
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("params", [{"solver": "lbfgs", "C": 0.5}, {"solver": "lbfgs", "C": 0.5, "l1_ratio": 0.5},
+                                    {"solver": "sgd", "random_state": 0}])
+def test_columns_without_a_nonzero_are_left_out_exactly(params):
+    # Text with a large vocabulary: most columns are empty in the training rows. They
+    # keep coef 0, and the others are fitted as on the columns in use alone.
+    rng = np.random.default_rng(0)
+    used = np.sort(rng.choice(20000, 300, replace=False))
+    X_used = sp.random(500, 300, density=0.05, format="csr", random_state=1)
+    y = rng.integers(0, 3, 500)
+    X = sp.csr_matrix((X_used.data, used[X_used.indices], X_used.indptr), shape=(500, 20000))
+    wide = SoftmaxClassifier(max_iter=30, **params).fit(X, y)
+    narrow = SoftmaxClassifier(max_iter=30, **params).fit(X_used, y)
+    assert wide.coef_.shape == (3, 20000) and wide.n_features_in_ == 20000
+    assert not np.any(np.delete(wide.coef_, used, axis=1))
+    np.testing.assert_allclose(wide.coef_[:, used], narrow.coef_, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(wide.predict(X), narrow.predict(X_used))
