@@ -9,7 +9,7 @@ model with Gumbel noise.
 
 - **loss + gradient** at the same random parameters, medians of ``--repeats`` calls,
   interleaved, each implementation with 1 and with 2 threads:
-  softmax_nb's CSR kernels (the CSC copy made once, as a fit does), scikit-learn's
+  softmax_nb's CSR kernels, scikit-learn's
   ``LinearModelLoss(HalfMultinomialLoss)`` (``n_threads``), and a SciPy two-pass
   reference (``X @ coef.T``, softmax in NumPy, ``X.T @ D``). Every result is checked
   against softmax_nb's before it is timed.
@@ -86,8 +86,7 @@ def loss_gradient_section(X, y, n_classes, repeats, log):
     rng = np.random.default_rng(1)
     coef, intercept = rng.standard_normal((n_classes, X.shape[1])) * 0.01, rng.standard_normal(n_classes) * 0.01
     l2 = 1.0 / X.shape[0]
-    csc = sparse.to_csc(X)
-    ours = lambda: sparse.loss_gradient(X, y, coef, intercept, None, l2, 0.0, X_csc=csc)  # noqa: E731
+    ours = lambda: sparse.loss_gradient(X, y, coef, intercept, None, l2, 0.0)  # noqa: E731
     model_loss = LinearModelLoss(base_loss=HalfMultinomialLoss(n_classes=n_classes), fit_intercept=True)
     packed = np.hstack([coef, intercept[:, None]]).ravel(order="F")
     y_float = y.astype(np.float64)
@@ -149,6 +148,77 @@ def fit_section(X, y, C, max_iter, log):
     return result
 
 
+def _memory_child(npz_path, y_path, implementation, C, max_iter):
+    """In a fresh process: peak RSS of one fit above the RSS before the data were loaded.
+
+    The kernels are compiled (from the cache) on a tiny fit first; /proc/self/clear_refs
+    resets the high-water mark after the data are loaded, so VmHWM is the fit's peak.
+    """
+    import gc
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    from softmax_nb import SoftmaxClassifier
+
+    warnings.simplefilter("ignore", ConvergenceWarning)
+
+    def status(field):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError(field)
+
+    make = (lambda: SoftmaxClassifier(C=C, max_iter=max_iter)) if implementation == "softmax_nb" else \
+        (lambda: LogisticRegression(C=C, max_iter=max_iter))
+    tiny = sp.random(50, 30, density=0.3, format="csr", random_state=0)
+    make().fit(tiny, np.arange(50) % 3)
+    gc.collect()
+    baseline = status("VmRSS")
+    X, y = sp.load_npz(npz_path).tocsr(), np.load(y_path)
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")
+    started = time.perf_counter()
+    clf = make().fit(X, y)
+    seconds = time.perf_counter() - started
+    peak = status("VmHWM")
+    print(json.dumps({"peak_above_baseline": peak - baseline, "seconds": seconds,
+                      "coef_bytes": int(np.asarray(clf.coef_).nbytes)}))
+
+
+def memory_section(cases, C, max_iter, log):
+    """Peak RSS of a fit (each implementation in its own process) against the bytes of
+    the CSR + coef (and the CSC copy a column-wise gradient would make: softmax_nb makes none)."""
+    import subprocess
+    import tempfile
+
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name, (X, y, n_classes) in cases.items():
+            npz, labels = Path(folder) / "X.npz", Path(folder) / "y.npy"
+            sp.save_npz(npz, X, compressed=False)
+            np.save(labels, y)
+            csr_bytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+            coef_bytes = (1 if n_classes == 2 else n_classes) * X.shape[1] * 8
+            csc_bytes = X.data.nbytes + X.nnz * 4 + (X.shape[1] + 1) * 4
+            row = {"case": name, "shape": list(X.shape), "nnz": int(X.nnz), "n_classes": n_classes,
+                   "csr_bytes": csr_bytes, "coef_bytes": coef_bytes, "csc_bytes": csc_bytes}
+            for implementation in ("softmax_nb", "sklearn"):
+                time.sleep(0.5)
+                done = subprocess.run([sys.executable, __file__, "--memory-child", str(npz), str(labels),
+                                       implementation, str(C), str(max_iter)],
+                                      capture_output=True, text=True, check=True)
+                row[implementation] = json.loads(done.stdout.strip().splitlines()[-1])
+            reference = csr_bytes + coef_bytes + csc_bytes
+            row["softmax_nb_ratio"] = row["softmax_nb"]["peak_above_baseline"] / reference
+            row["sklearn_ratio"] = row["sklearn"]["peak_above_baseline"] / reference
+            log(f"memory {name}: CSR + coef + CSC {reference / 2**20:.0f} MiB; peak above baseline softmax_nb "
+                f"{row['softmax_nb']['peak_above_baseline'] / 2**20:.0f} MiB ({row['softmax_nb_ratio']:.2f}x), "
+                f"sklearn {row['sklearn']['peak_above_baseline'] / 2**20:.0f} MiB ({row['sklearn_ratio']:.2f}x)")
+            results.append(row)
+    return results
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=200000)
@@ -160,7 +230,17 @@ def main(argv=None):
     parser.add_argument("--C", type=float, default=1.0)
     parser.add_argument("--max-iter", type=int, default=100)
     parser.add_argument("-o", "--out", type=Path, default=ROOT / "bench" / "out" / "sparse.json")
+    parser.add_argument("--sections", default="loss_gradient,fit,memory",
+                        help="comma-separated: loss_gradient, fit, memory (peak RSS of fits, each in its own "
+                             "process, on --fit-rows rows and on 2000 x 5e6 with 20 nonzeros a row, 5 classes)")
+    parser.add_argument("--memory-max-iter", type=int, default=30)
+    parser.add_argument("--memory-child", nargs=5, metavar=("X_NPZ", "Y_NPY", "IMPL", "C", "MAX_ITER"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.memory_child:
+        npz, labels, implementation, C, max_iter = args.memory_child
+        _memory_child(npz, labels, implementation, float(C), int(max_iter))
+        return 0
 
     def log(message):
         print(f"[sparse {time.strftime('%H:%M:%S')}] {message}", flush=True)
@@ -168,23 +248,42 @@ def main(argv=None):
     X, y = text_like(args.rows, args.features, args.nnz, args.classes)
     log(f"data: {X.shape[0]} x {X.shape[1]}, {X.nnz} nonzeros ({X.nnz / X.shape[0]:.1f} a row), "
         f"{args.classes} classes, float64")
-    results = {"shape": [X.shape[0], X.shape[1], args.classes], "nnz": int(X.nnz),
-               "loss_gradient": loss_gradient_section(X, y, args.classes, args.repeats, log)}
+    sections = set(args.sections.split(","))
+    results = {"shape": [X.shape[0], X.shape[1], args.classes], "nnz": int(X.nnz)}
+    if "loss_gradient" in sections:
+        results["loss_gradient"] = loss_gradient_section(X, y, args.classes, args.repeats, log)
     rows = min(args.fit_rows, X.shape[0])
-    results["fit"] = fit_section(X[:rows], y[:rows], args.C, args.max_iter, log)
-    print(f"\nloss + gradient, {X.shape[0]} x {X.shape[1]} CSR ({X.nnz / X.shape[0]:.0f} nonzeros a row), "
-          f"{args.classes} classes, median of {args.repeats}")
-    for threads, timed in results["loss_gradient"].items():
+    if "fit" in sections:
+        results["fit"] = fit_section(X[:rows], y[:rows], args.C, args.max_iter, log)
+    if "memory" in sections:
+        wide_X, wide_y = text_like(2000, 5_000_000, 20, 5, seed=3)
+        cases = {f"{rows} x {X.shape[1]}": (X[:rows], y[:rows], args.classes),
+                 "2000 x 5e6, 20 nonzeros a row": (wide_X, wide_y, 5)}
+        results["memory"] = memory_section(cases, args.C, args.memory_max_iter, log)
+    if "loss_gradient" in results:
+        print(f"\nloss + gradient, {X.shape[0]} x {X.shape[1]} CSR ({X.nnz / X.shape[0]:.0f} nonzeros a row), "
+              f"{args.classes} classes, median of {args.repeats}")
+    for threads, timed in results.get("loss_gradient", {}).items():
         ours = timed["softmax_nb"]["median_s"]
         cells = [f"softmax_nb {1e3 * ours:.1f} ms"] + [
             f"{name} {1e3 * value['median_s']:.1f} ms ({value['median_s'] / ours:.2f}x)"
             for name, value in timed.items() if name != "softmax_nb"]
         print(f"  {threads}: " + "; ".join(cells))
-    fit = results["fit"]
-    reach = fit["softmax_nb_seconds_to_sklearn_objective"]
-    print(f"fit on {rows} rows, C={args.C}, max_iter={args.max_iter}: LogisticRegression {fit['sklearn_seconds']:.2f} s, "
-          f"SoftmaxClassifier {fit['softmax_nb_seconds']:.2f} s; to scikit-learn's final objective: "
-          + ("not reached" if reach is None else f"{reach:.2f} s ({fit['sklearn_seconds'] / reach:.2f}x)"))
+    fit = results.get("fit")
+    if fit:
+        reach = fit["softmax_nb_seconds_to_sklearn_objective"]
+        print(f"fit on {rows} rows, C={args.C}, max_iter={args.max_iter}: LogisticRegression "
+              f"{fit['sklearn_seconds']:.2f} s, SoftmaxClassifier {fit['softmax_nb_seconds']:.2f} s; to "
+              "scikit-learn's final objective: "
+              + ("not reached" if reach is None else f"{reach:.2f} s ({fit['sklearn_seconds'] / reach:.2f}x)"))
+    if "memory" in results:
+        print("peak RSS of a fit above the interpreter's baseline (own process each), against "
+              "CSR + coef + CSC copy")
+        for row in results["memory"]:
+            reference = row["csr_bytes"] + row["coef_bytes"] + row["csc_bytes"]
+            print(f"  {row['case']}: reference {reference / 2**20:.0f} MiB; softmax_nb "
+                  f"{row['softmax_nb']['peak_above_baseline'] / 2**20:.0f} MiB ({row['softmax_nb_ratio']:.2f}x); "
+                  f"scikit-learn {row['sklearn']['peak_above_baseline'] / 2**20:.0f} MiB ({row['sklearn_ratio']:.2f}x)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
     return 0

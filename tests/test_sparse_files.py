@@ -147,7 +147,7 @@ def text_like_splits(n_rows=12000, n_features=2000, seed=5):
 
 
 @pytest.mark.filterwarnings("ignore:.*failed to converge")
-@pytest.mark.parametrize("solver,budget", [("lbfgs", 13), ("lbfgs", 16), ("gd", 14)])
+@pytest.mark.parametrize("solver,budget", [("lbfgs", 12.5), ("lbfgs", 13), ("gd", 12.5)])
 def test_a_streamed_sparse_fit_equals_the_in_memory_fit_bitwise(tmp_path, solver, budget):
     from softmax_nb import SoftmaxClassifier
     from softmax_nb.model.estimator import fit_streaming

@@ -180,10 +180,9 @@ def sparse_memory_plan(unit_bounds, unit_nnz, n_features, n_classes, max_memory_
 
     Blocks are runs of whole units (``kernels.sparse.pass_units``: the streamed sums
     are then the in-memory ones, bitwise). A block costs, per nonzero, its value and
-    index twice (two blocks in flight) and once more in the gradient's CSC copy (and
-    a converted copy of the values); per row, its pointers, label, weight and the
-    float64 dloss/da row. The fixed part is :func:`memory_plan`'s with the kernel's
-    float64 gradient, transposed coef and the CSC copy's column pointers.
+    index twice (two blocks in flight) and a converted copy of the values; per row,
+    its pointers, label, weight and the float64 dloss/da row. The fixed part is
+    :func:`memory_plan`'s with the kernel's float64 gradient, transposed coef and cast coef.
 
     Parameters
     ----------
@@ -194,8 +193,7 @@ def sparse_memory_plan(unit_bounds, unit_nnz, n_features, n_classes, max_memory_
     n_features, n_classes, max_memory_mb, itemsize, compute_itemsize, output_columns, batch_rows
         As :func:`memory_plan`.
     index_itemsize : int
-        Bytes per stored column index (4 or 8); the CSC copy's row indices are
-        counted at 8.
+        Bytes per stored column index (4 or 8).
     block_rows : int, optional
         Close a block once it holds at least this many rows (tests, benchmarks);
         the budget is then not enforced.
@@ -215,12 +213,11 @@ def sparse_memory_plan(unit_bounds, unit_nnz, n_features, n_classes, max_memory_
         raise ValueError(f"block_rows must be a positive integer, got {block_rows!r}")
     compute_itemsize = compute_itemsize or itemsize
     n_params = n_classes * (n_features + 1)
-    fixed = (_OPTIMIZER_COPIES * n_params * 8 + 3 * n_classes * n_features * 8 + (n_features + 1) * 8
-             + _RESERVE_BYTES + _H5_CACHE_BYTES + 3 * sio._CSR_CHUNK * 8
+    fixed = (_OPTIMIZER_COPIES * n_params * 8 + 3 * n_classes * n_features * 8 + _RESERVE_BYTES + _H5_CACHE_BYTES + 3 * sio._CSR_CHUNK * 8
              + 2 * batch_rows * n_features * compute_itemsize)
-    # Two blocks in flight, the converted values, the CSC copy (int64 row indices at most).
+    # Two blocks in flight, and the converted values.
     converted = compute_itemsize if compute_itemsize != itemsize else 0
-    nnz_bytes = 2 * (itemsize + index_itemsize) + converted + compute_itemsize + 8
+    nnz_bytes = 2 * (itemsize + index_itemsize) + converted
     row_bytes = 2 * (8 + 8) + 8 + n_classes * 8 + output_columns * compute_itemsize
     unit_rows = np.diff(unit_bounds)
     unit_bytes = unit_nnz * nnz_bytes + unit_rows * row_bytes

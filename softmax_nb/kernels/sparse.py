@@ -7,20 +7,21 @@ same stable softmax. Only the products with X change:
 - logits, a row at a time: a_k(x_i) = b_k + sum_{p in row i} X.data[p] coef[k, X.indices[p]],
   over a transposed (n_features, n_rows) copy of coef so that each nonzero reads one
   contiguous row of it; accumulated in float64.
-- the gradient, a column at a time over a CSC copy of X (made once per fit, or once
-  per row block when X is streamed):
+- the gradient, scattered row after row straight from the CSR rows (no CSC copy):
   dJ/dw_k[j] = sum_{i in column j} X[i, j] D[i, k], with D[i, k] = s_i (p_k - t_k) kept
-  in float64 for all rows of the pass. Each column is one thread's, summed in row
-  order.
+  in float64 for the rows of the pass. Each column is owned by one task and summed in
+  row order.
 
 Determinism: the row pass runs on the fixed chunks of ``cpu.chunk_bounds`` (loss and
-intercept sums per chunk, added along the fixed tree); the column pass sums each
-column in row order on one thread. Both carry their sums on from block to block, so
-row blocks read one after the other (a streamed fit) give the bits of one pass. No thread adds into shared memory, so results are
-bitwise identical for any thread count. SciPy's products (``X @ coef.T``,
-``X.T @ D``) would give the same values to rounding but run single-threaded.
+intercept sums per chunk, added along the fixed tree); the scatter pass sums each
+column in row order on one thread, whichever thread owns it. Both carry their sums on
+from block to block, so row blocks read one after the other (a streamed fit) give the
+bits of one pass. No two threads add into the same memory, so results are bitwise
+identical for any thread count. SciPy's products (``X @ coef.T``, ``X.T @ D``) give the
+same values to rounding, single-threaded.
 """
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
@@ -84,28 +85,28 @@ def _row_pass(data, indices, indptr, first, y, coef_t, intercept, sample_weight,
 
 
 @njit(parallel=True, **_JIT)
-def _column_pass(data, indices, indptr, dloss_dlogits, grad_coef):
-    """grad_coef[k, j] += sum over column j of X (CSC: indices are rows) of X[i, j] D[i, k].
+def _scatter_pass(data, indices, indptr, dloss_dlogits, grad_t):
+    """grad_t[j, k] += X[i, j] D[i, k] for every nonzero, row after row.
 
-    Each column's sum goes on from the value in grad_coef, in row order: row blocks
-    passed one after the other add exactly what one pass over all rows adds.
+    Each task owns the columns j with (j // 8) % n_tasks == task (groups of 8 rows of
+    grad_t: no two tasks write one cache line) and scans every row for them, so each
+    column's sum goes on from the value in grad_t in row order, on one thread: the
+    same additions for any number of tasks, and row blocks passed one after the other
+    add exactly what one pass over all rows adds. grad_t is (n_features, n_rows): a
+    nonzero updates one contiguous row of it, and D's row i is read once per row.
     """
-    n_classes, n_features = grad_coef.shape
-    columns = 256  # per task: one accumulator serves this many columns
-    for b in prange((n_features + columns - 1) // columns):
-        acc = np.empty(n_classes)
-        for j in range(b * columns, min(n_features, (b + 1) * columns)):
-            if indptr[j] == indptr[j + 1]:
-                continue
-            for k in range(n_classes):
-                acc[k] = grad_coef[k, j]
-            for p in range(indptr[j], indptr[j + 1]):
+    n_samples = len(indptr) - 1
+    n_classes = grad_t.shape[1]
+    n_tasks = numba.get_num_threads()
+    for task in prange(n_tasks):
+        for i in range(n_samples):
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                if (j >> 3) % n_tasks != task:
+                    continue
                 v = np.float64(data[p])
-                i = indices[p]
                 for k in range(n_classes):
-                    acc[k] += v * dloss_dlogits[i, k]
-            for k in range(n_classes):
-                grad_coef[k, j] = acc[k]
+                    grad_t[j, k] += v * dloss_dlogits[i, k]
 
 
 @njit(parallel=True, **_JIT)
@@ -162,13 +163,6 @@ def check_csr(X, *, allow_empty=True):
     return X
 
 
-def to_csc(X):
-    """The CSC copy of a checked CSR X that the gradient's column pass reads (rows sorted)."""
-    csc = X.tocsc()
-    csc.sort_indices()
-    return csc
-
-
 def _transposed(coef_x):
     return np.ascontiguousarray(coef_x.T, dtype=np.float64)
 
@@ -188,9 +182,9 @@ def loss_gradient_sums_blocks(blocks, n_samples, n_features, coef, intercept, la
     """``(loss, grad_coef, grad_intercept)`` of the weighted data term (weights as given,
     no 1/S) over row blocks that cover rows ``0..n_samples-1`` in order.
 
-    ``blocks`` yields ``(first, X, y, sample_weight)``, or ``(first, X, y, sample_weight,
-    X_csc)`` with a CSC copy already made: X a canonical CSR block of rows ``first..``,
-    cut at :func:`pass_units` bounds. Every block partition gives the same bits.
+    ``blocks`` yields ``(first, X, y, sample_weight)``: X a canonical CSR block of rows
+    ``first..``, cut at :func:`pass_units` bounds. Every block partition gives the same
+    bits.
     """
     coef_x, intercept_64 = _cast_params(coef, intercept, n_features, np.float64)
     n_rows = coef_x.shape[0]
@@ -198,9 +192,9 @@ def loss_gradient_sums_blocks(blocks, n_samples, n_features, coef, intercept, la
     units = set(pass_units(n_samples, n_rows, n_features).tolist())
     coef_t = _transposed(coef_x)
     loss_parts, intercept_parts = np.zeros(len(bounds) - 1), np.zeros((len(bounds) - 1, n_rows))
-    grad_coef = np.zeros((n_rows, n_features))
+    grad_t = np.zeros((n_features, n_rows))
     covered = 0
-    for first, X, y, sample_weight, *csc in blocks:
+    for first, X, y, sample_weight in blocks:
         if first != covered or first not in units or first + X.shape[0] not in units:
             raise ValueError(f"sparse row blocks must cover the rows in order at pass_units bounds; got a "
                              f"block of rows {first}..{first + X.shape[0] - 1} after {covered} rows")
@@ -211,35 +205,28 @@ def loss_gradient_sums_blocks(blocks, n_samples, n_features, coef, intercept, la
         _row_pass(X.data, X.indices, X.indptr, first, y, coef_t, intercept_64, sample_weight,
                   float(label_smoothing), bounds, tunables.BLOCK_ROWS, dloss_dlogits, loss_parts,
                   intercept_parts)
-        X_csc = csc[0] if csc else to_csc(X)
-        _column_pass(X_csc.data, X_csc.indices, X_csc.indptr, dloss_dlogits, grad_coef)
+        _scatter_pass(X.data, X.indices, X.indptr, dloss_dlogits, grad_t)
     if covered != n_samples:
         raise ValueError(f"sparse row blocks covered {covered} of {n_samples} rows")
     loss, _, grad_intercept = tree_sum((loss_parts, np.zeros((len(loss_parts), 1, 1)), intercept_parts),
                                        copy=False)
-    return loss, grad_coef, grad_intercept
+    return loss, np.ascontiguousarray(grad_t.T), grad_intercept
 
 
-def loss_gradient_sums_data(X, y, coef, intercept, sample_weight, label_smoothing, X_csc=None):
+def loss_gradient_sums_data(X, y, coef, intercept, sample_weight, label_smoothing):
     """``(loss, grad_coef, grad_intercept)`` of the weighted data term (weights as given, no 1/S)."""
-    block = (0, X, y, sample_weight) if X_csc is None else (0, X, y, sample_weight, X_csc)
-    return loss_gradient_sums_blocks([block], X.shape[0], X.shape[1], coef, intercept, label_smoothing)
+    return loss_gradient_sums_blocks([(0, X, y, sample_weight)], X.shape[0], X.shape[1], coef, intercept,
+                                     label_smoothing)
 
 
-def loss_gradient(X, y, coef, intercept=None, sample_weight=None, l2_reg_strength=0.0, label_smoothing=0.0,
-                  X_csc=None):
-    """:func:`softmax_nb.kernels.cpu.loss_gradient` for a CSR X (same arguments and results).
-
-    ``X_csc``: the CSC copy of X from :func:`to_csc`, when the caller keeps one across
-    calls (a fit); made here otherwise.
-    """
+def loss_gradient(X, y, coef, intercept=None, sample_weight=None, l2_reg_strength=0.0, label_smoothing=0.0):
+    """:func:`softmax_nb.kernels.cpu.loss_gradient` for a CSR X (same arguments and results)."""
     X = check_csr(X, allow_empty=False)
     n_samples = X.shape[0]
     y = checks.check_labels(y, n_samples, checks.n_classes_of(np.asarray(coef)))
     weights = checks.normalized_sample_weight(sample_weight, n_samples)
     label_smoothing = checks.check_label_smoothing(label_smoothing)
-    loss, grad_coef, grad_intercept = loss_gradient_sums_data(X, y, coef, intercept, weights, label_smoothing,
-                                                              X_csc)
+    loss, grad_coef, grad_intercept = loss_gradient_sums_data(X, y, coef, intercept, weights, label_smoothing)
     loss = L2Penalty(l2_reg_strength).add_to(loss, grad_coef, coef)
     return loss, grad_coef, (grad_intercept if intercept is not None else None)
 

@@ -52,7 +52,7 @@ class InMemoryRows:
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features), float32 or float64, C-contiguous,
-        or a canonical CSR matrix (sparse X: the gradient's CSC copy is made once, here)
+        or a canonical CSR matrix
     y : ndarray of shape (n_samples,), int64 class indices (-1: a class the model
         does not know, allowed for monitoring rows only)
     sample_weight : ndarray of shape (n_samples,), optional
@@ -70,14 +70,8 @@ class InMemoryRows:
         self.total_weight = float(self.sample_weight.sum())
         self.device = device
         self.device_data = None
-        self.X_csc = None
-        if sp.issparse(X):
-            if device == "cuda":
-                raise ValueError("device='cuda' takes dense X only: use device='cpu' for sparse X "
-                                 "(docs/GPU.md)")
-            from ..kernels import sparse
-
-            self.X_csc = sparse.to_csc(X)
+        if sp.issparse(X) and device == "cuda":
+            raise ValueError("device='cuda' takes dense X only: use device='cpu' for sparse X (docs/GPU.md)")
         if device == "cuda":
             from ..kernels import cuda
 
@@ -88,11 +82,6 @@ class InMemoryRows:
             from ..kernels import cuda
 
             return cuda.gpu_loss_gradient(self.device_data, coef, intercept, 0.0, label_smoothing)
-        if self.X_csc is not None:
-            from ..kernels import sparse
-
-            return sparse.loss_gradient(self.X, self.y, coef, intercept, self.sample_weight, 0.0, label_smoothing,
-                                        X_csc=self.X_csc)
         return kernels.loss_gradient(self.X, self.y, coef, intercept, self.sample_weight, 0.0,
                                      label_smoothing)
 

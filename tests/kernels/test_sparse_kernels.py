@@ -121,15 +121,21 @@ def test_bad_input_is_refused_with_a_message():
         kernels.predict(X, np.zeros((3, 6)))
 
 
-def test_the_csc_copy_kept_by_a_fit_gives_the_same_bits():
-    X = make_csr(3000, 50, 0.05, np.float64, np.int64, seed=5)
+def test_the_gradient_follows_the_reference_with_hot_columns_and_empty_rows():
+    # Zipf-like columns (a few in most rows, as words in text), rows without nonzeros,
+    # columns beyond 8 x tasks: every owner of the scatter pass gets work.
     rng = np.random.default_rng(5)
+    rows = np.repeat(np.arange(3000), rng.integers(0, 12, 3000))
+    p = 1.0 / np.arange(1, 301) ** 1.2
+    cols = rng.choice(300, size=rows.size, p=p / p.sum())
+    X = sp.csr_matrix((rng.standard_normal(rows.size), (rows, cols)), shape=(3000, 300))
+    X.sum_duplicates()
     y = rng.integers(0, 4, 3000)
-    coef = rng.standard_normal((4, 50))
-    a = sparse.loss_gradient(X, y, coef, np.zeros(4))
-    b = sparse.loss_gradient(X, y, coef, np.zeros(4), X_csc=sparse.to_csc(X))
-    assert a[0] == b[0]
-    np.testing.assert_array_equal(a[1], b[1])
+    coef = rng.standard_normal((4, 300)) * 0.2
+    got = kernels.loss_gradient(X, y, coef, np.zeros(4))
+    want = naive.loss_gradient(X.toarray(), y, coef, np.zeros(4), None, 0.0, 0.0)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-10, atol=1e-14)
 
 
 @pytest.mark.parametrize("n_rows", [1, 3])
@@ -163,3 +169,33 @@ def test_row_blocks_off_pass_units_are_refused():
         sparse.loss_gradient_sums_blocks(blocks, 3000, 10, coef, None, 0.0)
     with pytest.raises(ValueError, match="covered 64 of 3000"):
         sparse.loss_gradient_sums_blocks([(0, X[:64], y[:64], np.ones(64))], 3000, 10, coef, None, 0.0)
+
+
+def test_bitwise_identical_with_more_threads_than_cores(tmp_path):
+    # The scatter pass splits the columns among as many tasks as threads: 5 threads
+    # (another owner pattern than 1 or 2) must give the bits of this process.
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import hashlib, numpy as np, scipy.sparse as sp\n"
+        "from softmax_nb import kernels\n"
+        "X = sp.load_npz(r'%s')\n" % (tmp_path / "X.npz")
+        + "rng = np.random.default_rng(8)\n"
+        "y = rng.integers(0, 5, X.shape[0]); coef = rng.standard_normal((5, X.shape[1]))\n"
+        "loss, g, b = kernels.loss_gradient(X, y, coef, np.ones(5), None, 0.01, 0.0)\n"
+        "print(hashlib.sha256(np.float64(loss).tobytes() + g.tobytes() + b.tobytes()).hexdigest())\n")
+    X = make_csr(20000, 700, 0.01, np.float64, np.int32, seed=8)
+    sp.save_npz(tmp_path / "X.npz", X)
+    rng = np.random.default_rng(8)
+    y = rng.integers(0, 5, X.shape[0])
+    coef = rng.standard_normal((5, X.shape[1]))
+    loss, g, b = kernels.loss_gradient(X, y, coef, np.ones(5), None, 0.01, 0.0)
+    here = hashlib.sha256(np.float64(loss).tobytes() + g.tobytes() + b.tobytes()).hexdigest()
+    env = {**os.environ, "NUMBA_NUM_THREADS": "5"}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == here
