@@ -85,19 +85,18 @@ def _row_pass(data, indices, indptr, first, y, coef_t, intercept, sample_weight,
 
 
 @njit(parallel=True, **_JIT)
-def _scatter_pass(data, indices, indptr, dloss_dlogits, grad_t):
+def _scatter_pass(data, indices, indptr, dloss_dlogits, grad_t, n_tasks):
     """grad_t[j, k] += X[i, j] D[i, k] for every nonzero, row after row.
 
-    Each task owns the columns j with (j // 8) % n_tasks == task (groups of 8 rows of
-    grad_t: no two tasks write one cache line) and scans every row for them, so each
-    column's sum goes on from the value in grad_t in row order, on one thread: the
-    same additions for any number of tasks, and row blocks passed one after the other
-    add exactly what one pass over all rows adds. grad_t is (n_features, n_rows): a
-    nonzero updates one contiguous row of it, and D's row i is read once per row.
+    Each of ``n_tasks`` tasks (one a thread) owns the columns j with
+    (j // 8) % n_tasks == task (groups of 8 rows of grad_t, whole cache lines) and
+    scans every row for them, so each column's sum goes on from the value in grad_t
+    in row order, on one thread: the same additions for any number of tasks, and row
+    blocks passed one after the other add exactly what one pass over all rows adds.
+    grad_t is (n_features, n_rows): a nonzero updates one contiguous row of it.
     """
     n_samples = len(indptr) - 1
     n_classes = grad_t.shape[1]
-    n_tasks = numba.get_num_threads()
     for task in prange(n_tasks):
         for i in range(n_samples):
             for p in range(indptr[i], indptr[i + 1]):
@@ -205,7 +204,7 @@ def loss_gradient_sums_blocks(blocks, n_samples, n_features, coef, intercept, la
         _row_pass(X.data, X.indices, X.indptr, first, y, coef_t, intercept_64, sample_weight,
                   float(label_smoothing), bounds, tunables.BLOCK_ROWS, dloss_dlogits, loss_parts,
                   intercept_parts)
-        _scatter_pass(X.data, X.indices, X.indptr, dloss_dlogits, grad_t)
+        _scatter_pass(X.data, X.indices, X.indptr, dloss_dlogits, grad_t, numba.get_num_threads())
     if covered != n_samples:
         raise ValueError(f"sparse row blocks covered {covered} of {n_samples} rows")
     loss, _, grad_intercept = tree_sum((loss_parts, np.zeros((len(loss_parts), 1, 1)), intercept_parts),
