@@ -824,7 +824,7 @@ def build_parser():
                    help=f"data source (default {d['source']}); its options go in --arg")
     p.add_argument("--arg", action="append", metavar="KEY=VALUE",
                    help="a source option, repeatable: path=data.csv, label_column=label, n_samples=5000, "
-                        "images=a.gz, labels=b.gz, x_key=X, x_path=X.npy, y_path=y.npy ...")
+                        "images=a.gz, labels=b.gz, x_key=X, x_path=X.npy, y_path=y.npy, labels_path=y.txt ...")
     p.add_argument("--test-arg", action="append", metavar="KEY=VALUE",
                    help="options of a second source of the same kind whose rows are the test split "
                         "(e.g. the official MNIST test files); implies --test-fraction 0")
@@ -843,8 +843,8 @@ def build_parser():
     p.add_argument("--compression", choices=["lzf", "gzip"], help="HDF5 compression of X and y")
     p.add_argument("--max-samples", type=int, help="stratified subsample of this many rows before splitting")
     p.add_argument("--out-of-core", action="store_true",
-                   help="convert a large csv/npz/npy/hdf5/idx/fashion_mnist source block by block, never "
-                        "holding X whole")
+                   help="convert a large csv/npz/svmlight/npy/hdf5/idx/fashion_mnist source block by block, "
+                        "never holding X whole")
     p.add_argument("--block-rows", type=int,
                    help="rows per block with --out-of-core (default: blocks of ~64 MiB of float64)")
     p.set_defaults(func=_cmd_prepare)

@@ -201,3 +201,92 @@ def test_a_streamed_fit_leaves_out_empty_columns_as_the_in_memory_fit_does(tmp_p
     assert not streamed.coef_[:, 800:].any()
     np.testing.assert_array_equal(streamed.coef_, in_memory.coef_)
     assert np.isfinite(streamed.history_["val_loss"]).all()
+
+
+# ---------------------------------------------------------------------------
+# the sparse_npz source: a scipy.sparse.save_npz archive and a labels file
+# ---------------------------------------------------------------------------
+
+
+def _sparse_npz(folder, fmt="csr", labels="npy"):
+    """An archive of 400 rows in format ``fmt`` and its labels (``.npy`` ints or a text file of words)."""
+    X = sp.random(400, 60, density=0.1, format="csr", random_state=2) * 4
+    y = np.random.default_rng(2).integers(0, 3, 400)
+    sp.save_npz(folder / f"X_{fmt}.npz", X.asformat(fmt), compressed=fmt != "coo")
+    if labels == "npy":
+        np.save(folder / "y.npy", y)
+        return folder / f"X_{fmt}.npz", folder / "y.npy", X, y
+    words = np.array(["ant", "bee", "cow"])[y]
+    (folder / "y.txt").write_text("".join(f"{w}\n" for w in words))
+    return folder / f"X_{fmt}.npz", folder / "y.txt", X, words
+
+
+@pytest.mark.parametrize("fmt,labels", [("csr", "npy"), ("csc", "text"), ("coo", "npy")])
+def test_prepare_reads_a_sparse_npz_archive_and_its_labels(tmp_path, fmt, labels):
+    from softmax_nb.data.checks import encode_labels
+    from softmax_nb.data.split import stratified_split
+
+    path, labels_path, X, y = _sparse_npz(tmp_path, fmt, labels)
+    info = prepare({"name": "sparse_npz", "path": str(path), "labels_path": str(labels_path)},
+                   tmp_path / "d.h5", standardize=False, seed=5)
+    assert info["layout"] == "csr" and info["n_features"] == 60
+    classes, y_index = encode_labels(y)
+    assert list(info["classes"]) == list(classes)
+    for name, rows in zip(("train", "val", "test"), stratified_split(y_index, 0.2, 0.2, 5)):
+        X_split, y_split, _ = read_dataset(tmp_path / "d.h5", name)
+        expected = X[rows].astype(np.float64)
+        assert np.array_equal(X_split.indptr, expected.indptr) and np.array_equal(X_split.indices, expected.indices)
+        assert np.array_equal(X_split.data, expected.data) and np.array_equal(y_split, y_index[rows])
+
+
+def test_the_cli_prepares_a_sparse_npz_entry_of_a_config(tmp_path):
+    import yaml
+
+    path, labels_path, _, _ = _sparse_npz(tmp_path, "csr", "text")
+    (tmp_path / "vocab.txt").write_text("".join(f"t{i}\n" for i in range(64)))  # wider than X: 64 features
+    entry = {"source": "sparse_npz", "path": str(path), "labels_path": str(labels_path),
+             "vocabulary_path": str(tmp_path / "vocab.txt"), "dtype": "float32"}
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"datasets": {"words": entry}}))
+    done = subprocess.run(CLI + ["-q", "prepare", "--config", str(config), "--dataset", "words",
+                                 "-o", str(tmp_path / "words.h5")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    info = dataset_info(tmp_path / "words.h5")
+    assert info["source"] == "sparse_npz" and info["n_features"] == 64 and info["feature_names"][-1] == "t63"
+    assert list(info["classes"]) == ["ant", "bee", "cow"] and info["splits"]["train"]["dtype"] == "float32"
+    assert np.all(info["preprocessing"]["mean"] == 0)
+    refused = subprocess.run(CLI + ["prepare", "--config", str(config), "--dataset", "words", "--out-of-core",
+                                    "-o", str(tmp_path / "ooc.h5")], capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "datasets.words.out_of_core: source 'sparse_npz' is read whole" in refused.stderr
+    assert not (tmp_path / "ooc.h5").exists()
+
+
+def test_bad_sparse_npz_sources_are_named(tmp_path):
+    path, labels_path, X, y = _sparse_npz(tmp_path)
+
+    def refused(match, error=DataError, **source):
+        source = {"name": "sparse_npz", "path": str(path), "labels_path": str(labels_path), **source}
+        with pytest.raises(error, match=match):
+            prepare(source, tmp_path / "out.h5")
+        assert not (tmp_path / "out.h5").exists()
+
+    refused("sparse NPZ file .*missing.npz' does not exist", FileNotFoundError, path=str(tmp_path / "missing.npz"))
+    np.savez(tmp_path / "dense.npz", X=X.toarray(), y=y)
+    refused("dense.npz' is not a SciPy sparse archive .*the 'npz' source", path=str(tmp_path / "dense.npz"))
+    (tmp_path / "text.npz").write_text("1 2 3\n")
+    refused("text.npz' is not a SciPy sparse archive", path=str(tmp_path / "text.npz"))
+    np.savez(tmp_path / "pickled.npz", format=np.array("csr"), shape=np.array([2, 2]), indptr=np.array([0, 1, 1]),
+             indices=np.array([0]), data=np.array([{"a": 1}], dtype=object))
+    refused("pickled.npz' holds pickled objects, which are refused", path=str(tmp_path / "pickled.npz"))
+    np.save(tmp_path / "short.npy", y[:-1])
+    refused("short.npy' has 399 labels but .* has 400 rows", labels_path=str(tmp_path / "short.npy"))
+    np.save(tmp_path / "objects.npy", np.array(["a", 1] * 200, dtype=object), allow_pickle=True)
+    refused("objects.npy' holds Python objects .*refused", labels_path=str(tmp_path / "objects.npy"))
+    (tmp_path / "gap.txt").write_text("a\nb\n\nc\n")
+    refused(r"gap.txt': line 3 is empty", labels_path=str(tmp_path / "gap.txt"))
+    (tmp_path / "latin.txt").write_bytes("caf\xe9\n".encode("latin-1") * 400)
+    refused(r"labels file .*latin.txt': line 1, character 4: byte 0xe9 is not UTF-8",
+            labels_path=str(tmp_path / "latin.txt"))
+    (tmp_path / "few.txt").write_text("a\nb\n")
+    refused("more than the 2 names", vocabulary_path=str(tmp_path / "few.txt"))

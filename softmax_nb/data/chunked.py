@@ -5,11 +5,14 @@ do not fit in memory: the labels are read whole (one value per row), X is read i
 blocks of ``block_rows`` rows and written block by block with
 :class:`~softmax_nb.files.dataset.DatasetWriter`.
 
-Every file source has a block reader here (:data:`CHUNKED_SOURCES`): csv, npz,
-npy, hdf5, idx and fashion_mnist.  They parse exactly as the in-memory loaders of
-:mod:`softmax_nb.data.sources` do (same arguments, defaults and messages).  digits
-and synthetic are generated in memory and have no block reader: they are refused
-with a message, never converted in memory behind the caller's back.
+Every file source but sparse_npz has a block reader here (:data:`CHUNKED_SOURCES`):
+csv, npz, svmlight, npy, hdf5, idx and fashion_mnist.  They parse exactly as the
+in-memory loaders of :mod:`softmax_nb.data.sources` do (same arguments, defaults and
+messages).  A svmlight file stays sparse: its blocks are CSR matrices, written as a
+sparse dataset file (``DatasetWriter(layout="csr")``).  digits and synthetic are
+generated in memory and sparse_npz is read whole (a SciPy archive holds each array as
+one zip member): they have no block reader and are refused with a message, never
+converted in memory behind the caller's back.
 """
 
 from __future__ import annotations
@@ -25,13 +28,14 @@ import numpy as np
 
 from ..files.dataset import SPLITS, DatasetWriter, dataset_info
 from ..settings.config import dataset_default as _d
-from .checks import DataError, check_X_y, encode_labels, resolve_class_names
+from .checks import DataError, _check_sparse_X, check_X_y, encode_labels, resolve_class_names
 from .sources import (FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, _as_list, _CsvLayout, _decoding_errors_named,
-                      _existing, _is_number, _open_text, _parse_labels, check_arguments, check_scale,
-                      fashion_mnist_files, idx_header, open_hdf5_arrays, open_npy, read_hdf5_labels, read_idx)
-from .split import apply_standardization, safe_scale, stratified_split
+                      _existing, _is_number, _open_text, _parse_labels, _svmlight_without_rows, _vocabulary_meta,
+                      check_arguments, check_scale, fashion_mnist_files, idx_header, open_hdf5_arrays, open_npy,
+                      read_hdf5_labels, read_idx, read_vocabulary, svmlight_blocks)
+from .split import SparseMoments, apply_standardization, safe_scale, stratified_split
 
-__all__ = ["CHUNKED_SOURCES", "BLOCK_BYTES", "prepare_chunked", "block_reader"]
+__all__ = ["CHUNKED_SOURCES", "NOT_CHUNKED", "BLOCK_BYTES", "prepare_chunked", "block_reader"]
 
 #: Size of one block of float64 features when ``block_rows`` is not given.
 BLOCK_BYTES = 64 * 2**20
@@ -39,18 +43,24 @@ BLOCK_BYTES = 64 * 2**20
 
 class _BlockSource:
     """A source read in row blocks: ``labels()`` whole (one int or str per row, small
-    next to X), then ``blocks(rows)`` yields float64 feature blocks in row order.
-    ``n_rows`` is the number of rows when the reader knows it before reading X."""
+    next to X), then ``blocks(rows)`` yields float64 feature blocks in row order
+    (CSR matrices when ``sparse``).  ``n_rows`` is the number of rows when the reader
+    knows it before reading X."""
 
     n_features = None
     n_rows = None
     meta = None
+    sparse = False
 
     def labels(self):
         raise NotImplementedError
 
     def blocks(self, rows):
         raise NotImplementedError
+
+    def default_block_rows(self):
+        """Rows of about :data:`BLOCK_BYTES` of float64 features."""
+        return max(1, BLOCK_BYTES // (8 * self.n_features))
 
 
 class _CsvBlocks(_BlockSource):
@@ -122,6 +132,58 @@ class _CsvBlocks(_BlockSource):
                         raise DataError(f"CSV file {self.name!r}: line {line}, column "
                                         f"{self.layout.column_label(i)}: {row[i]!r} is not a number") from None
             raise
+
+
+class _SvmlightBlocks(_BlockSource):
+    """A svmlight / libsvm file parsed in blocks of lines (:func:`svmlight_blocks`), sparse.
+
+    The first pass (at construction, in blocks of :data:`BLOCK_BYTES` of text) reads
+    the labels and the smallest and largest feature index, and decides for the whole
+    file what :func:`~softmax_nb.data.sources.load_svmlight` (scikit-learn's
+    ``zero_based="auto"``) decides: the indices are 1-based, shifted down by one, when
+    the file holds an index and none is 0; the feature count is the vocabulary's
+    length, else the largest index (after the shift) + 1.  :meth:`blocks` parses with
+    that decision and that count, so every block is the rows of the whole-file parse.
+    """
+
+    sparse = True
+
+    def __init__(self, path, vocabulary_path=None):
+        self.path = _existing(path, "svmlight file")
+        name = str(self.path)
+        names = read_vocabulary(vocabulary_path)
+        labels, low, high, high_line, nnz = [], None, -1, None, 0
+        for lines, X, y in svmlight_blocks(self.path, max_bytes=BLOCK_BYTES):
+            labels.append(y)
+            nnz += X.nnz
+            if X.nnz:
+                low = int(X.indices.min()) if low is None else min(low, int(X.indices.min()))
+                at = int(np.argmax(X.indices))
+                if X.indices[at] > high:
+                    high, high_line = int(X.indices[at]), lines[np.searchsorted(X.indptr, at, side="right") - 1]
+        if not labels:
+            raise _svmlight_without_rows(name)
+        self._labels = np.concatenate(labels)
+        self.n_rows = len(self._labels)
+        self.zero_based = not (low is not None and low > 0)
+        used = high + self.zero_based  # scikit-learn's count: the largest 0-based index + 1, 1 without any
+        if names is not None and used > len(names):
+            raise DataError(f"cannot read svmlight file {name!r}: line {high_line} has index {high}: it uses more "
+                            f"columns than the {len(names)} names of {str(vocabulary_path)!r}")
+        self.n_features = len(names) if names is not None else max(used, 1)
+        self._row_bytes = 16 * (nnz / self.n_rows + 1)  # float64 value and int64 index of each nonzero
+        self.meta = _vocabulary_meta({"path": name}, names, vocabulary_path)
+
+    def labels(self):
+        return self._labels
+
+    def default_block_rows(self):
+        """Rows of about :data:`BLOCK_BYTES` of parsed nonzeros."""
+        return max(1, int(BLOCK_BYTES // self._row_bytes))
+
+    def blocks(self, rows):
+        for _, X, _ in svmlight_blocks(self.path, rows, zero_based=self.zero_based, n_features=self.n_features):
+            yield X
 
 
 class _NpyBlocks(_BlockSource):
@@ -338,15 +400,21 @@ class _FashionMnistBlocks(_IdxBlocks):
 _BLOCK_READERS = {
     "csv": _CsvBlocks,
     "npz": _NpzBlocks,
+    "svmlight": _SvmlightBlocks,
     "npy": _NpyBlocks,
     "hdf5": _Hdf5Blocks,
     "idx": _IdxBlocks,
     "fashion_mnist": _FashionMnistBlocks,
 }
 
-#: Sources :func:`prepare_chunked` reads block by block (digits and synthetic are
-#: generated in memory: they have no block reader).
+#: Sources :func:`prepare_chunked` reads block by block.
 CHUNKED_SOURCES = tuple(_BLOCK_READERS)
+#: The sources without a block reader, and why.
+NOT_CHUNKED = {
+    "digits": "generated in memory",
+    "synthetic": "generated in memory",
+    "sparse_npz": "read whole (a SciPy archive holds each array as one zip member)",
+}
 
 
 def block_reader(source):
@@ -362,8 +430,7 @@ def block_reader(source):
     if name not in _BLOCK_READERS:
         raise DataError(
             f"chunked conversion reads sources {', '.join(CHUNKED_SOURCES)}, not {name!r}"
-            + (" (it is generated in memory: convert it without out_of_core)" if name in ("digits", "synthetic")
-               else "")
+            + (f" (it is {NOT_CHUNKED[name]}: convert it without out_of_core)" if name in NOT_CHUNKED else "")
         )
     check_arguments(name, _BLOCK_READERS[name].__init__, kwargs)
     return _BLOCK_READERS[name](**kwargs)
@@ -392,7 +459,10 @@ def prepare_chunked(
     (Chan's pairwise merge of block means and squared deviations), then to write
     each row to its split.  The splits are the rows :func:`stratified_split`
     chooses, in source order, exactly as ``prepare``; the stored X equals
-    ``prepare``'s to rounding of the standardization statistics.
+    ``prepare``'s to rounding of the standardization statistics.  A sparse source
+    (svmlight) gives a sparse file equal to ``prepare``'s bitwise: its scale-only
+    statistics (:class:`~softmax_nb.data.split.SparseMoments`) are summed in row
+    order in both paths.
 
     The defaults are the workflow's (the schema's ``datasets`` defaults, read from
     :mod:`softmax_nb.settings`), as for ``prepare``: in particular ``dtype``
@@ -406,11 +476,13 @@ def prepare_chunked(
         "label_column": ...}``, ``{"name": "npy", "x_path": file or list,
         "y_path": file or list}``, ``{"name": "idx", "images": ..., "labels": ...,
         "scale": 255}``, ``{"name": "npz"/"hdf5", "path": ..., "x_key": ...,
-        "y_key": ...}``, ``{"name": "fashion_mnist", "directory": ...}``.
+        "y_key": ...}``, ``{"name": "fashion_mnist", "directory": ...}``,
+        ``{"name": "svmlight", "path": ..., "vocabulary_path": ...}``.
     out_path : str or os.PathLike
     block_rows : int, optional
         Rows held in memory at once; ``None`` picks blocks of about
-        :data:`BLOCK_BYTES` (64 MiB) of float64 features.
+        :data:`BLOCK_BYTES` (64 MiB) of float64 features (svmlight: of parsed
+        nonzeros, 16 bytes each).
     val_fraction, test_fraction, seed, standardize, dtype, chunk_rows, compression, stratify, class_names, config
         As ``prepare``.
 
@@ -434,7 +506,7 @@ def prepare_chunked(
     source_entry = {"name": source} if isinstance(source, str) else dict(source)
     reader = block_reader(source_entry)
     if block_rows is None:
-        block_rows = max(1, BLOCK_BYTES // (8 * reader.n_features))
+        block_rows = reader.default_block_rows()
     labels = reader.labels()
     where = f"source {source_entry['name']!r}"
     if reader.n_rows is not None and len(labels) != reader.n_rows:
@@ -455,19 +527,28 @@ def prepare_chunked(
         for block in reader.blocks(int(block_rows)):
             if block.shape[1] != reader.n_features:
                 raise DataError(f"{where}: rows from {first} have {block.shape[1]} features, not {reader.n_features}")
-            if first + len(block) > len(y_index):
+            if first + block.shape[0] > len(y_index):
                 raise DataError(f"{where}: more feature rows than the {len(y_index)} labels")
-            finite = np.isfinite(block)
-            if not finite.all():
-                row, column = np.argwhere(~finite)[0]
-                raise DataError(f"{where}: X holds NaN/infinite values; first at row {first + row}, column {column}")
+            if reader.sparse:
+                block = _check_sparse_X(block, where)  # canonical CSR, as check_X_y leaves it in memory
+            else:
+                finite = np.isfinite(block)
+                if not finite.all():
+                    row, column = np.argwhere(~finite)[0]
+                    raise DataError(f"{where}: X holds NaN/infinite values; first at row {first + row}, "
+                                    f"column {column}")
             yield first, block
-            first += len(block)
+            first += block.shape[0]
         if first != len(y_index):
             raise DataError(f"{where}: {first} feature rows but {len(y_index)} labels")
 
     preprocessing = None
-    if standardize:
+    if standardize and reader.sparse:
+        moments = SparseMoments(reader.n_features)  # the in-memory statistic, bitwise
+        for first, block in checked_blocks():
+            moments.update(block[split_of_row[first:first + block.shape[0]] == 0])
+        preprocessing = moments.standardization()
+    elif standardize:
         count, mean, m2 = 0, np.zeros(reader.n_features), np.zeros(reader.n_features)
         for first, block in checked_blocks():
             train_rows = block[split_of_row[first:first + len(block)] == 0]
@@ -499,12 +580,13 @@ def prepare_chunked(
         attrs={"source": source_entry["name"], "seed": int(seed), "source_meta": meta, "split": options},
         preprocessing=preprocessing, feature_names=feature_names, image_shape=image_shape,
         class_names=class_names, config=config, chunk_rows=chunk_rows, compression=compression,
+        layout="csr" if reader.sparse else "dense",
     ) as writer:
         for first, block in checked_blocks():
             if preprocessing is not None:
                 block = apply_standardization(block, preprocessing, dtype)
-            codes = split_of_row[first:first + len(block)]
-            y_block = y_index[first:first + len(block)]
+            codes = split_of_row[first:first + block.shape[0]]
+            y_block = y_index[first:first + block.shape[0]]
             for code, name in enumerate(SPLITS):
                 mask = codes == code
                 if mask.any():

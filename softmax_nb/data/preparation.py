@@ -23,7 +23,7 @@ import numpy as np
 from ..files.dataset import dataset_info, write_dataset
 from ..settings.config import ConfigError, dataset_default as _d, fill_dataset_entry
 from .checks import DataError, check_X_y, encode_labels, resolve_class_names
-from .chunked import CHUNKED_SOURCES, prepare_chunked
+from .chunked import CHUNKED_SOURCES, NOT_CHUNKED, prepare_chunked
 from .sources import FASHION_MNIST_DIR, fashion_mnist_files, load_source
 from .split import apply_standardization, fit_standardization, stratified_split, subsample
 
@@ -210,6 +210,7 @@ SOURCE_KEYS = {
             "skip_columns": "skip_columns"},
     "npz": {"path": "path", "x_key": "x_key", "y_key": "y_key"},
     "svmlight": {"path": "path", "vocabulary_path": "vocabulary_path"},
+    "sparse_npz": {"path": "path", "labels_path": "labels_path", "vocabulary_path": "vocabulary_path"},
     "npy": {"path": "x_path", "labels_path": "y_path"},
     "hdf5": {"path": "path", "x_key": "x_key", "y_key": "y_key"},
     "idx": {"path": "images", "labels_path": "labels", "scale": "scale", "test_path": None,
@@ -223,8 +224,8 @@ PREPARE_KEYS = ("val_fraction", "test_fraction", "seed", "standardize", "dtype",
 OUT_OF_CORE_KEYS = ("out_of_core", "block_rows")
 
 # Sources whose `path` is required, and those that take lists of files there.
-_NEEDS_PATH = ("csv", "npz", "npy", "hdf5", "idx")
-_NEEDS_LABELS = ("npy", "idx")
+_NEEDS_PATH = ("csv", "npz", "svmlight", "sparse_npz", "npy", "hdf5", "idx")
+_NEEDS_LABELS = ("npy", "idx", "sparse_npz")
 _LIST_PATHS = ("npy", "idx")
 
 
@@ -269,9 +270,10 @@ def check_dataset_entry(name, entry):
     path = entry["path"]
     if source in _NEEDS_PATH and not path:
         raise ConfigError(f"{key}.path is required for source {source!r}")
-    if isinstance(path, list) and source not in _LIST_PATHS:
-        raise ConfigError(f"{key}.path may be a list for sources {', '.join(map(repr, _LIST_PATHS))} only, "
-                          f"not {source!r}")
+    for option in ("path", "labels_path"):
+        if isinstance(entry[option], list) and source not in _LIST_PATHS:
+            raise ConfigError(f"{key}.{option} may be a list for sources {', '.join(map(repr, _LIST_PATHS))} "
+                              f"only, not {source!r}")
     if source in _NEEDS_LABELS:
         if not entry["labels_path"]:
             raise ConfigError(f"{key}.labels_path is required for source {source!r}")
@@ -302,8 +304,7 @@ def check_dataset_entry(name, entry):
     if entry["out_of_core"]:
         if source not in CHUNKED_SOURCES:
             raise ConfigError(
-                f"{key}.out_of_core: source {source!r} is "
-                f"{'read whole (sparse)' if source == 'svmlight' else 'generated in memory'} and cannot be "
+                f"{key}.out_of_core: source {source!r} is {NOT_CHUNKED[source]} and cannot be "
                 f"converted block by block (out_of_core works for {', '.join(CHUNKED_SOURCES)}); "
                 "set out_of_core: false"
             )
@@ -378,7 +379,7 @@ def entry_files(entry):
             labels = [Path(directory) / f"{p}-labels-idx1-ubyte.gz" for p in prefixes]
         return [str(p) for p in [*images, *labels]]
     files = []
-    for key in ("path", "labels_path", "test_path", "test_labels_path"):
+    for key in ("path", "labels_path", "vocabulary_path", "test_path", "test_labels_path"):
         if key in SOURCE_KEYS[entry["source"]] and entry.get(key):
             files.extend(str(p) for p in _listed(entry[key]))
     return files

@@ -15,11 +15,13 @@ that is known.
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import csv
 import errno
 import gzip
 import inspect
+import io
 import os
 import struct
 import warnings
@@ -41,6 +43,9 @@ __all__ = [
     "load_csv",
     "load_npz",
     "load_svmlight",
+    "load_sparse_npz",
+    "svmlight_blocks",
+    "read_vocabulary",
     "load_npy",
     "load_hdf5",
     "load_idx",
@@ -320,10 +325,11 @@ def _parse_csv_rows(path, layout, delimiter):
 
 class _decoding_errors_named:
     """Turn a UnicodeDecodeError while reading a text file into a DataError naming the
-    file, the line and the byte (CSV files must be UTF-8; a BOM is allowed)."""
+    file, the line and the byte (CSV and label files must be UTF-8; a BOM is allowed)."""
 
-    def __init__(self, path):
+    def __init__(self, path, what="CSV file"):
         self.path = Path(path)
+        self.what = what
 
     def __enter__(self):
         return self
@@ -344,10 +350,10 @@ class _decoding_errors_named:
                         before = before[len(codecs.BOM_UTF8):]
                     column = len(before.decode("utf-8")) + 1
                     raise DataError(
-                        f"CSV file {str(self.path)!r}: line {number}, character {column}: byte "
+                        f"{self.what} {str(self.path)!r}: line {number}, character {column}: byte "
                         f"0x{byte:02x} is not UTF-8; the file is in another encoding (latin-1 or "
                         "Windows-1252, say): save it as UTF-8, e.g. iconv -f latin1 -t utf-8") from None
-        raise DataError(f"CSV file {str(self.path)!r} is not valid UTF-8: {exc}") from None
+        raise DataError(f"{self.what} {str(self.path)!r} is not valid UTF-8: {exc}") from None
 
 
 def _is_number(text):
@@ -482,36 +488,198 @@ def load_svmlight(path, vocabulary_path=None):
     ----------
     path : str or os.PathLike
         Read with scikit-learn's ``load_svmlight_file`` (``.gz`` and ``.bz2`` too);
-        indices may be 0- or 1-based (decided from the file, as scikit-learn does).
+        indices may be 0- or 1-based, decided from the whole file as scikit-learn's
+        ``zero_based="auto"`` decides it: 1-based when the file holds an index and
+        none is 0 (the block reader of :func:`~softmax_nb.data.chunked.prepare_chunked`
+        decides the same).
     vocabulary_path : str or os.PathLike, optional
         A text file with one feature name per line, in column order: the names of
         the features (the report's top-weighted features use them). It may name more
         columns than the file uses (the vocabulary's length sets the feature count).
+
+    Raises
+    ------
+    DataError
+        A malformed line, an index that is not sorted or negative, a NaN/infinite value
+        (each naming the file and its line), more columns than the vocabulary names, an
+        empty file.
     """
     from sklearn.datasets import load_svmlight_file
 
     path = _existing(path, "svmlight file")
-    names = None
-    if vocabulary_path is not None:
-        vocabulary = _existing(vocabulary_path, "vocabulary file")
-        try:
-            names = [line.rstrip("\r\n") for line in vocabulary.read_text(encoding="utf-8-sig").splitlines()]
-        except UnicodeDecodeError as exc:
-            raise DataError(f"vocabulary file {str(vocabulary)!r} is not UTF-8 text: {exc}") from exc
-        if not names:
-            raise DataError(f"vocabulary file {str(vocabulary)!r} is empty")
+    names = read_vocabulary(vocabulary_path)
     try:
         X, y = load_svmlight_file(str(path), n_features=None if names is None else len(names), dtype=np.float64)
-    except (ValueError, OSError, EOFError) as exc:
+    except (ValueError, OverflowError, OSError, EOFError) as exc:
         message = " ".join(str(exc).split())
         if names is not None and "n_features" in message:
             message = f"it uses more columns than the {len(names)} names of {str(vocabulary_path)!r} ({message})"
+        elif isinstance(exc, (ValueError, OverflowError)):
+            _locate_svmlight_error(path)
         raise DataError(f"cannot read svmlight file {str(path)!r}: {message}") from exc
-    meta = {"path": str(path)}
+    if not np.isfinite(X.data).all():
+        _locate_svmlight_error(path)
+    if X.shape[0] == 0:
+        raise _svmlight_without_rows(path)
+    return X.tocsr(), y, _vocabulary_meta({"path": str(path)}, names, vocabulary_path)
+
+
+def read_vocabulary(vocabulary_path):
+    """The feature names of a vocabulary file (one per line, UTF-8), or None without one."""
+    if vocabulary_path is None:
+        return None
+    vocabulary = _existing(vocabulary_path, "vocabulary file")
+    try:
+        names = [line.rstrip("\r\n") for line in vocabulary.read_text(encoding="utf-8-sig").splitlines()]
+    except UnicodeDecodeError as exc:
+        raise DataError(f"vocabulary file {str(vocabulary)!r} is not UTF-8 text: {exc}") from exc
+    if not names:
+        raise DataError(f"vocabulary file {str(vocabulary)!r} is empty")
+    return names
+
+
+def _vocabulary_meta(meta, names, vocabulary_path):
     if names is not None:
         meta["feature_names"] = names
         meta["vocabulary_path"] = str(vocabulary_path)
-    return X.tocsr(), y, meta
+    return meta
+
+
+def svmlight_blocks(path, rows=None, *, max_bytes=None, zero_based=True, n_features=None):
+    """Parse a svmlight file in blocks of data lines: yields ``(line_numbers, X, y)``.
+
+    A line is split at ``#`` (a comment) and a line with nothing before it is no row,
+    as in scikit-learn's parser; every block holds ``rows`` data lines (or fewer, when
+    ``max_bytes`` of text come first) and is parsed by ``load_svmlight_file`` with
+    ``zero_based`` and ``n_features`` as given (``zero_based=True`` shifts no index,
+    ``False`` shifts every index down by one; ``"auto"`` would decide per block, so
+    the caller decides once for the file).  ``line_numbers`` are the 1-based lines of
+    the block's rows; X is float64 CSR, y float64.
+
+    Raises
+    ------
+    DataError
+        Naming the file and the line: a malformed line, an unsorted or bad index, a
+        NaN/infinite value; or a file that cannot be read (a damaged ``.gz``).
+    """
+    path = Path(path)
+    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix, open)  # as scikit-learn opens it
+    block, size = [], 0
+    try:
+        with opener(path, "rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.split(b"#", 1)[0].split():
+                    continue
+                block.append((number, line))
+                size += len(line)
+                if len(block) == rows or (max_bytes is not None and size >= max_bytes):
+                    yield _parse_svmlight_block(path, block, zero_based, n_features)
+                    block, size = [], 0
+    except (OSError, EOFError) as exc:
+        raise DataError(f"cannot read svmlight file {str(path)!r}: {exc}") from exc
+    if block:
+        yield _parse_svmlight_block(path, block, zero_based, n_features)
+
+
+def _parse_svmlight_block(path, block, zero_based, n_features):
+    from sklearn.datasets import load_svmlight_file
+
+    def parse(lines):
+        return load_svmlight_file(io.BytesIO(b"".join(lines)), n_features=n_features, zero_based=zero_based,
+                                  dtype=np.float64)
+
+    where = f"svmlight file {str(path)!r}"
+    try:
+        X, y = parse([line for _, line in block])
+    except (ValueError, OverflowError) as exc:
+        for number, line in block:  # the first line that fails alone is the one to name
+            try:
+                parse([line])
+            except (ValueError, OverflowError) as bad:
+                raise DataError(f"cannot read {where}: line {number}: {' '.join(str(bad).split())}") from None
+        raise DataError(f"cannot read {where}: lines {block[0][0]}-{block[-1][0]}: {exc}") from None
+    finite = np.isfinite(X.data)
+    if not finite.all():
+        at = int(np.argmin(finite))
+        row = int(np.searchsorted(X.indptr, at, side="right") - 1)
+        index = int(X.indices[at]) + (zero_based is False)  # the index as the file writes it
+        raise DataError(f"{where}: line {block[row][0]}, index {index}: {X.data[at]} is not finite")
+    return [number for number, _ in block], X.tocsr(), y
+
+
+def _svmlight_without_rows(path):
+    return DataError(f"svmlight file {str(path)!r} holds no data lines (an empty file?)")
+
+
+def _locate_svmlight_error(path):
+    """Raise the DataError of the first bad line of a file that failed to parse whole."""
+    for _ in svmlight_blocks(path, 1 << 16):
+        pass
+
+
+def load_sparse_npz(path, labels_path, vocabulary_path=None):
+    """Read a SciPy sparse archive (``scipy.sparse.save_npz``) and its labels: sparse X (CSR).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An archive of any format ``save_npz`` writes (CSR, CSC, COO...), converted
+        once to CSR; read without pickle (an object array is refused).
+    labels_path : str or os.PathLike
+        One label per row: a ``.npy`` array (integers or strings), or a UTF-8 text
+        file (``.gz`` too) of one label per line, parsed as CSV label cells are
+        (integers, numbers or text).
+    vocabulary_path : str or os.PathLike, optional
+        As for :func:`load_svmlight`: one feature name per line; its length sets the
+        feature count (X is widened to it; it may not name fewer columns than X has).
+    """
+    import scipy.sparse as sp
+
+    path = _existing(path, "sparse NPZ file")
+    name = str(path)
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{name!r} is not a SciPy sparse archive (scipy.sparse.save_npz writes a zip file)")
+    try:
+        X = sp.load_npz(path)
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise DataError(f"sparse NPZ file {name!r} holds pickled objects, which are refused") from exc
+        raise DataError(f"{name!r} is not a SciPy sparse archive ({exc}); a NumPy archive of dense arrays is "
+                        "the 'npz' source") from exc
+    except (KeyError, NotImplementedError) as exc:
+        raise DataError(f"{name!r} is not a SciPy sparse archive: {exc}") from exc
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(f"sparse NPZ file {name!r} is corrupted: {exc}") from exc
+    X = sp.csr_matrix(X)
+    y = _read_labels(labels_path)
+    if len(y) != X.shape[0]:
+        raise DataError(f"labels file {str(labels_path)!r} has {len(y)} labels but {name!r} has {X.shape[0]} rows")
+    names = read_vocabulary(vocabulary_path)
+    if names is not None:
+        if len(names) < X.shape[1]:
+            raise DataError(f"sparse NPZ file {name!r} has {X.shape[1]} columns, more than the {len(names)} "
+                            f"names of {str(vocabulary_path)!r}")
+        X = sp.csr_matrix((X.data, X.indices, X.indptr), shape=(X.shape[0], len(names)))
+    meta = {"path": name, "labels_path": str(labels_path)}
+    return X, y, _vocabulary_meta(meta, names, vocabulary_path)
+
+
+def _read_labels(labels_path):
+    """Labels of a ``.npy`` file, or of a text file with one label per line."""
+    path = _existing(labels_path, "labels file")
+    if path.suffix == ".npy":
+        return np.asarray(open_npy(path, "labels"))
+    opener = gzip.open if path.suffix == ".gz" else open
+    with _decoding_errors_named(path, "labels file"), opener(path, "rt", encoding="utf-8-sig") as handle:
+        texts = handle.read().splitlines()
+    while texts and not texts[-1].strip():
+        texts.pop()  # blank lines at the end
+    for number, text in enumerate(texts, start=1):
+        if not text.strip():
+            raise DataError(f"labels file {str(path)!r}: line {number} is empty")
+    if not texts:
+        raise DataError(f"labels file {str(path)!r} is empty")
+    return _parse_labels(texts)
 
 
 def _as_list(value):
@@ -524,6 +692,8 @@ def open_npy(path, what):
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
+        if "Python objects" in str(exc):  # an object array: its values are pickled
+            raise DataError(f"NPY file {str(path)!r} holds Python objects (pickled), which are refused") from exc
         raise DataError(f"cannot read NPY file {str(path)!r}: {exc}") from exc
     if not isinstance(array, np.ndarray):
         raise DataError(f"{str(path)!r} is an .npz archive, not a single .npy array; use the 'npz' source")
@@ -811,6 +981,7 @@ SOURCES = {
     "csv": load_csv,
     "npz": load_npz,
     "svmlight": load_svmlight,
+    "sparse_npz": load_sparse_npz,
     "npy": load_npy,
     "hdf5": load_hdf5,
     "idx": load_idx,

@@ -1,8 +1,9 @@
 """Splits and standardization: which rows go where, and how features are scaled.
 
 :func:`stratified_split` gives seeded, stratified train/val/test row indices;
-:func:`fit_standardization` fits mean and scale on the training rows only and
-:func:`apply_standardization` applies them (in float64, stored in any dtype).
+:func:`fit_standardization` fits mean and scale on the training rows only (sparse X:
+scale only, :class:`SparseMoments`) and :func:`apply_standardization` applies them (in
+float64, stored in any dtype).
 :func:`subsample` draws the seeded ``max_samples`` sample before splitting.
 """
 
@@ -13,7 +14,8 @@ import scipy.sparse as sp
 
 from .checks import DataError
 
-__all__ = ["stratified_split", "fit_standardization", "apply_standardization", "safe_scale", "subsample"]
+__all__ = ["stratified_split", "fit_standardization", "apply_standardization", "safe_scale", "subsample",
+           "SparseMoments"]
 
 
 def stratified_split(y, val_fraction, test_fraction, seed, *, stratify=True):
@@ -98,16 +100,51 @@ def fit_standardization(X):
         ``{"mean": float64 (n_features,), "scale": float64 (n_features,)}``
     """
     if sp.issparse(X):
-        # Sparse X is scaled without centring (scikit-learn's with_mean=False): centring
-        # would fill every zero. The mean stored is 0, so (x - mean) / scale holds for all.
-        X = X.astype(np.float64)
-        mean = np.asarray(X.mean(axis=0)).ravel()
-        variance = np.asarray(X.multiply(X).mean(axis=0)).ravel() - mean**2
-        std = np.sqrt(np.maximum(variance, 0.0))
-        return {"mean": np.zeros(X.shape[1]), "scale": safe_scale(mean, std)}
+        moments = SparseMoments(X.shape[1])
+        moments.update(X)
+        return moments.standardization()
     X = np.asarray(X, dtype=np.float64)
     mean = X.mean(axis=0)
     return {"mean": mean, "scale": safe_scale(mean, X.std(axis=0))}
+
+
+class SparseMoments:
+    """Scale-only standardization of sparse X, accumulated over row blocks.
+
+    Sparse X is scaled without centring (scikit-learn's ``with_mean=False``):
+    centring would fill every zero.  The stored mean is 0, so ``(x - mean) / scale``
+    holds for all, and ``scale`` is the population standard deviation of each column
+    (zeros included), through :func:`safe_scale`::
+
+        mean_j = s1_j / n,   var_j = max(s2_j / n - mean_j^2, 0),   scale_j = sqrt(var_j)
+
+    with ``s1_j = sum_i x_ij`` and ``s2_j = sum_i x_ij^2`` in float64.  Every value is
+    added to its column's running sum in row order (``np.add.at`` is unbuffered and
+    ordered), so one :meth:`update` with all rows (:func:`fit_standardization`) and
+    many with consecutive row blocks (the out-of-core conversion) give the same bits.
+    """
+
+    def __init__(self, n_features):
+        self.count = 0
+        self.sum = np.zeros(n_features)
+        self.sum_squares = np.zeros(n_features)
+
+    def update(self, X):
+        """Add the rows of a sparse block (duplicates are summed first, on a copy)."""
+        X = sp.csr_matrix(X)
+        if not X.has_canonical_format:
+            X = X.copy()
+            X.sum_duplicates()
+        data = X.data.astype(np.float64, copy=False)
+        np.add.at(self.sum, X.indices, data)
+        np.add.at(self.sum_squares, X.indices, data * data)
+        self.count += X.shape[0]
+
+    def standardization(self):
+        """``{"mean": zeros, "scale": ...}`` of the rows added so far."""
+        mean = self.sum / self.count
+        std = np.sqrt(np.maximum(self.sum_squares / self.count - mean**2, 0.0))
+        return {"mean": np.zeros_like(mean), "scale": safe_scale(mean, std)}
 
 
 def safe_scale(mean, std):

@@ -235,18 +235,29 @@ def _nbytes(X):
 def _write_csr(group, X, y, filter_kwargs):
     """``/SPLIT/X`` as a CSR group (docs/FORMATS.md): data, indices (int32 when the columns
     allow), indptr (int64), each chunked with fletcher32 when not empty."""
-    x_group = group.create_group("X")
-    x_group.attrs["layout"] = "csr"
-    x_group.attrs["shape"] = np.asarray(X.shape, dtype=np.int64)
-    index_dtype = np.int32 if X.shape[1] < 2**31 else np.int64
-    parts = {"data": X.data, "indices": X.indices.astype(index_dtype, copy=False),
+    x_group = _csr_group(group, X.shape)
+    parts = {"data": X.data, "indices": X.indices.astype(_csr_index_dtype(X.shape[1]), copy=False),
              "indptr": X.indptr.astype(np.int64, copy=False)}
     for part, values in parts.items():
-        kwargs = ({"chunks": (min(len(values), _CSR_CHUNK),), "fletcher32": True, **filter_kwargs}
-                  if len(values) else {})
-        x_group.create_dataset(part, data=values, **kwargs)
-    y_kwargs = {"chunks": (min(len(y), _CSR_CHUNK),), "fletcher32": True, **filter_kwargs} if len(y) else {}
-    group.create_dataset("y", data=y, **y_kwargs)
+        x_group.create_dataset(part, data=values, **_csr_storage(len(values), filter_kwargs))
+    group.create_dataset("y", data=y, **_csr_storage(len(y), filter_kwargs))
+
+
+def _csr_group(group, shape):
+    x_group = group.create_group("X")
+    x_group.attrs["layout"] = "csr"
+    x_group.attrs["shape"] = np.asarray(shape, dtype=np.int64)
+    return x_group
+
+
+def _csr_index_dtype(n_features):
+    return np.int32 if n_features < 2**31 else np.int64
+
+
+def _csr_storage(length, filter_kwargs):
+    """Storage of a CSR part (and of y beside it): chunks of up to 2^18 elements with
+    fletcher32; an empty part contiguous (HDF5 cannot chunk an empty axis)."""
+    return {"chunks": (min(length, _CSR_CHUNK),), "fletcher32": True, **filter_kwargs} if length else {}
 
 
 def _csr_of(group, path, split, start=None, stop=None):
@@ -556,7 +567,12 @@ class DatasetWriter:
 
     The file has exactly the layout of :func:`write_dataset` (docs/FORMATS.md): X
     chunked by rows with fletcher32 checksums (empty splits contiguous), y int64,
-    per-split ``n_samples`` and ``class_counts``.  The row count of every split is
+    per-split ``n_samples`` and ``class_counts``.  With ``layout="csr"`` it is
+    :func:`write_dataset`'s sparse file (format version 3) instead: appended blocks
+    are ``scipy.sparse`` matrices, each ``/SPLIT/X`` a CSR group whose ``data`` and
+    ``indices`` grow as blocks arrive (their length, the nnz, is not known up front;
+    they are buffered up to one 2^18-element chunk, so the chunk shapes are
+    :func:`write_dataset`'s too).  The row count of every split is
     declared up front and :meth:`append` fills the splits in order; leaving the
     ``with`` block checks that every declared row was written, then renames the
     temporary file over ``path`` (atomically, as :func:`atomic_write`).  An
@@ -577,9 +593,13 @@ class DatasetWriter:
         As :func:`write_dataset`.
     chunk_rows : int, optional
         Rows per HDF5 chunk (default about 1 MiB per chunk); must be positive:
-        block-wise writing is for chunked files.
+        block-wise writing is for chunked files.  Not used by ``layout="csr"``
+        (CSR parts are chunked by elements, as :func:`write_dataset` chunks them).
     compression : {None, "lzf", "gzip"}
     compression_level : int, optional
+    layout : {"dense", "csr"}
+        ``"csr"`` writes sparse X (format version 3); the disk-space check then
+        counts y and indptr only (the nnz is not known up front).
 
     Examples
     --------
@@ -590,7 +610,10 @@ class DatasetWriter:
 
     def __init__(self, path, classes, n_features, split_rows, *, dtype="float32", attrs=None,
                  preprocessing=None, feature_names=None, image_shape=None, class_names=None,
-                 config=None, chunk_rows=None, compression=None, compression_level=None):
+                 config=None, chunk_rows=None, compression=None, compression_level=None, layout="dense"):
+        if layout not in ("dense", "csr"):
+            raise ValueError(f"layout must be 'dense' or 'csr', got {layout!r}")
+        self.layout = layout
         if compression not in _COMPRESSIONS:
             raise ValueError(f"compression must be one of {_COMPRESSIONS}, got {compression!r}")
         if chunk_rows is not None and (isinstance(chunk_rows, bool)
@@ -638,6 +661,9 @@ class DatasetWriter:
                 self._filters["compression_opts"] = int(compression_level)
         self._written = dict.fromkeys(SPLITS, 0)
         self._counts = {name: np.zeros(self.n_classes, dtype=np.int64) for name in SPLITS}
+        # layout "csr": values written per split, and data/indices blocks not yet in the file.
+        self._nnz = dict.fromkeys(SPLITS, 0)
+        self._pending = {name: [] for name in SPLITS}
         self._stack = None
         self._handle = None
 
@@ -645,7 +671,7 @@ class DatasetWriter:
         self._stack = contextlib.ExitStack()
         try:
             rows = sum(self.split_rows.values())
-            expected = rows * (self.n_features * self.dtype.itemsize + 8)
+            expected = rows * (16 if self.layout == "csr" else self.n_features * self.dtype.itemsize + 8)
             tmp = self._stack.enter_context(
                 atomic_write(self.path, expected_bytes=expected // (4 if self._filters else 1)))
             # Closed before atomic_write syncs and renames (ExitStack unwinds in reverse).
@@ -662,9 +688,18 @@ class DatasetWriter:
                       class_tag=self._class_tag, preprocessing=self.preprocessing, config=self.config,
                       image_shape=self.image_shape, feature_names=self.feature_names,
                       class_names=self.class_names)
+        if self.layout == "csr":
+            handle.attrs["format_version"] = SPARSE_DATASET_FORMAT_VERSION
+            handle.attrs["X_layout"] = "csr"
         for name in SPLITS:
             rows = self.split_rows[name]
             group = handle.create_group(name)
+            if self.layout == "csr":
+                indptr = _csr_group(group, (rows, self.n_features)).create_dataset(
+                    "indptr", shape=(rows + 1,), dtype=np.int64, **_csr_storage(rows + 1, self._filters))
+                indptr[0] = 0
+                group.create_dataset("y", shape=(rows,), dtype=np.int64, **_csr_storage(rows, self._filters))
+                continue
             if rows == 0:
                 x_kwargs, y_kwargs = {}, {}
             else:
@@ -690,7 +725,13 @@ class DatasetWriter:
             raise RuntimeError("DatasetWriter.append must be called inside its 'with' block")
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        X = np.asarray(X)
+        if self.layout == "csr":
+            if not sp.issparse(X) or X.dtype.kind not in "biuf":
+                raise ValueError(f"split {split!r}: layout 'csr' appends scipy.sparse blocks of real numbers, "
+                                 f"got {type(X).__name__}")
+            X = _check_sparse_split(split, X.astype(self.dtype))
+        else:
+            X = np.asarray(X)
         y = np.asarray(y)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"split {split!r}: X block must have shape (n, {self.n_features}), got {X.shape}")
@@ -710,10 +751,40 @@ class DatasetWriter:
         if X.shape[0] == 0:
             return
         group = self._handle[split]
-        group["X"][start:stop] = np.ascontiguousarray(X, dtype=self.dtype)
+        if self.layout == "csr":
+            group["X/indptr"][start + 1:stop + 1] = X.indptr[1:].astype(np.int64) + self._nnz[split]
+            self._nnz[split] += X.nnz
+            self._pending[split].append((X.data, X.indices.astype(_csr_index_dtype(self.n_features))))
+            self._flush_csr(split, final=False)
+        else:
+            group["X"][start:stop] = np.ascontiguousarray(X, dtype=self.dtype)
         group["y"][start:stop] = y.astype(np.int64, copy=False)
         self._counts[split] += np.bincount(y, minlength=self.n_classes).astype(np.int64)
         self._written[split] = stop
+
+    def _flush_csr(self, split, final):
+        """Move the pending data/indices of ``split`` into the file once they fill a chunk
+        (the parts are then created resizable, in chunks of 2^18), or at the end (parts
+        of less than a chunk are then created whole, as :func:`write_dataset` does)."""
+        pending = self._pending[split]
+        size = sum(len(data) for data, _ in pending)
+        x_group = self._handle[split]["X"]
+        if size < _CSR_CHUNK and not final:
+            return
+        dtypes = {"data": self.dtype, "indices": _csr_index_dtype(self.n_features)}
+        for column, part in enumerate(("data", "indices")):
+            values = np.concatenate([block[column] for block in pending] or [np.zeros(0, dtypes[part])])
+            if part not in x_group:
+                if size < _CSR_CHUNK:  # final: the whole part, in one chunk (or contiguous when empty)
+                    x_group.create_dataset(part, data=values, **_csr_storage(size, self._filters))
+                    continue
+                x_group.create_dataset(part, shape=(0,), maxshape=(None,), dtype=dtypes[part],
+                                       **_csr_storage(_CSR_CHUNK, self._filters))
+            if size:
+                node = x_group[part]
+                node.resize((node.shape[0] + size,))
+                node[node.shape[0] - size:] = values
+        self._pending[split] = []
 
     @property
     def rows_written(self):
@@ -729,6 +800,8 @@ class DatasetWriter:
                     detail = ", ".join(f"{n} {w} of {r}" for n, (w, r) in short.items())
                     raise ValueError(f"{str(self.path)!r}: not every declared row was written ({detail})")
                 for name in SPLITS:
+                    if self.layout == "csr":
+                        self._flush_csr(name, final=True)
                     group = self._handle[name]
                     group.attrs["n_samples"] = self.split_rows[name]
                     group.attrs["class_counts"] = self._counts[name]

@@ -215,3 +215,133 @@ def test_cli_prepare_out_of_core(tmp_path):
                      "--arg", f"y_path={tmp_path / 'y.npy'}", "--out-of-core", "--dtype", "float32",
                      "-o", str(out)]) == 0
     assert sio.dataset_info(out)["splits"]["train"]["dtype"] == "float32"
+
+
+# ---------------------------------------------------------------------------
+# svmlight, block by block: the in-memory file, bitwise
+# ---------------------------------------------------------------------------
+
+
+def _svmlight_text(n=300, n_features=40, zero_based=False, seed=0):
+    """svmlight lines with comments and blank lines; zero-based files use index 0 in their
+    last line only, so that only the whole file tells how its indices count."""
+    rng = np.random.default_rng(seed)
+    lines = ["# a comment line", ""]
+    for i in range(n):
+        columns = np.sort(rng.choice(np.arange(1, n_features), size=rng.integers(0, 6), replace=False))
+        if zero_based and i == n - 1:
+            columns = np.concatenate([[0], columns])
+        label = int(rng.integers(0, 3)) * 2 - 1
+        cells = " ".join(f"{c}:{rng.standard_normal() * 3:.6g}" for c in columns)
+        lines.append(f"{label} {cells}  # row {i}" if i % 50 == 7 else f"{label} {cells}")
+        if i % 60 == 5:
+            lines.append("   ")
+    return "\n".join(lines) + "\n"
+
+
+def _h5_arrays(path):
+    out = {}
+    with h5py.File(path, "r") as handle:
+        handle.visititems(lambda name, node: out.__setitem__(name, (node.dtype.str, node[()]))
+                          if isinstance(node, h5py.Dataset) else None)
+    return out
+
+
+def _write_svmlight(tmp_path, name, text):
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        path.write_bytes(gzip.compress(text.encode()))
+    elif name.endswith(".bz2"):
+        import bz2
+
+        path.write_bytes(bz2.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return path
+
+
+SVMLIGHT_CASES = {  # file name, zero-based, vocabulary, standardize, block_rows, dtype
+    "one-based, blocks of 7": ("f.svm", False, False, True, 7, "float64"),
+    "zero-based late, gz, blocks of 7": ("f.svm.gz", True, False, True, 7, "float32"),
+    "vocabulary, bz2, blocks of 64, raw": ("f.svm.bz2", False, True, False, 64, "float64"),
+    "zero-based, default blocks": ("f.svm", True, True, True, None, "float32"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SVMLIGHT_CASES))
+def test_svmlight_out_of_core_writes_the_in_memory_file(tmp_path, case):
+    name, zero_based, vocabulary, standardize, block_rows, dtype = SVMLIGHT_CASES[case]
+    source = {"name": "svmlight", "path": str(_write_svmlight(tmp_path, name, _svmlight_text(zero_based=zero_based)))}
+    if vocabulary:
+        (tmp_path / "vocab.txt").write_text("".join(f"word{i}\n" for i in range(45)))
+        source["vocabulary_path"] = str(tmp_path / "vocab.txt")
+    options = {"seed": 4, "standardize": standardize, "dtype": dtype}
+    whole = datasets.prepare(source, tmp_path / "whole.h5", **options)
+    blocks = datasets.prepare_chunked(source, tmp_path / "blocks.h5", block_rows=block_rows, **options)
+    memory, chunked = _h5_arrays(tmp_path / "whole.h5"), _h5_arrays(tmp_path / "blocks.h5")
+    assert memory.keys() == chunked.keys() and "train/X/indptr" in memory
+    assert ("preprocessing/scale" in memory) == standardize
+    for key in memory:  # X's data, indices, indptr; y; classes; mean and scale; feature names
+        assert memory[key][0] == chunked[key][0], key
+        assert np.array_equal(memory[key][1], chunked[key][1]), key
+    assert blocks["n_features"] == whole["n_features"] == (45 if vocabulary else 40 - (not zero_based))
+    for key in ("splits", "source", "feature_names", "standardized", "layout", "format_version"):
+        assert blocks[key] == whole[key], key
+    assert blocks["meta"]["source_meta"] == {k: v for k, v in whole["meta"]["source_meta"].items() if k != "source"}
+    if block_rows is None:  # blocks of ~64 MiB of nonzeros: the file in one block
+        assert blocks["meta"]["split"]["block_rows"] > 300
+
+
+def test_svmlight_standardization_is_the_same_bitwise_for_any_block_size(tmp_path):
+    path = _write_svmlight(tmp_path, "f.svm", _svmlight_text(n=500, seed=3))
+    scales = [datasets.prepare_chunked({"name": "svmlight", "path": str(path)}, tmp_path / f"{rows}.h5",
+                                       block_rows=rows)["preprocessing"]["scale"] for rows in (1, 13, 499, 5000)]
+    assert all(np.array_equal(scale, scales[0]) for scale in scales)
+    assert not np.all(scales[0] == 1)
+
+
+BAD_SVMLIGHT = {  # text, vocabulary size, in-memory and out-of-core message
+    "malformed line": ("1 1:0.5\n" * 20 + "0 2:x\n" + "1 3:1\n" * 20, None, r"line 21: could not convert"),
+    "unsorted indices": ("1 1:0.5\n" * 9 + "0 3:1 2:1\n" + "1 3:1\n" * 20, None, r"line 10: .*sorted"),
+    "NaN": ("1 1:0.5\n" * 30 + "0 2:nan 4:1\n" + "0 3:1\n", None, r"line 31, index 2: nan is not finite"),
+    "infinity": ("1 1:0.5\n0 2:1\n" * 10 + "0 5:-inf\n", None, r"line 21, index 5: -inf is not finite"),
+    "beyond the vocabulary": ("1 1:0.5\n0 2:1\n" * 10 + "0 1:1 7:2\n", 5, r"more columns than the 5 names"),
+    "empty file": ("# only a comment\n\n", None, "holds no data lines"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SVMLIGHT))
+def test_bad_svmlight_files_are_named_in_memory_and_out_of_core(tmp_path, case):
+    text, vocabulary, message = BAD_SVMLIGHT[case]
+    path = _write_svmlight(tmp_path, "bad.svm", text)
+    source = {"name": "svmlight", "path": str(path)}
+    if vocabulary:
+        (tmp_path / "vocab.txt").write_text("".join(f"w{i}\n" for i in range(vocabulary)))
+        source["vocabulary_path"] = str(tmp_path / "vocab.txt")
+    for convert in (datasets.prepare, lambda s, o: datasets.prepare_chunked(s, o, block_rows=4)):
+        with pytest.raises(datasets.DataError, match=message) as error:
+            convert(source, tmp_path / "out.h5")
+        assert str(path) in str(error.value)
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["bad.svm"] + ["vocab.txt"] * bool(vocabulary))
+    if case == "beyond the vocabulary":  # out of core, the line is named too
+        with pytest.raises(datasets.DataError, match="line 21 has index 7"):
+            datasets.prepare_chunked(source, tmp_path / "out.h5")
+
+
+def test_cli_prepare_converts_svmlight_out_of_core(tmp_path, capsys):
+    path = _write_svmlight(tmp_path, "f.svm", _svmlight_text())
+    assert cli_main(["-q", "prepare", "--source", "svmlight", "--arg", f"path={path}", "--out-of-core",
+                     "--block-rows", "7", "-o", str(tmp_path / "blocks.h5")]) == 0
+    assert cli_main(["-q", "prepare", "--source", "svmlight", "--arg", f"path={path}",
+                     "-o", str(tmp_path / "whole.h5")]) == 0
+    memory, chunked = _h5_arrays(tmp_path / "whole.h5"), _h5_arrays(tmp_path / "blocks.h5")
+    assert memory.keys() == chunked.keys() and all(np.array_equal(memory[k][1], chunked[k][1]) for k in memory)
+    info = sio.dataset_info(tmp_path / "blocks.h5")
+    assert info["layout"] == "csr" and info["meta"]["split"]["out_of_core"] and info["meta"]["split"]["block_rows"] == 7
+    bad = _write_svmlight(tmp_path, "bad.svm", "1 1:2\n0 2:oops\n")
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["prepare", "--source", "svmlight", "--arg", f"path={bad}", "--out-of-core",
+                  "-o", str(tmp_path / "bad.h5")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and "line 2" in err and str(bad) in err and "Traceback" not in err
+    assert not (tmp_path / "bad.h5").exists()

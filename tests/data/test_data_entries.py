@@ -130,7 +130,7 @@ CROSS_KEY = {
     "labels count": ({"source": "idx", "path": ["a", "b"], "labels_path": "c"},
                      "datasets.x.path names 2 image file(s) but datasets.x.labels_path 1"),
     "labels of csv": ({"source": "csv", "path": "a.csv", "labels_path": "b"},
-                      "datasets.x.labels_path applies to sources 'npy', 'idx' only, not 'csv'"),
+                      "datasets.x.labels_path applies to sources 'sparse_npz', 'npy', 'idx' only, not 'csv'"),
     "n_samples of csv": ({"source": "csv", "path": "a.csv", "n_samples": 50},
                          "datasets.x.n_samples applies to source 'synthetic' only"),
     "test_path alone": ({"source": "idx", "path": "a", "labels_path": "b", "test_path": "c", "test_fraction": 0},
