@@ -615,9 +615,14 @@ def test_train_memory_is_estimated_from_the_data_size(finished_run):
 
 
 @pytest.mark.slow
-def test_the_workflow_runs_end_to_end_on_a_svmlight_source(tmp_path):
+def test_the_workflow_runs_end_to_end_on_a_svmlight_source(tmp_path, monkeypatch):
     from sklearn.datasets import dump_svmlight_file
     import scipy.sparse as sp
+
+    # A cache of its own: the compile job must compile every kernel the later jobs use
+    # (CSR, float64) and nothing the configuration does not need.
+    cache = tmp_path / "numba_cache"
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(cache))
 
     rng = np.random.default_rng(0)
     X = sp.random(600, 400, density=0.02, format="csr", random_state=0) * 3
@@ -644,3 +649,11 @@ def test_the_workflow_runs_end_to_end_on_a_svmlight_source(tmp_path):
         metrics = json.loads((results / "metrics" / "text" / f"{model}.json").read_text())
         assert metrics["test"]["accuracy"] > 0.4
         assert (results / "plots" / "text" / model / "weights.png").stat().st_size > 0
+    compiled = json.loads((results / "kernels" / "compile.json").read_text())
+    assert {(n["dtype"], n["layout"], n["solver"], n["elastic_net"]) for n in compiled["needs"]["train"]} == {
+        ("float64", "csr", "lbfgs", False), ("float64", "csr", "lbfgs", True)}
+    assert compiled["needs"]["evaluate"] == [{"dtype": "float64", "layout": "csr"},
+                                             {"dtype": "float64", "layout": "dense"}]
+    stamp = (results / "kernels" / "compile.json").stat().st_mtime
+    later = [p.name for p in cache.rglob("*") if p.is_file() and p.stat().st_mtime > stamp]
+    assert any(cache.rglob("*.nbc")) and not later, f"jobs after the compile job compiled {later[:5]}"

@@ -36,6 +36,7 @@ from .checks import DataError
 
 __all__ = [
     "SOURCES",
+    "SPARSE_SOURCES",
     "FASHION_MNIST_DIR",
     "FASHION_MNIST_CLASSES",
     "load_digits",
@@ -972,6 +973,9 @@ def load_fashion_mnist(directory=FASHION_MNIST_DIR, subset=_d("subset"), scale=_
     meta["subset"] = subset
     return X, y, meta
 
+
+#: The sources whose X is sparse: prepared into CSR dataset files (docs/FORMATS.md).
+SPARSE_SOURCES = ("svmlight", "sparse_npz")
 
 #: Source name -> loader.  A loader takes keyword arguments (the source entry of a
 #: config minus its ``name``) and returns ``(X, y, meta)``.

@@ -14,6 +14,7 @@ import yaml
 from snakemake.utils import validate
 
 from softmax_nb.data.preparation import check_dataset_entry, entry_files
+from softmax_nb.data.sources import SPARSE_SOURCES
 from softmax_nb.settings import SCHEMA_PATH
 from softmax_nb.model.hyperparameters import MINIBATCH_SOLVERS, check_model_entry
 from softmax_nb.settings.config import ConfigError, check_unique_keys
@@ -374,6 +375,35 @@ def train_runtime(wildcards, input):
     """Minutes for a training job, with a wide margin: passes over the data grow with max_iter."""
     max_iter = config["models"][wildcards.model]["max_iter"]
     return int(10 + math.ceil(input.size_mb * max_iter / 2000))
+
+
+def kernel_needs():
+    """The kernel specialisations the run's jobs use, for the compile job: ``train``, one
+    entry per distinct (dtype, layout, solver, elastic net, intercept) of RUNS, and
+    ``evaluate``, each (dtype, layout) the trained models are evaluated in. The gradient
+    check computes in float64 whatever the dtype: a float64 objective for each layout;
+    the environment page calls a dense float64 kernel to name the threading layer.
+    """
+    train, evaluate = set(), {("float64", "dense")}
+    for dataset, model in RUNS:
+        entry, params = config["datasets"][dataset], config["models"][model]
+        layout = "csr" if entry["source"] in SPARSE_SOURCES else "dense"
+        train.add(
+            (
+                params["dtype"] or entry["dtype"],
+                layout,
+                params["solver"],
+                params["l1_ratio"] > 0,
+                bool(params["fit_intercept"]),
+            )
+        )
+        train.add(("float64", layout, "lbfgs", False, bool(params["fit_intercept"])))
+        evaluate.update({(entry["dtype"], layout), ("float64", layout)})
+    keys = ("dtype", "layout", "solver", "elastic_net", "fit_intercept")
+    return {
+        "train": [dict(zip(keys, need)) for need in sorted(train)],
+        "evaluate": [dict(zip(("dtype", "layout"), need)) for need in sorted(evaluate)],
+    }
 
 
 def train_params_json(model):

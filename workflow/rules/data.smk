@@ -19,7 +19,7 @@ rule prepare:
 
 
 rule compile_kernels:
-    """Compile the numba kernels once into the shared cache, before any training job."""
+    """Compile the numba kernels the configuration needs once into the shared cache, before any training job."""
     output:
         report="results/kernels/compile.json",
     log:
@@ -30,6 +30,8 @@ rule compile_kernels:
     resources:
         mem_mb=1024,
         runtime=15,
+    params:
+        needs=kernel_needs(),
     script:
         "../scripts/compile_kernels.py"
 

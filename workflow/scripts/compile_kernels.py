@@ -1,10 +1,14 @@
 """Rule compile_kernels: fill the numba cache once, so training jobs load compiled code.
 
-Fits a tiny model with every solver in float32 and float64 (the two dtypes the
-kernels are specialised for) and calls the kernels directly as the command line
-does, which compiles, or loads from NUMBA_CACHE_DIR, every kernel specialisation
-the training, evaluation and gradient-check jobs use. Several jobs compiling into one cache at the same
-time could race; running this job first, alone, avoids that.
+Compiles only what the configuration's runs use (``kernel_needs()`` in
+workflow/rules/common.smk): for each distinct training dtype, layout (dense or CSR),
+solver, elastic net or not, and intercept or not, a tiny fit with those settings
+(and a validation set); for each dtype and layout the runs evaluate in, the kernels
+called directly as the command line's warm-up, the evaluation and the gradient check
+call them (other argument types, other compiled specialisations). Each fit or call
+compiles, or loads from NUMBA_CACHE_DIR, its kernel specialisations. Several jobs
+compiling into one cache at the same time could race; running this job first, alone,
+avoids that.
 """
 
 import json
@@ -12,6 +16,7 @@ import os
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from script_utils import Timer, start_logging, write_text
 
@@ -20,38 +25,46 @@ logger = start_logging(snakemake)
 with Timer() as import_timer:
     import numba
 
-    from softmax_nb import SoftmaxClassifier
-    from softmax_nb.kernels import cpu as kernels
+    from softmax_nb import SoftmaxClassifier, kernels
 
 numba.set_num_threads(snakemake.threads)
 cache_dir = os.environ.get("NUMBA_CACHE_DIR", "")
 logger.info("NUMBA_CACHE_DIR=%s, numba %s, threads %d", cache_dir or "(numba's default)", numba.__version__, snakemake.threads)
+needs = snakemake.params.needs
 
 # Two iterations never converge; that is the point here, not news for the log.
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 rng = np.random.default_rng(0)
-X64 = rng.standard_normal((64, 6))
+X64 = rng.standard_normal((64, 6)) * (rng.random((64, 6)) < 0.5)
 y = np.arange(64) % 3
+
+
+def tiny(dtype, layout):
+    X = X64.astype(dtype)
+    return sp.csr_matrix(X) if layout == "csr" else X
+
+
 timings = {}
 with Timer() as total:
-    for dtype in ("float64", "float32"):
-        X = X64.astype(dtype)
-        for solver in ("lbfgs", "gd", "sgd", "adam"):
-            with Timer() as timer:
-                SoftmaxClassifier(solver=solver, max_iter=2, batch_size=16, n_threads=snakemake.threads,
-                                  random_state=0).fit(X, y, eval_set=(X, y))
-            timings[f"{solver}/{dtype}"] = round(timer.seconds, 4)
-            logger.info("%s %s: %.3f s", solver, dtype, timer.seconds)
-        # The kernels called directly, with default arguments, as the command line's
-        # warm-up and the gradient check call them (other argument types, other
-        # compiled specialisations), with and without an intercept.
+    for need in needs["train"]:
+        X = tiny(need["dtype"], need["layout"])
+        name = "/".join([need["solver"] + ("+l1" if need["elastic_net"] else ""), need["dtype"], need["layout"]]
+                        + ([] if need["fit_intercept"] else ["no intercept"]))
+        with Timer() as timer:
+            SoftmaxClassifier(solver=need["solver"], l1_ratio=0.5 if need["elastic_net"] else 0.0,
+                              fit_intercept=need["fit_intercept"], max_iter=2, batch_size=16,
+                              n_threads=snakemake.threads, random_state=0).fit(X, y, eval_set=(X, y))
+        timings[name] = round(timer.seconds, 4)
+        logger.info("%s: %.3f s", name, timer.seconds)
+    for need in needs["evaluate"]:
+        X = tiny(need["dtype"], need["layout"])
         with Timer() as timer:
             coef = np.zeros((3, X.shape[1]))
             for intercept in (np.zeros(3), None):
                 kernels.loss_gradient(X, y, coef, intercept)
                 kernels.predict_proba(X, coef, intercept)
                 kernels.predict_log_proba(X, coef, intercept)
-        timings[f"direct/{dtype}"] = round(timer.seconds, 4)
+        timings[f"direct/{need['dtype']}/{need['layout']}"] = round(timer.seconds, 4)
 
 
 def dispatcher_stats():
@@ -86,7 +99,8 @@ write_text(
             "cache_hits": hits,
             "numba_cache_dir": cache_dir,
             "threads": snakemake.threads,
-            "per_solver_seconds": timings,
+            "needs": needs,
+            "per_need_seconds": timings,
         },
         indent=2,
     )
