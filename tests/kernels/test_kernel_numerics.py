@@ -78,3 +78,30 @@ def test_validation_label_unseen_in_training_is_counted_wrong_not_fatal():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y, eval_set=(X[:10], np.full(10, 9)))
     assert clf.history_["val_accuracy"][-1] == 0.0
+
+
+def test_the_kernels_exp_is_within_one_ulp_of_libm():
+    # Every exp of the CPU kernels is _exp_nonpositive's (branch-free, so that it runs
+    # in SIMD lanes): within 1 ulp of libm's over [-750, 0], subnormals included, and
+    # IEEE's 0 below -745.2.
+    from numba import njit
+
+    from softmax_nb.kernels.cpu import _exp_nonpositive
+
+    @njit
+    def apply(x):
+        out = np.empty_like(x)
+        for i in range(x.size):
+            out[i] = _exp_nonpositive(x[i])
+        return out
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([-rng.random(200000) * 750, -rng.random(200000), -rng.random(200000) * 1e-6,
+                        -np.arange(0, 746, 0.5), [0.0, -0.0, -5e-324, -708.39, -708.4, -745.13, -745.2, -746.0,
+                                                   -1e300, -np.inf]])
+    got, want = apply(x), np.exp(x)
+    normal = want >= np.finfo(np.float64).tiny
+    assert np.all(np.abs(got - want)[normal] <= np.spacing(want[normal]))
+    assert np.all(np.abs(got - want)[~normal] <= 5e-324)
+    assert np.mean(got == want) > 0.85
+    assert apply(np.array([0.0]))[0] == 1.0 and apply(np.array([-745.3, -1e300, -np.inf])).tolist() == [0.0] * 3
