@@ -24,7 +24,7 @@ from ..data.checks import class_indices
 from .hyperparameters import MINIBATCH_SOLVERS
 from .objective import SoftmaxObjective, class_weight_vector, weights_of_rows
 from .optim import optimizer_for
-from .runtime import num_threads, resolve_device, seed_of
+from .runtime import num_threads, one_blas_thread, resolve_device, seed_of
 
 log = logging.getLogger(__name__)
 
@@ -321,15 +321,16 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             training.scale_warning(self.solver, objective.rows.max_abs())
         warm = (self.warm_start or start_from) and hasattr(self, "coef_")
         x0 = objective.pack(self._dense_coef(), self.intercept_) if warm else objective.zeros()
-        optimizer = optimizer_for(self, objective, x0, seed)
         settings = training.Settings.from_hyperparameters(self)
         if validation is not None:
             validation_scores = lambda params: validation.scores(*objective.unpack(params))  # noqa: E731
         else:
             validation_scores = None
-        result = training.train(optimizer, settings, validation=validation_scores,
-                                training_scores=objective.scores, seed=seed,
-                                checkpointing=checkpointing, resume_state=resume_state)
+        with one_blas_thread(x0.size):  # no spinning BLAS threads between kernel calls
+            optimizer = optimizer_for(self, objective, x0, seed)
+            result = training.train(optimizer, settings, validation=validation_scores,
+                                    training_scores=objective.scores, seed=seed,
+                                    checkpointing=checkpointing, resume_state=resume_state)
         coef, intercept = objective.unpack(result.params)
         if columns is not None:
             used, n_features = columns

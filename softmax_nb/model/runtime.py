@@ -27,6 +27,35 @@ def num_threads(n_threads):
         numba.set_num_threads(previous)
 
 
+#: Parameter vectors above this size get BLAS limited to one thread during a fit
+#: (OpenBLAS computes dot products of fewer entries on one thread anyway).
+BLAS_THREADED_SIZE = 10_000
+_blas = {}
+
+
+@contextlib.contextmanager
+def one_blas_thread(n_params):
+    """Run the block with the BLAS libraries (NumPy's, SciPy's) limited to one thread,
+    for a fit of ``n_params`` parameters above :data:`BLAS_THREADED_SIZE`.
+
+    Between two kernel calls an optimiser calls NumPy on parameter-sized vectors (the
+    L-BFGS two-loop's dot products, axpys). Above ~10^4 entries OpenBLAS runs a dot
+    product on its own threads, which then spin ~0.1 s waiting for more work and take a
+    core from the next kernel call (on 2 cores, up to half its speed). Those vector
+    operations are memory-bound: one BLAS thread costs them nothing. The libraries
+    are found once per process (threadpoolctl reads /proc/self/maps: ~3 ms).
+    """
+    if n_params <= BLAS_THREADED_SIZE:
+        yield
+        return
+    if "controller" not in _blas:
+        from threadpoolctl import ThreadpoolController
+
+        _blas["controller"] = ThreadpoolController()
+    with _blas["controller"].limit(limits=1, user_api="blas"):
+        yield
+
+
 def resolve_device(device):
     """Map 'cpu' / 'cuda' / 'auto' to the device to use, failing early for 'cuda'.
 

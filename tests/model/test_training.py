@@ -71,3 +71,31 @@ def test_gradcheck_of_a_float32_model_runs_in_float64(digits):
     result = gradcheck_model(clf, X.astype(np.float32), y, n_samples=100)
     assert result["passed"], result
     assert result["coef"]["max_rel_error"] < 1e-6
+
+
+def test_blas_runs_on_one_thread_inside_the_training_loop_only(digits, monkeypatch):
+    # OpenBLAS threads started by the optimiser's vector operations would spin after
+    # each call and take a core from the next kernel call (softmax_nb.model.runtime).
+    from threadpoolctl import threadpool_info
+
+    from softmax_nb import kernels
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    seen, kernel = [], kernels.loss_gradient
+
+    def watched(*args, **kwargs):
+        seen.append(blas_threads())
+        return kernel(*args, **kwargs)
+
+    monkeypatch.setattr(kernels, "loss_gradient", watched)
+    before = blas_threads()
+    X, y = digits
+    wide = np.hstack([X] * 20)  # 10 x 1281 parameters: above runtime.BLAS_THREADED_SIZE
+    SoftmaxClassifier(max_iter=3).fit(wide, y)
+    assert seen and all(threads == [1] * len(before) for threads in seen)
+    assert blas_threads() == before
+    seen.clear()
+    SoftmaxClassifier(max_iter=3).fit(X, y)  # 650 parameters: BLAS left alone
+    assert seen and all(threads == before for threads in seen)
