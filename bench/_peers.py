@@ -201,6 +201,11 @@ def predict_proba_impls(X, coef, intercept):
         model.classes_ = np.arange(coef.shape[0])
         model.coef_ = coef_x
         model.intercept_ = intercept_x
+        if coef.shape[0] == 2:
+            # scikit-learn's binary model is one row of log-odds: a1 - a0 gives the same
+            # probabilities as the softmax of the two rows.
+            model.coef_ = (coef[1:] - coef[:1]).astype(dtype)
+            model.intercept_ = (intercept[1:] - intercept[:1]).astype(dtype)
         model.n_features_in_ = X.shape[1]
         model.n_iter_ = np.array([0])
         impls["sklearn"] = lambda: model.predict_proba(X)

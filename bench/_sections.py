@@ -20,13 +20,18 @@ import _peers
 import _timing
 
 # (n_samples, n_features, n_classes, dtype): the headline shape in both dtypes,
-# then many classes, few features, wide.
+# then many classes, few features, wide, a linear probe (many classes and features),
+# binary, tiny and mid-sized.
 FULL_SHAPES = [
     (60000, 784, 10, "float32"),
     (60000, 784, 10, "float64"),
     (100000, 100, 100, "float32"),
     (500000, 16, 26, "float32"),
     (10000, 4096, 10, "float32"),
+    (20000, 1024, 1000, "float32"),
+    (100000, 128, 2, "float32"),
+    (2000, 50, 5, "float32"),
+    (50000, 300, 50, "float32"),
 ]
 # The same regimes at sizes that run in seconds (smoke test, development).
 QUICK_SHAPES = [
@@ -35,7 +40,14 @@ QUICK_SHAPES = [
     (3000, 100, 100, "float32"),
     (20000, 16, 26, "float32"),
     (500, 4096, 10, "float32"),
+    (500, 1024, 1000, "float32"),
+    (5000, 128, 2, "float32"),
+    (2000, 50, 5, "float32"),
+    (2000, 300, 50, "float32"),
 ]
+# The shapes of the mixed-workload section: the headline one and many classes.
+MIXED_SHAPES = {"full": [(60000, 784, 10, "float32"), (100000, 100, 100, "float32")],
+                "quick": [(2000, 784, 10, "float32"), (3000, 100, 100, "float32")]}
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGET_REL = 1e-6  # "reached sklearn's final objective" means within this relative gap
@@ -61,19 +73,42 @@ def synthetic_problem(n_samples, n_features, n_classes, dtype, seed=0):
 
 
 # Floating-point operations per call, for a compute roofline beside the read floor:
-# logits 2mnc, plus the gradient X^T G another 2mnc.
+# logits 2mnc, plus the gradient X^T G another 2mnc (an FMA is two of them).
 FLOPS_PER_ELEMENT = {"loss_gradient": 4, "predict_proba": 2, "bandwidth": 0}
+
+_PEAK = {}
+
+
+def fma_peak(n_threads, size=3072, repeats=3):
+    """This machine's demonstrated float32 FMA rate (G FMA/s) on ``n_threads`` threads:
+    OpenBLAS's sgemm on a size x size product (size^3 FMAs), the fastest of repeats.
+
+    Measured once per thread count and run, before the kernel cases: the fraction of
+    it that each case reaches is printed beside the case. (A hand-written FMA loop in
+    numba is bound by its loads and stores, not by the FMA units: sgemm is what the
+    cores demonstrably do.)
+    """
+    if n_threads not in _PEAK:
+        a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+        with _timing.threads(n_threads):
+            a @ a
+            best = min(_timing.wall(lambda: a @ a) for _ in range(repeats))
+        _PEAK[n_threads] = size**3 / best / 1e9
+    return _PEAK[n_threads]
 
 
 def _case_result(section, shape, X, n_threads, timings, agreement, notes):
     """Summaries, ratios and floor of one (shape, dtype, threads) case."""
     flops = FLOPS_PER_ELEMENT[section] * shape[0] * shape[1] * shape[2]
+    peak = fma_peak(n_threads) if flops else None
     impls = {}
     for name, seconds in timings.items():
         impls[name] = _timing.summary(seconds)
         impls[name]["gb_per_s"] = X.nbytes / 1e9 / (impls[name]["median_ms"] / 1e3)
         if flops and not name.startswith("read X"):
             impls[name]["gflop_per_s"] = flops / 1e9 / (impls[name]["median_ms"] / 1e3)
+            # FMAs are half the flops; the peak is float32 sgemm's on the same threads.
+            impls[name]["fma_peak_fraction"] = impls[name]["gflop_per_s"] / 2 / peak
         if name in agreement:
             impls[name]["agreement"] = agreement[name]
     probes = [name for name in impls if name.startswith("read X")]
@@ -97,6 +132,7 @@ def _case_result(section, shape, X, n_threads, timings, agreement, notes):
         "flops": flops,
         "impls": impls,
         "floor": {"ms": floor_ms, "source": floor_name, "gb_per_s": impls[floor_name]["gb_per_s"]},
+        "fma_peak_g_per_s": peak,
         "speedup_vs": ratios,
         "ours_vs_floor": ours / floor_ms if ours is not None else None,
         "notes": notes,
@@ -173,6 +209,49 @@ def bandwidth_from(cases):
                      "x_bytes": case["x_bytes"], "measured_in": case["section"],
                      "probes": probes, "floor": case["floor"]})
     return rows
+
+
+# -- mixed workload ----------------------------------------------------------
+
+
+def run_mixed(quick, repeats, log, pause=0.5, blas_size=1024):
+    """Each kernel alone, and right after a NumPy matrix product (as real code calls it).
+
+    For every shape of :data:`MIXED_SHAPES`, all threads: softmax_nb's loss + gradient
+    and predict_proba, timed ``repeats`` times after ``pause`` s of sleep (isolated), and
+    ``repeats`` times right after a ``blas_size``^2 float64 product (``a @ a``, on
+    OpenBLAS's default threads); ``kept`` = isolated median / mixed median. A fit is the
+    third case: SoftmaxClassifier(lbfgs, 10 iterations), isolated and right after the
+    product.
+    """
+    from softmax_nb import SoftmaxClassifier, kernels
+
+    n_threads = _timing.max_threads()
+    a = np.random.default_rng(0).standard_normal((blas_size, blas_size))
+    results = []
+    for shape in MIXED_SHAPES["quick" if quick else "full"]:
+        n_samples, n_features, n_classes, dtype = shape
+        X, y, coef, intercept = synthetic_problem(n_samples, n_features, n_classes, dtype)
+        cases = {
+            "loss_gradient": lambda: kernels.loss_gradient(X, y, coef, intercept, None, 1.0 / n_samples),
+            "predict_proba": lambda: kernels.predict_proba(X, coef, intercept),
+            "fit (lbfgs, 10 iterations)": lambda: SoftmaxClassifier(max_iter=10, tol=1e-12).fit(X, y),
+        }
+        warnings.simplefilter("ignore")
+        for name, call in cases.items():
+            call()
+            log(f"mixed: {name}, {n_samples}x{n_features}x{n_classes} {dtype}")
+            isolated, mixed = [], []
+            for _ in range(repeats):
+                time.sleep(pause)
+                isolated.append(_timing.wall(call))
+                time.sleep(pause)
+                a @ a
+                mixed.append(_timing.wall(call))
+            results.append({"shape": list(shape[:3]), "dtype": dtype, "threads": n_threads, "kernel": name,
+                            "isolated": _timing.summary(isolated), "after_blas": _timing.summary(mixed),
+                            "kept": float(np.median(isolated) / np.median(mixed))})
+    return results
 
 
 # -- training ----------------------------------------------------------------

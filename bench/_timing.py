@@ -88,6 +88,13 @@ def interleaved(functions, repeats):
     return times
 
 
+def wall(call):
+    """Seconds one call of ``call()`` takes."""
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
 def summary(seconds):
     """Median and min (milliseconds) of a list of timings, and the raw list."""
     seconds = np.asarray(seconds, dtype=np.float64)

@@ -48,7 +48,7 @@ import _peers  # noqa: E402
 import _sections  # noqa: E402
 import _timing  # noqa: E402
 
-SECTIONS = ("bandwidth", "loss_gradient", "predict_proba", "training", "elastic_net", "jit")
+SECTIONS = ("bandwidth", "loss_gradient", "predict_proba", "mixed", "training", "elastic_net", "jit")
 DEFAULT_OUT = BENCH_DIR / "out" / "results.json"
 DEFAULT_OUT_QUICK = BENCH_DIR / "out" / "results_quick.json"
 
@@ -265,15 +265,30 @@ def format_summary(title, cases):
         for name in case["speedup_vs"]:
             if name not in peers:
                 peers.append(name)
-    lines = ["", f"{title} summary (softmax_nb median ms; speedup vs each peer; x floor)",
-             f"{'shape':<16}{'dtype':<9}{'thr':>4}{'ours':>9}{'floor':>8}{'x floor':>9}"
+    peak = {case["threads"]: case.get("fma_peak_g_per_s") for case in cases}
+    lines = ["", f"{title} summary (softmax_nb median ms; speedup vs each peer; x floor; fraction of the "
+                 "FMA peak, float32 sgemm's on the same threads: "
+                 + ", ".join(f"{t} thread(s) {_fmt(g, '.1f')} G FMA/s" for t, g in sorted(peak.items())) + ")",
+             f"{'shape':<18}{'dtype':<9}{'thr':>4}{'ours':>9}{'floor':>8}{'x floor':>9}{'FMA peak':>9}"
              + "".join(f"{'vs ' + p:>12}" for p in peers)]
     for case in cases:
         ratios = "".join(f"{(_fmt(case['speedup_vs'].get(p)) + 'x') if case['speedup_vs'].get(p) else '-':>12}"
                          for p in peers)
-        lines.append(f"{_shape_text(case):<16}{case['dtype']:<9}{case['threads']:>4}"
+        fraction = case["impls"]["softmax_nb"].get("fma_peak_fraction")
+        lines.append(f"{_shape_text(case):<18}{case['dtype']:<9}{case['threads']:>4}"
                      f"{case['impls']['softmax_nb']['median_ms']:>9.2f}{case['floor']['ms']:>8.2f}"
-                     f"{case['ours_vs_floor']:>9.2f}{ratios}")
+                     f"{case['ours_vs_floor']:>9.2f}{_fmt(fraction and 100 * fraction, '.0f') + ' %':>9}{ratios}")
+    return lines
+
+
+def format_mixed(rows):
+    lines = ["", "Mixed workload: each call alone (after 0.5 s idle) and right after a NumPy 1024^2 "
+                 "float64 product (medians; 'kept' = alone / after)",
+             f"  {'shape':<18}{'dtype':<9}{'thr':>4}  {'call':<28}{'alone ms':>10}{'after ms':>10}{'kept':>7}"]
+    for row in rows:
+        lines.append(f"  {_shape_text(row):<18}{row['dtype']:<9}{row['threads']:>4}  {row['kernel']:<28}"
+                     f"{row['isolated']['median_ms']:>10.2f}{row['after_blas']['median_ms']:>10.2f}"
+                     f"{100 * row['kept']:>6.0f}%")
     return lines
 
 
@@ -403,6 +418,11 @@ def main(argv=None):
             for line in format_kernels(title, cases) + format_summary(title, cases):
                 print(line)
             write_json(results, args.out)
+    if "mixed" in args.sections:
+        results["mixed"] = _sections.run_mixed(args.quick, args.repeats, log)
+        for line in format_mixed(results["mixed"]):
+            print(line)
+        write_json(results, args.out)
     if "bandwidth" in args.sections:
         if not kernel_cases:
             kernel_cases = _sections.run_kernels("bandwidth", shapes, args.repeats, log)

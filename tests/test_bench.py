@@ -34,8 +34,9 @@ def test_quick_run_writes_complete_json(quick_run):
     for section in ("loss_gradient", "predict_proba"):
         cases = results[section]
         # every shape in both thread counts (or 1 thread only on a 1-thread machine)
-        assert len(cases) == 5 * len(results["settings"]["threads"])
+        assert len(cases) == 9 * len(results["settings"]["threads"])
         for case in cases:
+            assert 0 < case["impls"]["softmax_nb"]["fma_peak_fraction"] < 1.5
             impls = case["impls"]
             assert {"softmax_nb", "numpy", "read X (numba)", "read X (numpy)"} <= set(impls)
             assert case["floor"]["ms"] > 0 and case["floor"]["source"].startswith("read X")
@@ -56,6 +57,10 @@ def test_quick_run_writes_complete_json(quick_run):
     assert digits["to_objective_s"]["sklearn"]["median"] > 0
     fashion = results["training"]["fashion_mnist"]
     assert "skipped" in fashion or fashion["n_train"] == 2000
+    mixed = results["mixed"]
+    assert {row["kernel"] for row in mixed} == {"loss_gradient", "predict_proba", "fit (lbfgs, 10 iterations)"}
+    assert all(row["kept"] > 0 and len(row["after_blas"]["times_ms"]) == results["settings"]["repeats"]
+               for row in mixed)
     jit = results["jit"]
     assert jit["cold"]["first_calls_total_s"] > 0
     assert jit["warm"]["import_and_first_calls_s"] > 0
@@ -64,10 +69,10 @@ def test_quick_run_writes_complete_json(quick_run):
 def test_quick_run_prints_tables(quick_run):
     stdout, results = quick_run
     for heading in ("Machine:", "Loss + gradient summary", "predict_proba summary", "One-read floor",
-                    "Training:", "JIT", "JSON:"):
+                    "Mixed workload", "FMA peak", "Training:", "JIT", "JSON:"):
         assert heading in stdout
     # the headline row of the summary: ours, the floor and a ratio per peer
-    assert "2000x784x10     float32" in stdout
+    assert "2000x784x10       float32" in stdout
     assert "vs numpy" in stdout
 
 

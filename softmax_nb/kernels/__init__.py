@@ -11,9 +11,13 @@ The functions here take dense or sparse X and call the kernels that fit it.
 - :mod:`softmax_nb.kernels.tunables`: block sizes, fastmath flags, CUDA threads.
 """
 
+import contextlib
+
+import numba
+import numpy as np
 import scipy.sparse as sp
 
-from . import cpu, sparse
+from . import cpu, sparse, tunables
 from .cpu import loss_gradient_sums
 
 
@@ -22,29 +26,55 @@ def _for(X):
     return sparse if sp.issparse(X) else cpu
 
 
+@contextlib.contextmanager
+def _threads_for(X, coef):
+    """One thread for a call of fewer than ``tunables.SERIAL_WORK`` multiply-adds.
+
+    A parallel launch costs more than such a call, and waits for every thread: one
+    that shares its core with another process's (or OpenBLAS's spinning) thread runs
+    only when the scheduler gives it its turn, milliseconds later. The thread count
+    never changes results (cpu module docstring), so tiny calls simply run on one.
+    """
+    entries = X.nnz if sp.issparse(X) else np.prod(np.shape(X))
+    if numba.get_num_threads() == 1 or entries * max(1, np.shape(coef)[0]) >= tunables.SERIAL_WORK:
+        yield
+        return
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
 def loss_gradient(X, y, coef, intercept=None, sample_weight=None, l2_reg_strength=0.0, label_smoothing=0.0):
     """:func:`softmax_nb.kernels.cpu.loss_gradient`, for dense or sparse X."""
-    return _for(X).loss_gradient(X, y, coef, intercept, sample_weight, l2_reg_strength, label_smoothing)
+    with _threads_for(X, coef):
+        return _for(X).loss_gradient(X, y, coef, intercept, sample_weight, l2_reg_strength, label_smoothing)
 
 
 def decision_function(X, coef, intercept=None):
     """:func:`softmax_nb.kernels.cpu.decision_function`, for dense or sparse X."""
-    return _for(X).decision_function(X, coef, intercept)
+    with _threads_for(X, coef):
+        return _for(X).decision_function(X, coef, intercept)
 
 
 def predict_proba(X, coef, intercept=None):
     """:func:`softmax_nb.kernels.cpu.predict_proba`, for dense or sparse X."""
-    return _for(X).predict_proba(X, coef, intercept)
+    with _threads_for(X, coef):
+        return _for(X).predict_proba(X, coef, intercept)
 
 
 def predict_log_proba(X, coef, intercept=None):
     """:func:`softmax_nb.kernels.cpu.predict_log_proba`, for dense or sparse X."""
-    return _for(X).predict_log_proba(X, coef, intercept)
+    with _threads_for(X, coef):
+        return _for(X).predict_log_proba(X, coef, intercept)
 
 
 def predict(X, coef, intercept=None):
     """:func:`softmax_nb.kernels.cpu.predict`, for dense or sparse X."""
-    return _for(X).predict(X, coef, intercept)
+    with _threads_for(X, coef):
+        return _for(X).predict(X, coef, intercept)
 
 
 __all__ = ["loss_gradient", "loss_gradient_sums", "decision_function", "predict_proba",

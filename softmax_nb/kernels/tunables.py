@@ -15,6 +15,10 @@ FASTMATH = {"reassoc", "contract", "nsz", "arcp", "afn"}
 # gradient pass, so X is read from memory once per evaluation.
 BLOCK_ROWS = 64
 
+# Calls of fewer multiply-adds than this (rows x features x coef rows; sparse: nonzeros
+# x coef rows) run on one thread: a parallel launch costs more (softmax_nb.kernels).
+SERIAL_WORK = 2**20
+
 # Rows are split into at most MAX_CHUNKS contiguous chunks of at least MIN_CHUNK_ROWS
 # rows; each chunk owns a float64 gradient buffer and the buffers are summed in
 # chunk order. CHUNK_BUFFER_BYTES bounds the memory of those buffers for large
