@@ -332,10 +332,14 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                                     training_scores=objective.scores, seed=seed,
                                     checkpointing=checkpointing, resume_state=resume_state)
         coef, intercept = objective.unpack(result.params)
-        if columns is not None:
+        # scikit-learn's convention: the parameters in the dtype of X.
+        dtype = objective.rows.dtype
+        if columns is None:
+            coef = np.array(coef, dtype=dtype)
+        else:
             used, n_features = columns
-            coef = np.zeros((coef.shape[0], n_features), dtype=coef.dtype)
-            coef[:, used] = objective.unpack(result.params)[0]
+            fitted, coef = coef, np.zeros((coef.shape[0], n_features), dtype=dtype)
+            coef[:, used] = fitted
         training.convergence_warnings(
             result, optimizer, settings, penalized=objective.penalized, coef=coef,
             separable=lambda: objective.scores(result.params)[1] == 1.0)
@@ -345,9 +349,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.converged_ = bool(result.converged)
         self.stopped_early_ = bool(result.stopped_early)
         self.fit_time_ = result.fit_time
-        # scikit-learn's convention: the parameters in the dtype of X.
-        dtype = objective.rows.dtype
-        self.coef_ = np.array(coef, dtype=dtype)
+        self.coef_ = coef
         self.intercept_ = (np.array(intercept, dtype=dtype) if self.fit_intercept
                            else np.zeros(objective.layout.n_rows, dtype=dtype))
         return result
