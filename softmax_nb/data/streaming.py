@@ -508,11 +508,7 @@ class H5Stream:
             X = sio._csr_of(self._X, self.path, self.split, start, stop)
             y = self._y[start:stop].astype(np.int64, copy=False)
         except (OSError, RuntimeError) as exc:
-            raise sio.FileFormatError(
-                f"dataset file {self.path!r}: cannot read /{self.split} rows {start}..{stop - 1} "
-                f"({sio._short(exc)}); the file is corrupted or truncated: prepare it again or "
-                "restore a good copy"
-            ) from exc
+            raise self._unreadable(start, stop, exc) from exc
         self._check_block_labels(y, start, stop)
         self.bytes_read += X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
         if X.dtype != self.dtype:
@@ -554,6 +550,12 @@ class H5Stream:
         """Bytes of X in rows ``start:stop`` (for sparse X, at the split's mean row size)."""
         return (stop - start) * self._row_bytes
 
+    def _unreadable(self, start, stop, exc):
+        return sio.FileFormatError(
+            f"dataset file {self.path!r}: cannot read /{self.split} rows {start}..{stop - 1} "
+            f"({sio._short(exc)}); the file is corrupted or truncated: prepare it again or "
+            "restore a good copy")
+
     def _check_block_labels(self, y, start, stop):
         if len(y) and (y.min() < 0 or y.max() >= self.n_classes):
             raise sio.FileFormatError(
@@ -574,11 +576,7 @@ class H5Stream:
             self._X.read_direct(buffer["X"], np.s_[start:stop], np.s_[0:n])
             self._y.read_direct(buffer["y"], np.s_[start:stop], np.s_[0:n])
         except (OSError, RuntimeError, ValueError) as exc:
-            raise sio.FileFormatError(
-                f"dataset file {self.path!r}: cannot read /{self.split} rows {start}..{stop - 1} "
-                f"({sio._short(exc)}); the file is corrupted or truncated: prepare it again or "
-                "restore a good copy"
-            ) from exc
+            raise self._unreadable(start, stop, exc) from exc
         self._check_block_labels(y, start, stop)
         if buffer["Xc"] is not None:
             X = buffer["Xc"][:n]
