@@ -54,6 +54,12 @@ MAX_BLOCK_BYTES = 256 * 2**20
 # Parameter-sized float64 vectors an optimiser keeps alive at once (L-BFGS: 2 x 10
 # history pairs, x, grad, the cached point, direction, line-search trial points).
 _OPTIMIZER_COPIES = 32
+# Entries of a CSR part read at once when the row pointers or column indices are
+# scanned whole (the plan, the columns in use; before any block is read): 2 MiB of int64.
+_PIECE = 1 << 18
+# Temporaries of renumbering a block's columns, per nonzero: new index (int64), kept
+# mask, kept values and indices, the cumulative count.
+_MAPPED_NNZ_BYTES = 33
 # HDF5 bookkeeping, tqdm, the executor's thread, allocator slack.
 _RESERVE_BYTES = 2 * 2**20
 # Fraction of the data budget that block buffers may take: the rest absorbs
@@ -174,7 +180,7 @@ def memory_plan(n_rows, n_features, n_classes, max_memory_mb, *, itemsize=4, com
 
 
 def sparse_memory_plan(unit_bounds, unit_nnz, n_features, n_classes, max_memory_mb, *, itemsize=8,
-                       compute_itemsize=None, index_itemsize=8, output_columns=0, batch_rows=0,
+                       compute_itemsize=None, index_itemsize=8, mapped=False, output_columns=0, batch_rows=0,
                        block_rows=None):
     """Cut a CSR split into row blocks that keep peak memory within a budget.
 
@@ -194,6 +200,9 @@ def sparse_memory_plan(unit_bounds, unit_nnz, n_features, n_classes, max_memory_
         As :func:`memory_plan`.
     index_itemsize : int
         Bytes per stored column index (4 or 8).
+    mapped : bool
+        Blocks are renumbered to the columns in use (``H5Stream.keep_columns``): their
+        new indices, values and the mask of kept entries, ~33 bytes a nonzero more.
     block_rows : int, optional
         Close a block once it holds at least this many rows (tests, benchmarks);
         the budget is then not enforced.
@@ -213,11 +222,15 @@ def sparse_memory_plan(unit_bounds, unit_nnz, n_features, n_classes, max_memory_
         raise ValueError(f"block_rows must be a positive integer, got {block_rows!r}")
     compute_itemsize = compute_itemsize or itemsize
     n_params = n_classes * (n_features + 1)
-    fixed = (_OPTIMIZER_COPIES * n_params * 8 + 3 * n_classes * n_features * 8 + _RESERVE_BYTES + _H5_CACHE_BYTES + 3 * sio._CSR_CHUNK * 8
+    # The kernel's float64 gradient, transposed and cast coef; 24 bytes a column for the
+    # scatter pass's column cut (kernels.sparse._column_bounds). (The scans of whole
+    # parts in _PIECE pieces run before any block is read.)
+    fixed = (_OPTIMIZER_COPIES * n_params * 8 + 3 * n_classes * n_features * 8 + 24 * n_features
+             + _RESERVE_BYTES + _H5_CACHE_BYTES + 3 * sio._CSR_CHUNK * 8
              + 2 * batch_rows * n_features * compute_itemsize)
     # Two blocks in flight, and the converted values.
     converted = compute_itemsize if compute_itemsize != itemsize else 0
-    nnz_bytes = 2 * (itemsize + index_itemsize) + converted
+    nnz_bytes = 2 * (itemsize + index_itemsize) + converted + (_MAPPED_NNZ_BYTES if mapped else 0)
     row_bytes = 2 * (8 + 8) + 8 + n_classes * 8 + output_columns * compute_itemsize
     unit_rows = np.diff(unit_bounds)
     unit_bytes = unit_nnz * nnz_bytes + unit_rows * row_bytes
@@ -406,8 +419,8 @@ class H5Stream:
                                  else self._count_classes())
             n_model_classes = n_parameters_classes or self.n_classes
             if self.sparse:
-                self.plan = self._sparse_plan(n_model_classes, max_memory_mb, output_columns, batch_rows,
-                                              block_rows)
+                self._plan_args = (n_model_classes, max_memory_mb, output_columns, batch_rows, block_rows)
+                self.plan = self._sparse_plan(*self._plan_args)
             else:
                 self.plan = memory_plan(
                     self.n_rows, self.n_features, n_model_classes, max_memory_mb,
@@ -444,21 +457,22 @@ class H5Stream:
             self._file.close()
             self._file = None
 
-    def _sparse_plan(self, n_classes, max_memory_mb, output_columns, batch_rows, block_rows):
-        """:func:`sparse_memory_plan` from the split's row pointers (read once, in pieces)."""
+    def _sparse_plan(self, n_classes, max_memory_mb, output_columns, batch_rows, block_rows, mapped=False):
+        """:func:`sparse_memory_plan` from the split's row pointers (read in pieces)."""
         from ..kernels.sparse import pass_units
 
         # The partition of rows is a function of their count alone (kernels.cpu._n_chunks).
         units = pass_units(self.n_rows, n_classes, self.n_features)
         indptr = self._X["indptr"]
         at_units = np.empty(len(units), dtype=np.int64)
-        step = 1 << 22
+        step = _PIECE
         for start in range(0, len(indptr), step):
             picked = (units >= start) & (units < start + step)
             at_units[picked] = indptr[start:start + step][units[picked] - start]
         return sparse_memory_plan(units, np.diff(at_units), self.n_features, n_classes, max_memory_mb,
                                   itemsize=self.stored_dtype.itemsize, compute_itemsize=self.dtype.itemsize,
-                                  index_itemsize=self._X["indices"].dtype.itemsize, output_columns=output_columns, batch_rows=batch_rows, block_rows=block_rows)
+                                  index_itemsize=self._X["indices"].dtype.itemsize, mapped=mapped,
+                                  output_columns=output_columns, batch_rows=batch_rows, block_rows=block_rows)
 
     def _allocate(self):
         if self._executor is None and self.prefetch:
@@ -520,9 +534,13 @@ class H5Stream:
         column indices and values, in pieces)."""
         seen = np.zeros(self.n_features, dtype=bool)
         indices, data = self._X["indices"], self._X["data"]
-        step = 1 << 22
-        for start in range(0, len(indices), step):
-            seen[indices[start:start + step][data[start:start + step] != 0]] = True
+        try:
+            for start in range(0, len(indices), _PIECE):
+                seen[indices[start:start + _PIECE][data[start:start + _PIECE] != 0]] = True
+        except (OSError, RuntimeError) as exc:
+            raise sio.FileFormatError(
+                f"dataset file {self.path!r}: cannot read /{self.split}/X column indices ({sio._short(exc)}); "
+                "the file is corrupted or truncated: prepare it again or restore a good copy") from exc
         return seen
 
     def keep_columns(self, columns):
@@ -535,6 +553,9 @@ class H5Stream:
         if columns is not None:
             self._column_map = np.full(self.info["n_features"], -1, dtype=np.int64)
             self._column_map[columns] = np.arange(len(columns))
+            # Renumbering a block makes its own copies: the blocks are cut again for them.
+            self.plan = self._sparse_plan(*self._plan_args, mapped=True)
+            self.block_rows, self.n_blocks = self.plan["block_rows"], self.plan["n_blocks"]
         self.n_features = self.info["n_features"] if columns is None else len(columns)
 
     def _mapped(self, X):

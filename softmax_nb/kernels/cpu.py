@@ -112,7 +112,7 @@ _C13, _C12, _C11, _C10, _C9, _C8, _C7, _C6, _C5, _C4, _C3, _C2 = (1.0 / math.fac
 # that makes them accurate (module docstring, "exp").
 @njit(cache=True, fastmath={"nsz", "contract"}, nogil=True)
 def _exp_nonpositive(x):
-    """exp(x) for x <= 0, branch-free (module docstring, "exp"); 0 below -745.2."""
+    """exp(x) for x <= 0, branch-free (module docstring, "exp"); 0 below -745.2, NaN for NaN."""
     t = max(x, -746.0)
     n_float = np.floor(t * _LOG2E + 0.5)
     r = (t - n_float * _LN2_HI) - n_float * _LN2_LO
@@ -131,7 +131,8 @@ def _exp_nonpositive(x):
     n = np.int64(n_float)
     half = n >> 1
     y = y * _float64_from_bits((half + 1023) << 52) * _float64_from_bits((n - half + 1023) << 52)
-    return y if x > -745.2 else 0.0
+    # Below -745.2: 0; NaN (a NaN logit) stays NaN. Two selects: still branch-free.
+    return y if x > -745.2 else (0.0 if x <= -745.2 else x)
 
 
 def _n_chunks(n_samples, n_classes, n_features):

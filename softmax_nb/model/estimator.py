@@ -595,13 +595,13 @@ def fit_streaming(path, params=None, *, max_memory_mb, split="train", eval_split
         if use_eval:
             eval_stream = H5Stream(path, eval_split, max_memory_mb=max_memory_mb, dtype=dtype,
                                    output_columns=len(classes), progress=progress, pool=pool)
-        columns = None
-        if stream.sparse and init is None:
-            columns = _worth_dropping(stream.columns_in_use())
-            stream.keep_columns(columns)
-            if eval_stream is not None:
-                eval_stream.keep_columns(columns)
         try:
+            columns = None
+            if stream.sparse and init is None:
+                columns = _worth_dropping(stream.columns_in_use())
+                stream.keep_columns(columns)
+                if eval_stream is not None:
+                    eval_stream.keep_columns(columns)
             rows = StreamedRows(stream, class_weight)
             objective = clf._objective(rows, len(classes))
             planned_peak = max(stream.plan["peak_bytes"], eval_stream.plan["peak_bytes"] if eval_stream else 0)

@@ -1,6 +1,7 @@
 """Where a fit runs: numba's thread count, the device, and the seed."""
 
 import contextlib
+import threading
 
 import numba
 import numpy as np
@@ -30,29 +31,29 @@ def num_threads(n_threads):
 #: Parameter vectors above this size get BLAS limited to one thread during a fit
 #: (OpenBLAS computes dot products of fewer entries on one thread anyway).
 BLAS_THREADED_SIZE = 10_000
-_blas = {}
 
 
 @contextlib.contextmanager
 def one_blas_thread(n_params):
     """Run the block with the BLAS libraries (NumPy's, SciPy's) limited to one thread,
-    for a fit of ``n_params`` parameters above :data:`BLAS_THREADED_SIZE`.
+    for a fit of ``n_params`` parameters above :data:`BLAS_THREADED_SIZE` run by the
+    main thread.
 
     Between two kernel calls an optimiser calls NumPy on parameter-sized vectors (the
     L-BFGS two-loop's dot products, axpys). Above ~10^4 entries OpenBLAS runs a dot
     product on its own threads, which then spin ~0.1 s waiting for more work and take a
     core from the next kernel call (on 2 cores, up to half its speed). Those vector
-    operations are memory-bound: one BLAS thread costs them nothing. The libraries
-    are found once per process (threadpoolctl reads /proc/self/maps: ~3 ms).
+    operations are memory-bound: one BLAS thread costs them nothing. BLAS thread counts
+    are process-wide, so fits run by other threads (joblib's threading backend, your
+    own) leave them alone: overlapping fits must not restore each other's counts.
+    threadpoolctl finds the libraries anew each time (it reads /proc/self/maps: ~3 ms).
     """
-    if n_params <= BLAS_THREADED_SIZE:
+    if n_params <= BLAS_THREADED_SIZE or threading.current_thread() is not threading.main_thread():
         yield
         return
-    if "controller" not in _blas:
-        from threadpoolctl import ThreadpoolController
+    from threadpoolctl import threadpool_limits
 
-        _blas["controller"] = ThreadpoolController()
-    with _blas["controller"].limit(limits=1, user_api="blas"):
+    with threadpool_limits(limits=1, user_api="blas"):
         yield
 
 

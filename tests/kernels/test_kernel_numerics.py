@@ -105,3 +105,17 @@ def test_the_kernels_exp_is_within_one_ulp_of_libm():
     assert np.all(np.abs(got - want)[~normal] <= 5e-324)
     assert np.mean(got == want) > 0.85
     assert apply(np.array([0.0]))[0] == 1.0 and apply(np.array([-745.3, -1e300, -np.inf])).tolist() == [0.0] * 3
+
+
+def test_a_nan_logit_gives_nan_not_a_confident_answer():
+    # A NaN coefficient (a diverged run) must show as NaN, dense and sparse alike.
+    import scipy.sparse as sp
+
+    from softmax_nb import kernels
+
+    X = np.ones((3, 2))
+    coef = np.array([[np.nan, 0.0], [0.0, 0.0], [1.0, 0.0]])
+    for rows in (X, sp.csr_matrix(X)):
+        assert np.isnan(kernels.loss_gradient(rows, np.array([0, 1, 2]), coef)[0])
+        assert np.isnan(kernels.predict_proba(rows, coef)).all()
+        assert np.isnan(kernels.predict_proba(rows, coef[:1])).all()

@@ -99,3 +99,32 @@ def test_blas_runs_on_one_thread_inside_the_training_loop_only(digits, monkeypat
     seen.clear()
     SoftmaxClassifier(max_iter=3).fit(X, y)  # 650 parameters: BLAS left alone
     assert seen and all(threads == before for threads in seen)
+
+
+def test_fits_in_other_threads_leave_the_process_wide_blas_count_alone(digits):
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    from softmax_nb import kernels
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before, seen = blas_threads(), []
+    X, y = digits
+    wide = np.hstack([X] * 20)
+
+    def fit():
+        kernel = kernels.loss_gradient
+        try:
+            kernels.loss_gradient = lambda *a, **k: (seen.append(blas_threads()), kernel(*a, **k))[1]
+            SoftmaxClassifier(max_iter=2).fit(wide, y)
+        finally:
+            kernels.loss_gradient = kernel
+
+    thread = threading.Thread(target=fit)
+    thread.start()
+    thread.join(60)
+    assert seen and all(threads == before for threads in seen)
+    assert blas_threads() == before
