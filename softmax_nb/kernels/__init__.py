@@ -47,34 +47,35 @@ def _threads_for(X, coef):
         numba.set_num_threads(previous)
 
 
+def _call(name, X, coef, *args):
+    """``name`` of the kernels for X, on the threads :func:`_threads_for` gives the call."""
+    with _threads_for(X, coef):
+        return getattr(_for(X), name)(X, *args)
+
+
 def loss_gradient(X, y, coef, intercept=None, sample_weight=None, l2_reg_strength=0.0, label_smoothing=0.0):
     """:func:`softmax_nb.kernels.cpu.loss_gradient`, for dense or sparse X."""
-    with _threads_for(X, coef):
-        return _for(X).loss_gradient(X, y, coef, intercept, sample_weight, l2_reg_strength, label_smoothing)
+    return _call("loss_gradient", X, coef, y, coef, intercept, sample_weight, l2_reg_strength, label_smoothing)
 
 
 def decision_function(X, coef, intercept=None):
     """:func:`softmax_nb.kernels.cpu.decision_function`, for dense or sparse X."""
-    with _threads_for(X, coef):
-        return _for(X).decision_function(X, coef, intercept)
+    return _call("decision_function", X, coef, coef, intercept)
 
 
 def predict_proba(X, coef, intercept=None):
     """:func:`softmax_nb.kernels.cpu.predict_proba`, for dense or sparse X."""
-    with _threads_for(X, coef):
-        return _for(X).predict_proba(X, coef, intercept)
+    return _call("predict_proba", X, coef, coef, intercept)
 
 
 def predict_log_proba(X, coef, intercept=None):
     """:func:`softmax_nb.kernels.cpu.predict_log_proba`, for dense or sparse X."""
-    with _threads_for(X, coef):
-        return _for(X).predict_log_proba(X, coef, intercept)
+    return _call("predict_log_proba", X, coef, coef, intercept)
 
 
 def predict(X, coef, intercept=None):
     """:func:`softmax_nb.kernels.cpu.predict`, for dense or sparse X."""
-    with _threads_for(X, coef):
-        return _for(X).predict(X, coef, intercept)
+    return _call("predict", X, coef, coef, intercept)
 
 
 __all__ = ["loss_gradient", "loss_gradient_sums", "decision_function", "predict_proba",
