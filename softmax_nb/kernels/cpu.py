@@ -50,8 +50,14 @@ Numerics and determinism
 ------------------------
 - X is float32 or float64 and is never copied or upcast. Dot products run in X's
   dtype (coef is cast to it; a (c, n) copy); softmax, loss and all sums over samples
-  run in float64. In float32 the gradient of one block of ``tunables.BLOCK_ROWS`` rows
-  is summed in float32, then added to a float64 accumulator.
+  run in float64. In float32 the gradient of one block of rows (``block_rows``) is
+  summed in float32, then added to a float64 accumulator.
+- Block products: for a block of rows, the logits X_b coef^T and the gradient
+  dloss_b^T X_b are either register-blocked loops (four rows x four classes per pass
+  over the features) or two BLAS gemms (``np.dot`` compiled by numba, on one BLAS
+  thread: :mod:`softmax_nb.kernels.blas`). :func:`uses_blas` and :func:`block_rows`
+  choose from the shape alone; the gemms won on every measured shape of at least 3
+  classes and 128 coef entries (1.1-1.7x), the loops on binary and tiny models.
 - Rows are split into a fixed number of contiguous chunks that depends only on the
   data's shape (``chunk_bounds``). Each chunk owns its partial sums (no thread ever
   adds into a shared array); they are added along one fixed pairwise tree over the
@@ -77,6 +83,7 @@ return (n_samples, c) arrays of X's dtype (computed in float64, then rounded onc
 ``predict`` returns int64 class indices.
 """
 
+import contextlib
 import math
 
 import numpy as np
@@ -84,7 +91,7 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-from . import checks, tunables
+from . import blas, checks, tunables
 from .penalty import L2Penalty
 
 _JIT = dict(cache=True, fastmath=tunables.FASTMATH, nogil=True)
@@ -140,12 +147,17 @@ def _n_chunks(n_samples, n_classes, n_features):
 
     MAX_CHUNKS chunks of at least MIN_CHUNK_ROWS rows; beyond MAX_CHUNKS x
     MAX_CHUNK_ROWS rows, chunks of at most MAX_CHUNK_ROWS (so that many MPI ranks can
-    share very long data). ``n_classes`` and ``n_features`` only bound memory, through
-    :func:`chunk_batch`, and leave the partition alone.
+    share very long data). A large gradient (n_classes x n_features) gets fewer chunks:
+    at most the power of two whose float64 sums fit in CHUNK_SUMS_BYTES, and at least
+    MIN_CHUNKS. Each chunk's sums are allocated, added to once a block and summed
+    along the tree: memory traffic that, for a 1000 x 1024 gradient in 64 chunks of
+    313 rows, took as long as the products themselves.
     """
     by_rows = -(-n_samples // tunables.MIN_CHUNK_ROWS)
     by_cap = -(-n_samples // tunables.MAX_CHUNK_ROWS)
-    return int(max(1, min(by_rows, max(tunables.MAX_CHUNKS, by_cap))))
+    by_memory = tunables.CHUNK_SUMS_BYTES // (8 * (n_classes * n_features + n_classes + 1))
+    most = max(tunables.MIN_CHUNKS, min(tunables.MAX_CHUNKS, 1 << max(0, int(by_memory).bit_length() - 1)))
+    return int(max(1, min(by_rows, max(most, by_cap))))
 
 
 def chunk_batch(n_classes, n_features):
@@ -316,9 +328,30 @@ def _block_gradient(X, row0, n_rows, dloss_dlogits, grad_block):
         r += 1
 
 
+@njit(**_JIT)
+def _block_logits_blas(X, row0, n_rows, coef, intercept, logits_x, logits):
+    """logits[r, k] = X[row0 + r] . coef[k] + intercept[k], the products by one BLAS gemm.
+
+    The gemm runs in X's dtype into ``logits_x``; the intercept is added in float64.
+    """
+    np.dot(X[row0:row0 + n_rows], coef.T, logits_x[:n_rows])
+    for r in range(n_rows):
+        for k in range(coef.shape[0]):
+            logits[r, k] = np.float64(logits_x[r, k]) + intercept[k]
+
+
+@njit(**_JIT)
+def _logits(X, row0, n_rows, coef, intercept, use_blas, logits_x, logits):
+    """The logits of a block of rows, by BLAS (``use_blas``) or by the register-blocked loops."""
+    if use_blas:
+        _block_logits_blas(X, row0, n_rows, coef, intercept, logits_x, logits)
+    else:
+        _block_logits(X, row0, n_rows, coef, intercept, logits)
+
+
 @njit(parallel=True, **_JIT)
 def _loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, piece_bounds, block_rows,
-                         loss_parts, grad_parts, intercept_parts):
+                         use_blas, loss_parts, grad_parts, intercept_parts):
     """Add the weighted data-term sums of each piece of rows to its own partial sums.
 
     Piece p is rows ``piece_bounds[p]:piece_bounds[p + 1]`` of X; its sums are added
@@ -326,7 +359,7 @@ def _loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, 
     Pieces run in parallel, each on one thread, its rows in blocks of ``block_rows``
     from the piece's first row, so a chunk of rows handed over in several pieces (each
     starting at a multiple of ``block_rows`` from the chunk's start) sums exactly as
-    in one.
+    in one. ``use_blas``: the block products are BLAS gemms (:func:`uses_blas`).
     """
     n_features = X.shape[1]
     n_classes = coef.shape[0]
@@ -337,6 +370,7 @@ def _loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, 
         start = piece_bounds[t]
         stop = piece_bounds[t + 1]
         logits = np.empty((block_rows, n_classes))
+        logits_x = np.empty((block_rows, n_classes), X.dtype)
         prob = np.empty(n_classes)
         dloss_dlogits = np.empty((block_rows, n_classes), X.dtype)
         grad_block = np.empty((n_classes, n_features), X.dtype)
@@ -345,14 +379,17 @@ def _loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, 
         loss_t = loss_parts[t]
         for row0 in range(start, stop, block_rows):
             n_rows = min(stop, row0 + block_rows) - row0
-            _block_logits(X, row0, n_rows, coef, intercept, logits)
+            _logits(X, row0, n_rows, coef, intercept, use_blas, logits_x, logits)
             if binary:
                 loss_t += _binary_rows(logits, y, sample_weight, row0, n_rows, on_target,
                                        off_target, dloss_dlogits, intercept_t)
             else:
                 loss_t += _softmax_rows_loss(logits, y, sample_weight, row0, n_rows, on_target,
                                              off_target, dloss_dlogits, intercept_t, prob)
-            _block_gradient(X, row0, n_rows, dloss_dlogits, grad_block)
+            if use_blas:  # grad_block = dloss_dlogits^T X_block, one gemm
+                np.dot(dloss_dlogits[:n_rows].T, X[row0:row0 + n_rows], grad_block)
+            else:
+                _block_gradient(X, row0, n_rows, dloss_dlogits, grad_block)
             for k in range(n_classes):
                 for j in range(n_features):
                     grad_t[k, j] += grad_block[k, j]
@@ -392,6 +429,54 @@ def chunk_bounds(n_samples, n_classes, n_features):
     return bounds
 
 
+def uses_blas(n_classes, n_features):
+    """Whether the kernels compute a block's products by BLAS gemms (module docstring):
+    from ``tunables.BLAS_MIN_CLASSES`` coef rows and ``BLAS_MIN_ENTRIES`` coef entries
+    on. Below (binary models, tiny models) the register-blocked loops are faster: no
+    call, no packing. A function of the shape alone, like every choice that changes bits.
+    """
+    return n_classes >= tunables.BLAS_MIN_CLASSES and n_classes * n_features >= tunables.BLAS_MIN_ENTRIES
+
+
+def block_rows(n_classes, n_features, dtype):
+    """Rows per block of the kernels for coef's shape and X's dtype.
+
+    ``tunables.BLOCK_ROWS`` for the loops. On the BLAS path, the block's two gemms
+    (rows x classes x features multiply-adds each) are either small enough for
+    OpenBLAS's small-matrix kernels, which skip packing (at most ``BLAS_SMALL_GEMM``
+    multiply-adds: BLOCK_ROWS rows, or the largest power of two of rows down to
+    ``BLAS_MIN_BLOCK_ROWS``), or large enough to pay for the packing
+    (``BLAS_BLOCK_ROWS`` rows); a gemm in between ran up to 1.3x slower than the loops.
+    Pieces of a chunk must start at multiples of it (:func:`loss_gradient_parts`).
+    """
+    if not uses_blas(n_classes, n_features):
+        return tunables.BLOCK_ROWS
+    small_rows = tunables.BLAS_SMALL_GEMM[np.dtype(dtype).name] // (n_classes * n_features)
+    if small_rows >= tunables.BLOCK_ROWS:
+        return tunables.BLOCK_ROWS
+    if small_rows >= tunables.BLAS_MIN_BLOCK_ROWS:
+        return 1 << (int(small_rows).bit_length() - 1)
+    return tunables.BLAS_BLOCK_ROWS
+
+
+def _blas_threads(use_blas, X, coef):
+    """One BLAS thread while a kernel calls BLAS from its own threads (:mod:`.blas`);
+    nothing to do for calls of at most ``tunables.BLAS_SERIAL_GEMM`` multiply-adds,
+    whose gemms OpenBLAS runs on the calling thread anyway (limiting costs ~16 us)."""
+    if use_blas and X.shape[0] * coef.shape[0] * coef.shape[1] > tunables.BLAS_SERIAL_GEMM:
+        return blas.single_threaded()
+    return contextlib.nullcontext()
+
+
+def _run_loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, piece_bounds, parts):
+    """``_loss_gradient_parts`` on the path and block size of X's shape."""
+    n_classes, n_features = coef.shape
+    use_blas = uses_blas(n_classes, n_features)
+    with _blas_threads(use_blas, X, coef):
+        _loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, piece_bounds,
+                             block_rows(n_classes, n_features, X.dtype), use_blas, *parts)
+
+
 def _loss_gradient(X, y, coef, intercept, sample_weight, label_smoothing, bounds):
     """Weighted data term of J and its gradient over the chunks ``bounds``; all float64, no penalty."""
     n_classes, n_features = coef.shape
@@ -399,8 +484,8 @@ def _loss_gradient(X, y, coef, intercept, sample_weight, label_smoothing, bounds
     def parts_of(first, stop):
         parts = (np.zeros(stop - first), np.zeros((stop - first, n_classes, n_features)),
                  np.zeros((stop - first, n_classes)))
-        _loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, bounds[first:stop + 1],
-                             tunables.BLOCK_ROWS, *parts)
+        _run_loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, bounds[first:stop + 1],
+                                 parts)
         return parts
 
     n_chunks = len(bounds) - 1
@@ -526,35 +611,35 @@ def _sigmoid_pair(z, log, out, i):
 
 
 @njit(parallel=True, **_JIT)
-def _decision_function(X, coef, intercept, out):
+def _decision_function(X, coef, intercept, block_rows, use_blas, out):
     """out[i, k] = X[i] . coef[k] + intercept[k]."""
     n_samples = X.shape[0]
     n_classes = coef.shape[0]
-    block_rows = tunables.BLOCK_ROWS
     n_blocks = (n_samples + block_rows - 1) // block_rows
     for b in prange(n_blocks):
         row0 = b * block_rows
         n_rows = min(n_samples, row0 + block_rows) - row0
         logits = np.empty((block_rows, n_classes))
-        _block_logits(X, row0, n_rows, coef, intercept, logits)
+        logits_x = np.empty((block_rows, n_classes), X.dtype)
+        _logits(X, row0, n_rows, coef, intercept, use_blas, logits_x, logits)
         for r in range(n_rows):
             for k in range(n_classes):
                 out[row0 + r, k] = logits[r, k]
 
 
 @njit(parallel=True, **_JIT)
-def _predict_proba(X, coef, intercept, log, out):
+def _predict_proba(X, coef, intercept, log, block_rows, use_blas, out):
     """out = softmax (or log-softmax when ``log``) of the logits, row by row; for one
     row of log-odds, the two columns [sigmoid(-z), sigmoid(z)] (or their logs)."""
     n_samples = X.shape[0]
     n_classes = coef.shape[0]
-    block_rows = tunables.BLOCK_ROWS
     n_blocks = (n_samples + block_rows - 1) // block_rows
     for b in prange(n_blocks):
         row0 = b * block_rows
         n_rows = min(n_samples, row0 + block_rows) - row0
         logits = np.empty((block_rows, n_classes))
-        _block_logits(X, row0, n_rows, coef, intercept, logits)
+        logits_x = np.empty((block_rows, n_classes), X.dtype)
+        _logits(X, row0, n_rows, coef, intercept, use_blas, logits_x, logits)
         if n_classes == 1:  # binary: out has the two columns [p(0), p(1)]
             for r in range(n_rows):
                 _sigmoid_pair(logits[r, 0], log, out, row0 + r)
@@ -583,18 +668,18 @@ def _softmax_rows(logits, n_rows, log, out, row0):
 
 
 @njit(parallel=True, **_JIT)
-def _predict(X, coef, intercept, out):
+def _predict(X, coef, intercept, block_rows, use_blas, out):
     """out[i] = argmax_k of the logits (the first maximum on ties); for one row of
     log-odds, 1 where z > 0 (the argmax of [0, z])."""
     n_samples = X.shape[0]
     n_classes = coef.shape[0]
-    block_rows = tunables.BLOCK_ROWS
     n_blocks = (n_samples + block_rows - 1) // block_rows
     for b in prange(n_blocks):
         row0 = b * block_rows
         n_rows = min(n_samples, row0 + block_rows) - row0
         logits = np.empty((block_rows, n_classes))
-        _block_logits(X, row0, n_rows, coef, intercept, logits)
+        logits_x = np.empty((block_rows, n_classes), X.dtype)
+        _logits(X, row0, n_rows, coef, intercept, use_blas, logits_x, logits)
         for r in range(n_rows):
             best = 0
             if n_classes == 1:
@@ -715,8 +800,8 @@ def loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, p
         raise ValueError(f"piece_bounds must be non-decreasing row bounds within 0..{n_samples}")
     if parts is None:
         parts = (np.zeros(n_pieces), np.zeros((n_pieces, n_rows, n_features)), np.zeros((n_pieces, n_rows)))
-    _loss_gradient_parts(X, y, coef_x, intercept_64, sample_weight, checks.check_label_smoothing(label_smoothing),
-                         piece_bounds, tunables.BLOCK_ROWS, *parts)
+    _run_loss_gradient_parts(X, y, coef_x, intercept_64, sample_weight,
+                             checks.check_label_smoothing(label_smoothing), piece_bounds, parts)
     return parts
 
 
@@ -740,12 +825,19 @@ def _prediction_inputs(X, coef, intercept):
     return X, coef_x, intercept_64
 
 
+def _run_prediction(kernel, X, coef, intercept, *args):
+    """A prediction kernel on the path and block size of the shape (:func:`uses_blas`)."""
+    use_blas = uses_blas(*coef.shape)
+    with _blas_threads(use_blas, X, coef):
+        kernel(X, coef, intercept, *args[:-1], block_rows(*coef.shape, X.dtype), use_blas, args[-1])
+
+
 def decision_function(X, coef, intercept=None):
     """Logits ``X @ coef.T + intercept``, shape (n_samples, coef rows), X's dtype
     (one column of log-odds z for a binary model)."""
     X, coef_x, intercept_64 = _prediction_inputs(X, coef, intercept)
     out = np.empty((X.shape[0], coef_x.shape[0]), dtype=X.dtype)
-    _decision_function(X, coef_x, intercept_64, out)
+    _run_prediction(_decision_function, X, coef_x, intercept_64, out)
     return out
 
 
@@ -754,7 +846,7 @@ def predict_proba(X, coef, intercept=None):
     binary model), (n_samples, n_classes), X's dtype."""
     X, coef_x, intercept_64 = _prediction_inputs(X, coef, intercept)
     out = np.empty((X.shape[0], checks.n_classes_of(coef_x)), dtype=X.dtype)
-    _predict_proba(X, coef_x, intercept_64, False, out)
+    _run_prediction(_predict_proba, X, coef_x, intercept_64, False, out)
     return out
 
 
@@ -762,7 +854,7 @@ def predict_log_proba(X, coef, intercept=None):
     """Log-probabilities ``a_k - logsumexp(a)``, (n_samples, n_classes), X's dtype."""
     X, coef_x, intercept_64 = _prediction_inputs(X, coef, intercept)
     out = np.empty((X.shape[0], checks.n_classes_of(coef_x)), dtype=X.dtype)
-    _predict_proba(X, coef_x, intercept_64, True, out)
+    _run_prediction(_predict_proba, X, coef_x, intercept_64, True, out)
     return out
 
 
@@ -770,5 +862,5 @@ def predict(X, coef, intercept=None):
     """Index of the most probable class per row, (n_samples,) int64."""
     X, coef_x, intercept_64 = _prediction_inputs(X, coef, intercept)
     out = np.empty(X.shape[0], dtype=np.int64)
-    _predict(X, coef_x, intercept_64, out)
+    _run_prediction(_predict, X, coef_x, intercept_64, out)
     return out

@@ -1,9 +1,12 @@
 """Tunables of the compiled kernels, kept in one place.
 
 Changing a value here changes performance, never results, with one exception that
-is documented where it matters: the row partition (``BLOCK_ROWS``, ``MAX_CHUNKS``,
-``MIN_CHUNK_ROWS``, ``MAX_CHUNK_ROWS``) fixes the order of floating-point summation. It depends only on the data's shape, never on the thread count, which is
-what makes the loss and gradient bitwise identical for any number of threads.
+is documented where it matters: the row partition and the block products
+(``BLOCK_ROWS``, ``MAX_CHUNKS``, ``MIN_CHUNK_ROWS``, ``MAX_CHUNK_ROWS``,
+``CHUNK_SUMS_BYTES``, ``MIN_CHUNKS``, the ``BLAS_*`` values) fix the order of
+floating-point summation. They depend only on the data's shape, never on the thread
+count, which is what makes the loss and gradient bitwise identical for any number of
+threads.
 """
 
 # LLVM fast-math flags for the CPU kernels. ``reassoc`` and ``contract`` let LLVM
@@ -15,6 +18,23 @@ FASTMATH = {"reassoc", "contract", "nsz", "arcp", "afn"}
 # gradient pass, so X is read from memory once per evaluation.
 BLOCK_ROWS = 64
 
+# The block products are BLAS gemms (kernels.cpu.uses_blas) for coef of at least
+# BLAS_MIN_CLASSES rows and BLAS_MIN_ENTRIES entries; binary and tiny models keep the
+# register-blocked loops (iris, wine: the loops were 1.1-1.3x faster).
+BLAS_MIN_CLASSES = 3
+BLAS_MIN_ENTRIES = 128
+# Rows per block on that path (kernels.cpu.block_rows): gemms of at most
+# BLAS_SMALL_GEMM multiply-adds (by X's dtype) run in OpenBLAS's small-matrix kernels
+# (no packing); blocks shrink to BLAS_MIN_BLOCK_ROWS rows to stay below it, else they
+# have BLAS_BLOCK_ROWS rows, which pays for the packing. Measured on AVX-512 OpenBLAS
+# (its "SkylakeX" kernels on Zen 4); these also fix summation order, like BLOCK_ROWS.
+BLAS_SMALL_GEMM = {"float32": 10**6, "float64": 8 * 10**5}
+BLAS_MIN_BLOCK_ROWS = 16
+BLAS_BLOCK_ROWS = 512
+# OpenBLAS runs a gemm of at most this many multiply-adds on the calling thread (its
+# SMP_THRESHOLD_MIN x GEMM_MULTITHREAD_THRESHOLD): calls no larger in all need no limit.
+BLAS_SERIAL_GEMM = 65536 * 4
+
 # Calls of fewer multiply-adds than this (rows x features x coef rows; sparse: nonzeros
 # x coef rows) run on one thread: a parallel launch costs more (softmax_nb.kernels).
 SERIAL_WORK = 2**20
@@ -25,6 +45,11 @@ SERIAL_WORK = 2**20
 # n_classes * n_features.
 MAX_CHUNKS = 64
 MIN_CHUNK_ROWS = 512
+# Fewer chunks for a large gradient: at most the power of two whose float64 sums fit in
+# CHUNK_SUMS_BYTES, never fewer than MIN_CHUNKS (kernels.cpu._n_chunks). Part of the
+# partition, like the three above.
+CHUNK_SUMS_BYTES = 64 * 2**20
+MIN_CHUNKS = 8
 # Very long data (over MAX_CHUNKS x MAX_CHUNK_ROWS rows) gets chunks of at most this many
 # rows instead: more chunks, so that more MPI ranks can share them (model.distributed).
 MAX_CHUNK_ROWS = 2**20

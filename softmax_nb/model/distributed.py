@@ -44,7 +44,6 @@ import numpy as np
 
 from ..files import dataset as dataset_file
 from ..kernels import cpu as kernels
-from ..kernels import tunables
 from .backends import _log_loss_correct
 from .objective import total_weight
 
@@ -151,9 +150,10 @@ class RankRows:
             piece_rows = max(self.row_stop - self.row_start, 1)
         else:
             piece_rows = int(float(max_memory_mb) * 2**20 // row_bytes)
-            piece_rows -= piece_rows % tunables.BLOCK_ROWS
-            if piece_rows < tunables.BLOCK_ROWS:
-                raise ValueError(f"max_memory_mb={max_memory_mb} holds fewer than {tunables.BLOCK_ROWS} rows "
+            block_rows = kernels.block_rows(n_rows, self.n_features, self.dtype)
+            piece_rows -= piece_rows % block_rows
+            if piece_rows < block_rows:
+                raise ValueError(f"max_memory_mb={max_memory_mb} holds fewer than {block_rows} rows "
                                  f"of {self.n_features} features: raise it")
         self.piece_rows = piece_rows
         self._held = None
@@ -176,7 +176,7 @@ class RankRows:
         """Chunks ``first..stop-1`` (default: this rank's) as ``(X, y, normalised weights,
         chunk index of each piece - first, piece bounds)``, in row order.
 
-        A piece starts at its chunk's first row or a multiple of BLOCK_ROWS after it,
+        A piece starts at its chunk's first row or a multiple of ``kernels.block_rows`` after it,
         so a chunk read in several pieces sums as in one (``loss_gradient_parts``).
         """
         first = self.first if first is None else first

@@ -6,6 +6,7 @@ import threading
 import numba
 import numpy as np
 
+from ..kernels import blas
 from .hyperparameters import DEVICES
 
 
@@ -45,15 +46,13 @@ def one_blas_thread(n_params):
     core from the next kernel call (on 2 cores, up to half its speed). Those vector
     operations are memory-bound: one BLAS thread costs them nothing. BLAS thread counts
     are process-wide, so fits run by other threads (joblib's threading backend, your
-    own) leave them alone: overlapping fits must not restore each other's counts.
-    threadpoolctl finds the libraries anew each time (it reads /proc/self/maps: ~3 ms).
+    own) leave them alone (:func:`softmax_nb.kernels.blas.single_threaded`). The
+    libraries are found anew for each fit (~3 ms), so one loaded meanwhile is limited too.
     """
-    if n_params <= BLAS_THREADED_SIZE or threading.current_thread() is not threading.main_thread():
+    if n_params <= BLAS_THREADED_SIZE:
         yield
         return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas.single_threaded(rescan=True):
         yield
 
 

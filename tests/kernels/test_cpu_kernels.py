@@ -12,11 +12,17 @@ from softmax_nb.kernels import cpu as kernels
 import naive
 
 # (n_samples, n_features, coef rows): one row is the binary log-odds model (two classes).
-SHAPES = [(1, 1, 2), (37, 5, 3), (700, 33, 7), (3001, 64, 10), (37, 5, 1), (3001, 64, 1)]
+# Block products (kernels.cpu.uses_blas, block_rows): the loops for (37, 5, 3) and the
+# binary ones; BLAS gemms in blocks of 64 rows, of 32 (1100 x 400 x 50) and of 512
+# (2100 x 300 x 250, chunks of 525 rows: a full block and a short one).
+SHAPES = [(1, 1, 2), (37, 5, 3), (700, 33, 7), (3001, 64, 10), (37, 5, 1), (3001, 64, 1),
+          (1100, 400, 50), (2100, 300, 250)]
 TOL = {np.float64: 1e-12, np.float32: 2e-5}
 
 
-def make_problem(n_samples, n_features, n_classes, dtype, seed=0, scale=1.0):
+def make_problem(n_samples, n_features, n_classes, dtype, seed=0, scale=None):
+    # Logits of standard deviation ~8 at most: wider ones would only measure float32's rounding.
+    scale = min(1.0, 8 / np.sqrt(n_features)) if scale is None else scale
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n_samples, n_features)).astype(dtype)
     y = rng.integers(0, 2 if n_classes == 1 else n_classes, n_samples)
@@ -185,13 +191,17 @@ import hashlib, numpy as np, numba, sys
 numba.set_num_threads(int(sys.argv[1]))
 from softmax_nb.kernels import cpu as kernels
 rng = np.random.default_rng(3)
-for dtype in (np.float32, np.float64):
-    X = rng.normal(size=(20000, 40)).astype(dtype)
-    y = rng.integers(0, 6, 20000)
-    loss, g, b = kernels.loss_gradient(X, y, rng.normal(size=(6, 40)), rng.normal(size=6),
-                                       rng.random(20000), 0.1, 0.05)
-    digest = hashlib.sha256(g.tobytes() + b.tobytes()).hexdigest()
-    sys.stdout.write(repr(loss) + " " + digest + "\\n")
+# Each path of the block products: loops (3 classes x 4 features, binary), BLAS gemms in
+# blocks of 64, 16 or 32, and 512 rows.
+for n, d, c in ((20000, 40, 6), (9000, 4, 3), (9000, 30, 1), (6000, 784, 32), (5000, 300, 250)):
+    for dtype in (np.float32, np.float64):
+        X = rng.normal(size=(n, d)).astype(dtype)
+        y = rng.integers(0, max(c, 2), n)
+        coef, intercept = rng.normal(size=(c, d)) / np.sqrt(d), rng.normal(size=c)
+        loss, g, b = kernels.loss_gradient(X, y, coef, intercept, rng.random(n), 0.1, 0.05)
+        proba = kernels.predict_proba(X, coef, intercept)
+        digest = hashlib.sha256(g.tobytes() + b.tobytes() + proba.tobytes()).hexdigest()
+        sys.stdout.write(repr(loss) + " " + digest + "\\n")
 """
 
 
@@ -203,3 +213,66 @@ def test_bitwise_identical_across_thread_counts():
                                 capture_output=True, text=True, env=env, check=True)
         outputs.append(result.stdout)
     assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(700, 33, 7), (3001, 64, 10), (1100, 400, 50), (2100, 300, 250)])
+@pytest.mark.parametrize("use_blas", [False, True])
+def test_both_block_product_paths_match_the_reference(monkeypatch, dtype, shape, use_blas):
+    """The register-blocked loops and the BLAS gemms, each forced on shapes the rule
+    gives to one of them, agree with the NumPy reference."""
+    from softmax_nb.kernels import tunables
+
+    monkeypatch.setattr(tunables, "BLAS_MIN_CLASSES", 1 if use_blas else 10**9)
+    monkeypatch.setattr(tunables, "BLAS_MIN_ENTRIES", 1)
+    assert kernels.uses_blas(*shape[2:0:-1]) is use_blas
+    X, y, coef, intercept, sample_weight = make_problem(*shape, dtype)
+    coef_seen = coef.astype(dtype).astype(np.float64)
+    loss, grad_coef, grad_intercept = kernels.loss_gradient(X, y, coef, intercept, sample_weight, 0.0, 0.1)
+    ref_loss, ref_coef, ref_intercept = naive.loss_gradient(X, y, coef_seen, intercept, sample_weight, 0.0, 0.1)
+    tol = TOL[dtype]
+    assert abs(loss - ref_loss) <= tol * max(1.0, abs(ref_loss))
+    assert_close(grad_coef, ref_coef, tol, "grad_coef")
+    assert_close(grad_intercept, ref_intercept, tol, "grad_intercept")
+    assert_close(kernels.predict_proba(X, coef, intercept), naive.predict_proba(X, coef_seen, intercept),
+                 1e-12 if dtype == np.float64 else 1e-5, "proba")
+
+
+def test_blas_runs_on_one_thread_during_a_call_and_its_count_comes_back():
+    """The kernels' gemms run on the calling thread: BLAS is held to one thread while a
+    kernel runs (from the main thread; nested calls too), then restored; other threads
+    leave the process-wide counts alone, and a limit they set still takes effect."""
+    import threading
+
+    import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba's gemms call, loaded before counting)
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from softmax_nb.kernels import blas
+
+    def counts():
+        return sorted(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
+
+    X, y, coef, intercept, _ = make_problem(3001, 64, 10, np.float32)
+    kernels.loss_gradient(X, y, coef, intercept)
+    before = counts()
+    with blas.single_threaded():
+        assert set(counts()) == {1}
+        with blas.single_threaded():
+            kernels.loss_gradient(X, y, coef, intercept)
+        assert set(counts()) == {1}
+    assert counts() == before
+
+    seen = {}
+
+    def in_a_thread():
+        with blas.single_threaded():
+            seen["inside"] = counts()
+            kernels.loss_gradient(X, y, coef, intercept)
+        with threadpool_limits(limits=1, user_api="blas"):  # the kernels left control free
+            seen["limited"] = counts()
+
+    other = threading.Thread(target=in_a_thread)
+    other.start()
+    other.join()
+    assert seen["inside"] == before and set(seen["limited"]) == {1}
+    assert counts() == before

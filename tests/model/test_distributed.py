@@ -57,15 +57,22 @@ def test_any_partition_of_the_chunks_sums_to_the_same_bits(n_chunks):
         np.testing.assert_array_equal(got[2], want[2])
 
 
-def test_a_chunk_read_in_pieces_sums_as_in_one():
+@pytest.mark.parametrize("n_features,n_classes,cuts", [
+    (7, 4, [0, 128, 640, 1000]),  # the loops: blocks of 64 rows
+    (300, 250, [0, 512, 1536, 1700]),  # BLAS gemms in blocks of 512 rows
+])
+def test_a_chunk_read_in_pieces_sums_as_in_one(n_features, n_classes, cuts):
     rng = np.random.default_rng(1)
-    X = rng.standard_normal((1000, 7)).astype(np.float32)
-    y = rng.integers(0, 4, 1000)
-    coef, intercept = rng.standard_normal((4, 7)), rng.standard_normal(4)
-    weights = np.full(1000, 1e-3)
-    whole = cpu.loss_gradient_parts(X, y, coef, intercept, weights, 0.1, [0, 1000], None)
+    n = cuts[-1]
+    X = rng.standard_normal((n, n_features)).astype(np.float32)
+    y = rng.integers(0, n_classes, n)
+    coef, intercept = rng.standard_normal((n_classes, n_features)), rng.standard_normal(n_classes)
+    weights = np.full(n, 1e-3)
+    step = cpu.block_rows(n_classes, n_features, X.dtype)
+    assert step == (64 if n_features == 7 else 512) and all(cut % step == 0 for cut in cuts[:-1])
+    whole = cpu.loss_gradient_parts(X, y, coef, intercept, weights, 0.1, [0, n], None)
     parts = None
-    for start, stop in [(0, 128), (128, 640), (640, 1000)]:  # multiples of BLOCK_ROWS apart
+    for start, stop in zip(cuts[:-1], cuts[1:]):  # multiples of block_rows apart
         parts = cpu.loss_gradient_parts(X[start:stop], y[start:stop], coef, intercept, weights[start:stop],
                                         0.1, [0, stop - start], parts)
     for a, b in zip(whole, parts):
