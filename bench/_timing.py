@@ -43,8 +43,11 @@ def threads(n_threads):
             torch.set_num_threads(previous_torch)
 
 
-# Pause before each timed call; see interleaved().
-PAUSE_SECONDS = 0.05
+# Pause before each timed call; see interleaved(). OpenBLAS's workers spin ~0.1-0.2 s
+# after a call (README, "Calling softmax_nb right after NumPy"): 0.25 s lets them sleep.
+# The quick smoke run (tests/test_bench.py) uses QUICK_PAUSE_SECONDS.
+PAUSE_SECONDS = 0.25
+QUICK_PAUSE_SECONDS = 0.02
 
 
 def interleaved(functions, repeats):

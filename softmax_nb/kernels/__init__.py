@@ -28,8 +28,8 @@ def _for(X):
 
 
 @contextlib.contextmanager
-def _threads_for(X, coef):
-    """One thread for a call of fewer than ``tunables.SERIAL_WORK`` multiply-adds.
+def _threads_for(X, coef, serial_work):
+    """One thread for a call of fewer than ``serial_work`` multiply-adds.
 
     A parallel launch costs more than such a call, and waits for every thread: one
     that shares its core with another process's (or OpenBLAS's spinning) thread runs
@@ -37,7 +37,7 @@ def _threads_for(X, coef):
     never changes results (cpu module docstring), so tiny calls simply run on one.
     """
     entries = X.nnz if sp.issparse(X) else np.prod(np.shape(X))
-    if numba.get_num_threads() == 1 or entries * max(1, np.shape(coef)[0]) >= tunables.SERIAL_WORK:
+    if numba.get_num_threads() == 1 or entries * max(1, np.shape(coef)[0]) >= serial_work:
         yield
         return
     previous = numba.get_num_threads()
@@ -49,8 +49,11 @@ def _threads_for(X, coef):
 
 
 def _call(name, X, coef, *args):
-    """``name`` of the kernels for X, on the threads :func:`_threads_for` gives the call."""
-    with _threads_for(X, coef):
+    """``name`` of the kernels for X, on the threads :func:`_threads_for` gives the call
+    (``tunables.SERIAL_WORK`` for the loss, whose chunks hold at least 512 rows;
+    ``SERIAL_PREDICT_WORK`` for predictions, parallel over blocks of 64 rows)."""
+    serial_work = tunables.SERIAL_WORK if name == "loss_gradient" else tunables.SERIAL_PREDICT_WORK
+    with _threads_for(X, coef, serial_work):
         return getattr(_for(X), name)(X, *args)
 
 

@@ -38,6 +38,9 @@ BLAS_SERIAL_GEMM = 65536 * 4
 # Calls of fewer multiply-adds than this (rows x features x coef rows; sparse: nonzeros
 # x coef rows) run on one thread: a parallel launch costs more (softmax_nb.kernels).
 SERIAL_WORK = 2**20
+# The same for predictions: their parallel loop is over blocks of 64 rows, and two
+# threads were faster from ~2^18 multiply-adds on (1000 x 50 x 5: 80 against 138 us).
+SERIAL_PREDICT_WORK = 2**18
 
 # Rows are split into at most MAX_CHUNKS contiguous chunks of at least MIN_CHUNK_ROWS
 # rows; each chunk owns a float64 gradient buffer and the buffers are summed in

@@ -52,7 +52,7 @@ def one_blas_thread(n_params):
     if n_params <= BLAS_THREADED_SIZE:
         yield
         return
-    with blas.single_threaded(rescan=True):
+    with blas.single_threaded("all"):
         yield
 
 

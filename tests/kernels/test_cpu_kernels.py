@@ -239,27 +239,36 @@ def test_both_block_product_paths_match_the_reference(monkeypatch, dtype, shape,
 
 
 def test_blas_runs_on_one_thread_during_a_call_and_its_count_comes_back():
-    """The kernels' gemms run on the calling thread: BLAS is held to one thread while a
-    kernel runs (from the main thread; nested calls too), then restored; other threads
-    leave the process-wide counts alone, and a limit they set still takes effect."""
+    """The kernels' gemms run on the calling thread: the BLAS they call (SciPy's) is held
+    to one thread while a kernel runs from the main thread (nested calls too), then
+    restored, and NumPy's is left alone; other threads leave the process-wide counts
+    alone, and a limit they set still takes effect."""
+    import os
     import threading
 
+    import scipy
     import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba's gemms call, loaded before counting)
     from threadpoolctl import threadpool_info, threadpool_limits
 
     from softmax_nb.kernels import blas
 
     def counts():
-        return sorted(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
+        return {info["filepath"]: info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
 
+    scipy_dir = os.path.dirname(os.path.realpath(scipy.__file__))
+    kernels_blas = {path for path in counts() if os.path.realpath(path).startswith(scipy_dir)} or set(counts())
     X, y, coef, intercept, _ = make_problem(3001, 64, 10, np.float32)
     kernels.loss_gradient(X, y, coef, intercept)
     before = counts()
     with blas.single_threaded():
-        assert set(counts()) == {1}
+        inside = counts()
         with blas.single_threaded():
             kernels.loss_gradient(X, y, coef, intercept)
-        assert set(counts()) == {1}
+        assert counts() == inside
+    assert inside == {path: 1 if path in kernels_blas else threads for path, threads in before.items()}
+    assert counts() == before
+    with blas.single_threaded("all"):
+        assert set(counts().values()) == {1}
     assert counts() == before
 
     seen = {}
@@ -274,5 +283,5 @@ def test_blas_runs_on_one_thread_during_a_call_and_its_count_comes_back():
     other = threading.Thread(target=in_a_thread)
     other.start()
     other.join()
-    assert seen["inside"] == before and set(seen["limited"]) == {1}
+    assert seen["inside"] == before and set(seen["limited"].values()) == {1}
     assert counts() == before
