@@ -188,7 +188,7 @@ def run_kernels(section, shapes, repeats, log):
                             if not agreement[name]["agrees"]:
                                 notes.append(f"{name} disagrees with softmax_nb: {agreement[name]}")
                 impls.update(_timing.read_probes(X))
-                timings = _timing.interleaved(impls, repeats)
+                timings = _timing.in_turn(impls, repeats)
             results.append(_case_result(section, shape, X, n_threads, timings, agreement, notes))
         del X
     return results

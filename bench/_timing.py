@@ -1,4 +1,4 @@
-"""Timing helpers of the benchmark: thread control, interleaved repeats, the read probe."""
+"""Timing helpers of the benchmark: thread control, runs in turn, the read probe."""
 
 import contextlib
 import gc
@@ -43,19 +43,24 @@ def threads(n_threads):
             torch.set_num_threads(previous_torch)
 
 
-# Pause before each timed call; see interleaved(). OpenBLAS's workers spin ~0.1-0.2 s
-# after a call (README, "Calling softmax_nb right after NumPy"): 0.25 s lets them sleep.
-# The quick smoke run (tests/test_bench.py) uses QUICK_PAUSE_SECONDS.
+# Pause before each implementation's run; see in_turn(). OpenBLAS's workers spin
+# ~0.1-0.2 s after a NumPy call (README, "Calling softmax_nb right after NumPy"): after
+# 0.25 s they are asleep. The quick smoke run (tests/test_bench.py) uses
+# QUICK_PAUSE_SECONDS.
 PAUSE_SECONDS = 0.25
 QUICK_PAUSE_SECONDS = 0.02
 
 
-def interleaved(functions, repeats):
-    """Wall time of each function, ``repeats`` times, interleaved.
+def in_turn(functions, repeats):
+    """Wall time of each function, ``repeats`` calls each, one function after another.
 
-    Each repeat calls every function once, in an order rotated by one per repeat,
-    so that a burst of load from other processes on a shared machine hits all
-    implementations alike instead of one of them.
+    Each function gets its own run: a pause (so that OpenBLAS's spinning workers,
+    left by the previous one, are asleep and take no core from it), one untimed call
+    (which wakes its thread pool, as the calls before it would in a caller's loop),
+    then ``repeats`` timed calls back to back. Interleaving the implementations call by
+    call instead charged one for the other's spinning threads, or for waking an idle
+    core after a pause (milliseconds on this virtual machine). The mixed section
+    measures the interleaved case on its own.
 
     Parameters
     ----------
@@ -68,23 +73,20 @@ def interleaved(functions, repeats):
     dict of str -> list of float
         Seconds per call, in call order.
     """
-    names = list(functions)
-    times = {name: [] for name in names}
+    times = {}
     # One full collection before, none during: with torch and scikit-learn loaded a
     # full collection takes a good fraction of a second, and letting it run inside
     # a call would charge one implementation for the garbage of all of them.
     gc.collect()
     gc.disable()
     try:
-        for repeat in range(repeats):
-            shift = repeat % len(names)
-            for name in names[shift:] + names[:shift]:
-                # OpenBLAS's worker threads spin for a while after each call; a short
-                # pause lets them sleep, so they do not take cores from the next
-                # implementation (numba's threads, say).
-                time.sleep(PAUSE_SECONDS)
+        for name, function in functions.items():
+            time.sleep(PAUSE_SECONDS)
+            function()
+            times[name] = []
+            for _ in range(repeats):
                 start = time.perf_counter()
-                functions[name]()
+                function()
                 times[name].append(time.perf_counter() - start)
     finally:
         gc.enable()

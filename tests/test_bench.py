@@ -103,13 +103,13 @@ def test_fewest_iterations_matches_a_linear_scan():
             assert all(1 <= k < n for k in calls)
 
 
-def test_interleaved_rotates_the_order():
+def test_each_implementation_runs_in_its_own_turn_after_an_untimed_call():
     import _timing
 
     order = []
-    times = _timing.interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b"),
-                                 "c": lambda: order.append("c")}, repeats=3)
-    assert order == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    times = _timing.in_turn({"a": lambda: order.append("a"), "b": lambda: order.append("b"),
+                             "c": lambda: order.append("c")}, repeats=3)
+    assert order == ["a"] * 4 + ["b"] * 4 + ["c"] * 4
     assert all(len(v) == 3 for v in times.values())
 
 
