@@ -644,19 +644,23 @@ def _predict_proba(X, coef, intercept, log, block_rows, use_blas, out):
             for r in range(n_rows):
                 _sigmoid_pair(logits[r, 0], log, out, row0 + r)
         else:
-            _softmax_rows(logits, n_rows, log, out, row0)
+            _softmax_rows(logits, n_rows, log, out, row0, np.empty(n_classes))
 
 
 @njit(**_JIT)
-def _softmax_rows(logits, n_rows, log, out, row0):
-    """out[row0 + r] = softmax (or log-softmax) of logits[r], subtracting the row maximum."""
+def _softmax_rows(logits, n_rows, log, out, row0, exps):
+    """out[row0 + r] = softmax (or log-softmax) of logits[r], subtracting the row maximum.
+
+    ``exps`` (n_classes,) holds a row's exps, so that each is computed once."""
     n_classes = logits.shape[1]
     for r in range(n_rows):
         a = logits[r]
         a_max = _row_max(a)
         exp_sum = 0.0
         for k in range(n_classes):
-            exp_sum += _exp_nonpositive(a[k] - a_max)
+            e = _exp_nonpositive(a[k] - a_max)
+            exps[k] = e
+            exp_sum += e
         if log:
             log_sum = np.log(exp_sum)
             for k in range(n_classes):
@@ -664,7 +668,7 @@ def _softmax_rows(logits, n_rows, log, out, row0):
         else:
             inv_sum = 1.0 / exp_sum
             for k in range(n_classes):
-                out[row0 + r, k] = _exp_nonpositive(a[k] - a_max) * inv_sum
+                out[row0 + r, k] = exps[k] * inv_sum
 
 
 @njit(parallel=True, **_JIT)

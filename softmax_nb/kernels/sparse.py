@@ -165,7 +165,7 @@ def _probabilities(logits, log, out):
             for r in range(row0, row0 + n_rows):
                 _sigmoid_pair(logits[r, 0], log, out, r)
         else:
-            _softmax_rows(logits[row0:row0 + n_rows], n_rows, log, out, row0)
+            _softmax_rows(logits[row0:row0 + n_rows], n_rows, log, out, row0, np.empty(n_classes))
 
 
 def check_csr(X, *, allow_empty=True):
