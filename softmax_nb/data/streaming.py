@@ -461,7 +461,7 @@ class H5Stream:
         """:func:`sparse_memory_plan` from the split's row pointers (read in pieces)."""
         from ..kernels.sparse import pass_units
 
-        # The partition of rows is a function of their count alone (kernels.cpu._n_chunks).
+        # The partition of rows is a function of their count alone (kernels.cpu.row_chunk_bounds).
         units = pass_units(self.n_rows, n_classes, self.n_features)
         indptr = self._X["indptr"]
         at_units = np.empty(len(units), dtype=np.int64)

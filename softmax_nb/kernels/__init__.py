@@ -51,7 +51,7 @@ def _threads_for(X, coef, serial_work):
 def _call(name, X, coef, *args):
     """``name`` of the kernels for X, on the threads :func:`_threads_for` gives the call
     (``tunables.SERIAL_WORK`` for the loss, whose chunks hold at least 512 rows;
-    ``SERIAL_PREDICT_WORK`` for predictions, parallel over blocks of 64 rows)."""
+    ``SERIAL_PREDICT_WORK`` for predictions, parallel over blocks of rows)."""
     serial_work = tunables.SERIAL_WORK if name == "loss_gradient" else tunables.SERIAL_PREDICT_WORK
     with _threads_for(X, coef, serial_work):
         return getattr(_for(X), name)(X, *args)

@@ -477,6 +477,13 @@ def _run_loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothi
                              block_rows(n_classes, n_features, X.dtype), use_blas, *parts)
 
 
+def row_chunk_bounds(n_samples):
+    """The chunks of a pass whose partial sums do not grow with the model (the CSR
+    kernels keep only a loss and intercept sums per chunk): :func:`chunk_bounds` with no
+    model, a function of the row count alone."""
+    return chunk_bounds(n_samples, 0, 0)
+
+
 def _loss_gradient(X, y, coef, intercept, sample_weight, label_smoothing, bounds):
     """Weighted data term of J and its gradient over the chunks ``bounds``; all float64, no penalty."""
     n_classes, n_features = coef.shape

@@ -28,7 +28,7 @@ from numba import njit, prange
 
 from . import checks, tunables
 from .cpu import _JIT, _binary_rows, _cast_params, _sigmoid_pair, _softmax_rows, _softmax_rows_loss
-from .cpu import chunk_bounds, tree_sum
+from .cpu import row_chunk_bounds, tree_sum
 from .penalty import L2Penalty
 
 
@@ -207,10 +207,12 @@ def _transposed(coef_x):
 def pass_units(n_samples, n_classes, n_features):
     """Row bounds at which a pass may be cut into blocks: the starts of the row pass's
     sub-blocks (``tunables.BLOCK_ROWS`` rows from each chunk's start) and ``n_samples``.
+    The chunks are :func:`~softmax_nb.kernels.cpu.row_chunk_bounds`, a function of
+    ``n_samples`` alone (``n_classes`` and ``n_features`` do not change them).
 
     Blocks made of whole units give bitwise the sums of one pass (:func:`_row_pass`).
     """
-    bounds = chunk_bounds(max(n_samples, 1), n_classes, n_features)
+    bounds = row_chunk_bounds(max(n_samples, 1))
     starts = [np.arange(bounds[t], bounds[t + 1], tunables.BLOCK_ROWS) for t in range(len(bounds) - 1)]
     return np.append(np.concatenate(starts), n_samples).astype(np.int64) if n_samples else np.zeros(1, np.int64)
 
@@ -225,7 +227,7 @@ def loss_gradient_sums_blocks(blocks, n_samples, n_features, coef, intercept, la
     """
     coef_x, intercept_64 = _cast_params(coef, intercept, n_features, np.float64)
     n_rows = coef_x.shape[0]
-    bounds = chunk_bounds(max(n_samples, 1), n_rows, n_features)
+    bounds = row_chunk_bounds(max(n_samples, 1))
     units = set(pass_units(n_samples, n_rows, n_features).tolist())
     coef_t = _transposed(coef_x)
     loss_parts, intercept_parts = np.zeros(len(bounds) - 1), np.zeros((len(bounds) - 1, n_rows))

@@ -3,7 +3,7 @@
 Changing a value here changes performance, never results, with one exception that
 is documented where it matters: the row partition and the block products
 (``BLOCK_ROWS``, ``MAX_CHUNKS``, ``MIN_CHUNK_ROWS``, ``MAX_CHUNK_ROWS``,
-``CHUNK_SUMS_BYTES``, ``MIN_CHUNKS``, the ``BLAS_*`` values) fix the order of
+``CHUNK_SUMS_BYTES``, ``MIN_CHUNKS``, the ``BLAS_*`` values but ``BLAS_SERIAL_GEMM``) fix the order of
 floating-point summation. They depend only on the data's shape, never on the thread
 count, which is what makes the loss and gradient bitwise identical for any number of
 threads.
@@ -38,7 +38,7 @@ BLAS_SERIAL_GEMM = 65536 * 4
 # Calls of fewer multiply-adds than this (rows x features x coef rows; sparse: nonzeros
 # x coef rows) run on one thread: a parallel launch costs more (softmax_nb.kernels).
 SERIAL_WORK = 2**20
-# The same for predictions: their parallel loop is over blocks of 64 rows, and two
+# The same for predictions: their parallel loop is over blocks of rows, and two
 # threads were faster from ~2^18 multiply-adds on (1000 x 50 x 5: 80 against 138 us).
 SERIAL_PREDICT_WORK = 2**18
 
@@ -50,7 +50,10 @@ MAX_CHUNKS = 64
 MIN_CHUNK_ROWS = 512
 # Fewer chunks for a large gradient: at most the power of two whose float64 sums fit in
 # CHUNK_SUMS_BYTES, never fewer than MIN_CHUNKS (kernels.cpu._n_chunks). Part of the
-# partition, like the three above.
+# partition, like the three above. The cost: chunks are the parallel work, so a model
+# of 2^20 or more coef entries uses at most MIN_CHUNKS threads and MPI ranks (up to
+# MIN_CHUNKS x MAX_CHUNK_ROWS rows). Tuned on 2 cores; CSR kernels keep no per-chunk
+# gradient and ignore both (kernels.cpu.row_chunk_bounds).
 CHUNK_SUMS_BYTES = 64 * 2**20
 MIN_CHUNKS = 8
 # Very long data (over MAX_CHUNKS x MAX_CHUNK_ROWS rows) gets chunks of at most this many

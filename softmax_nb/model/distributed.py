@@ -273,9 +273,12 @@ class RankRows:
             return np.nan, np.nan
         local = {}
         for X, y, _, slots, piece_bounds in self._pieces():
-            log_proba = kernels.predict_log_proba(X, coef, intercept)
             for slot, start, stop in zip(slots, piece_bounds[:-1], piece_bounds[1:]):
-                loss, correct = _log_loss_correct(log_proba[start:stop], y[start:stop])
+                # One call per chunk (or per piece of one): a row's logits may depend on
+                # the gemm block it falls in, and these blocks start where its chunk does
+                # whatever the ranks (a piece starts at a multiple of block_rows).
+                log_proba = kernels.predict_log_proba(X[start:stop], coef, intercept)
+                loss, correct = _log_loss_correct(log_proba, y[start:stop])
                 previous = local.get(int(slot), (0.0, 0))
                 local[int(slot)] = (previous[0] + loss, previous[1] + correct)
         chunks = {}

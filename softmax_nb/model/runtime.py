@@ -1,7 +1,6 @@
 """Where a fit runs: numba's thread count, the device, and the seed."""
 
 import contextlib
-import threading
 
 import numba
 import numpy as np

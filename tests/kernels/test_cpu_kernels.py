@@ -13,10 +13,11 @@ import naive
 
 # (n_samples, n_features, coef rows): one row is the binary log-odds model (two classes).
 # Block products (kernels.cpu.uses_blas, block_rows): the loops for (37, 5, 3) and the
-# binary ones; BLAS gemms in blocks of 64 rows, of 32 (1100 x 400 x 50) and of 512
-# (2100 x 300 x 250, chunks of 525 rows: a full block and a short one).
+# binary ones; BLAS gemms in blocks of 64 rows (513 x 40 x 6: two chunks of 257 rows, so
+# a one-row last block), of 32 (1100 x 400 x 50) and of 512 (2100 x 300 x 250: chunks of
+# 420 rows, one short block each; full 512-row blocks: test_full_512_row_blocks).
 SHAPES = [(1, 1, 2), (37, 5, 3), (700, 33, 7), (3001, 64, 10), (37, 5, 1), (3001, 64, 1),
-          (1100, 400, 50), (2100, 300, 250)]
+          (513, 40, 6), (1100, 400, 50), (2100, 300, 250)]
 TOL = {np.float64: 1e-12, np.float32: 2e-5}
 
 
@@ -285,3 +286,21 @@ def test_blas_runs_on_one_thread_during_a_call_and_its_count_comes_back():
     other.join()
     assert seen["inside"] == before and set(seen["limited"].values()) == {1}
     assert counts() == before
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_full_512_row_blocks_match_the_reference(dtype):
+    """Chunks of more than 512 rows (over 32768 rows) on the 512-row BLAS path: full blocks
+    and a short last one per chunk, against the NumPy reference."""
+    n, d, c = 33500, 300, 250
+    assert kernels.block_rows(c, d, dtype) == 512
+    bounds = kernels.chunk_bounds(n, c, d)
+    assert np.diff(bounds).max() > 512 and np.any(np.diff(bounds) % 512)
+    X, y, coef, intercept, sample_weight = make_problem(n, d, c, dtype)
+    coef_seen = coef.astype(dtype).astype(np.float64)
+    loss, grad_coef, grad_intercept = kernels.loss_gradient(X, y, coef, intercept, sample_weight)
+    ref_loss, ref_coef, ref_intercept = naive.loss_gradient(X, y, coef_seen, intercept, sample_weight)
+    tol = TOL[dtype]
+    assert abs(loss - ref_loss) <= tol * max(1.0, abs(ref_loss))
+    assert_close(grad_coef, ref_coef, tol, "grad_coef")
+    assert_close(grad_intercept, ref_intercept, tol, "grad_intercept")

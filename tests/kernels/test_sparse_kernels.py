@@ -199,3 +199,11 @@ def test_bitwise_identical_with_more_threads_than_cores(tmp_path):
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == here
+
+
+def test_the_row_pass_partition_ignores_the_model():
+    """The streamed CSR plan and the kernel must cut the same units whatever coef rows
+    (1 for a binary model, 2 classes in the file) or kept columns they are given."""
+    want = sparse.pass_units(200000, 1, 2**18)
+    for n_classes, n_features in ((2, 2**18), (5, 20000), (1000, 1024), (1, 1)):
+        np.testing.assert_array_equal(sparse.pass_units(200000, n_classes, n_features), want)

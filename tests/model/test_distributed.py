@@ -77,6 +77,10 @@ def test_a_chunk_read_in_pieces_sums_as_in_one(n_features, n_classes, cuts):
                                         0.1, [0, stop - start], parts)
     for a, b in zip(whole, parts):
         np.testing.assert_array_equal(a, b)
+    # Predictions too: pieces cut at block_rows multiples predict their rows' bits
+    # (DistributedRows.scores predicts chunk by chunk for that).
+    pieces = [cpu.predict_log_proba(X[start:stop], coef, intercept) for start, stop in zip(cuts[:-1], cuts[1:])]
+    np.testing.assert_array_equal(np.concatenate(pieces), cpu.predict_log_proba(X, coef, intercept))
 
 
 # -- one process, no MPI: the same bits as SoftmaxClassifier.fit -------------------------
@@ -107,7 +111,7 @@ PARAMS = {
 def test_one_process_equals_the_in_memory_fit_bitwise(datasets, name, solver):
     X, y, info = read_dataset(datasets[name], "train")
     reference = SoftmaxClassifier(**PARAMS[solver]).fit(X, info["classes"][y])
-    for budget in (None, 0.05):  # held, and read in pieces of 64-row multiples
+    for budget in (None, 0.05):  # held, and read in pieces of block_rows multiples
         clf = fit_distributed(datasets[name], PARAMS[solver], max_memory_mb=budget, eval_split=None)
         np.testing.assert_array_equal(clf.coef_, reference.coef_)
         np.testing.assert_array_equal(clf.intercept_, reference.intercept_)

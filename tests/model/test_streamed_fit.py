@@ -68,7 +68,7 @@ def test_streamed_float32_within_documented_tolerance(tmp_path):
     with streaming.H5Stream(path, "train", block_rows=30) as stream:
         loss, grad_coef, _ = SoftmaxObjective(StreamedRows(stream), info["n_classes"], C=np.inf).loss_gradient(
             coef, np.zeros(info["n_classes"]))
-    # float32 dot products, summed in float32 per 64-row block: the block edges move.
+    # float32 dot products, summed in float32 per block of rows (kernels.cpu.block_rows): the block edges move.
     assert abs(loss - expected[0]) <= 1e-6 * abs(expected[0])
     assert rel_error(grad_coef, expected[1]) <= 1e-5
 
