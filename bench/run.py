@@ -391,11 +391,13 @@ def main(argv=None):
         print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
     started = time.time()
+    if args.quick:
+        _timing.PAUSE_SECONDS = _timing.QUICK_PAUSE_SECONDS
     results = {
         "complete": False,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "settings": {"quick": args.quick, "repeats": args.repeats, "train_repeats": args.train_repeats,
-                     "pause_s": _timing.QUICK_PAUSE_SECONDS if args.quick else _timing.PAUSE_SECONDS,
+                     "pause_s": _timing.PAUSE_SECONDS,
                      "jit_repeats": args.jit_repeats, "sections": args.sections,
                      "threads": _sections.thread_counts()},
         "machine": machine_info(),
@@ -409,8 +411,6 @@ def main(argv=None):
     for peer, note in results["missing_peers"].items():
         print(f"note: {peer} skipped: {note}")
     shapes = _sections.QUICK_SHAPES if args.quick else _sections.FULL_SHAPES
-    if args.quick:
-        _timing.PAUSE_SECONDS = _timing.QUICK_PAUSE_SECONDS
 
     kernel_cases = []
     for section, title in (("loss_gradient", "Loss + gradient"), ("predict_proba", "predict_proba")):

@@ -470,11 +470,10 @@ def _blas_threads(use_blas, X, coef):
 
 def _run_loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, piece_bounds, parts):
     """``_loss_gradient_parts`` on the path and block size of X's shape."""
-    n_classes, n_features = coef.shape
-    use_blas = uses_blas(n_classes, n_features)
+    use_blas = uses_blas(*coef.shape)
     with _blas_threads(use_blas, X, coef):
         _loss_gradient_parts(X, y, coef, intercept, sample_weight, label_smoothing, piece_bounds,
-                             block_rows(n_classes, n_features, X.dtype), use_blas, *parts)
+                             block_rows(*coef.shape, X.dtype), use_blas, *parts)
 
 
 def row_chunk_bounds(n_samples):
@@ -617,36 +616,35 @@ def _sigmoid_pair(z, log, out, i):
         out[i, 1] = big if z >= 0 else small
 
 
+@njit(**_JIT)
+def _block_of_logits(X, b, block_rows, coef, intercept, use_blas):
+    """Block ``b`` of ``block_rows`` rows of a prediction: ``(row0, n_rows, logits)``, the
+    float64 logits (:func:`_logits`) in the first ``n_rows`` rows of a new buffer."""
+    row0 = b * block_rows
+    n_rows = min(X.shape[0], row0 + block_rows) - row0
+    logits = np.empty((block_rows, coef.shape[0]))
+    _logits(X, row0, n_rows, coef, intercept, use_blas, np.empty((block_rows, coef.shape[0]), X.dtype), logits)
+    return row0, n_rows, logits
+
+
 @njit(parallel=True, **_JIT)
 def _decision_function(X, coef, intercept, block_rows, use_blas, out):
     """out[i, k] = X[i] . coef[k] + intercept[k]."""
-    n_samples = X.shape[0]
     n_classes = coef.shape[0]
-    n_blocks = (n_samples + block_rows - 1) // block_rows
-    for b in prange(n_blocks):
-        row0 = b * block_rows
-        n_rows = min(n_samples, row0 + block_rows) - row0
-        logits = np.empty((block_rows, n_classes))
-        logits_x = np.empty((block_rows, n_classes), X.dtype)
-        _logits(X, row0, n_rows, coef, intercept, use_blas, logits_x, logits)
+    for b in prange((X.shape[0] + block_rows - 1) // block_rows):
+        row0, n_rows, logits = _block_of_logits(X, b, block_rows, coef, intercept, use_blas)
         for r in range(n_rows):
             for k in range(n_classes):
                 out[row0 + r, k] = logits[r, k]
 
 
 @njit(parallel=True, **_JIT)
-def _predict_proba(X, coef, intercept, log, block_rows, use_blas, out):
+def _predict_proba(X, coef, intercept, block_rows, use_blas, log, out):
     """out = softmax (or log-softmax when ``log``) of the logits, row by row; for one
     row of log-odds, the two columns [sigmoid(-z), sigmoid(z)] (or their logs)."""
-    n_samples = X.shape[0]
     n_classes = coef.shape[0]
-    n_blocks = (n_samples + block_rows - 1) // block_rows
-    for b in prange(n_blocks):
-        row0 = b * block_rows
-        n_rows = min(n_samples, row0 + block_rows) - row0
-        logits = np.empty((block_rows, n_classes))
-        logits_x = np.empty((block_rows, n_classes), X.dtype)
-        _logits(X, row0, n_rows, coef, intercept, use_blas, logits_x, logits)
+    for b in prange((X.shape[0] + block_rows - 1) // block_rows):
+        row0, n_rows, logits = _block_of_logits(X, b, block_rows, coef, intercept, use_blas)
         if n_classes == 1:  # binary: out has the two columns [p(0), p(1)]
             for r in range(n_rows):
                 _sigmoid_pair(logits[r, 0], log, out, row0 + r)
@@ -682,15 +680,9 @@ def _softmax_rows(logits, n_rows, log, out, row0, exps):
 def _predict(X, coef, intercept, block_rows, use_blas, out):
     """out[i] = argmax_k of the logits (the first maximum on ties); for one row of
     log-odds, 1 where z > 0 (the argmax of [0, z])."""
-    n_samples = X.shape[0]
     n_classes = coef.shape[0]
-    n_blocks = (n_samples + block_rows - 1) // block_rows
-    for b in prange(n_blocks):
-        row0 = b * block_rows
-        n_rows = min(n_samples, row0 + block_rows) - row0
-        logits = np.empty((block_rows, n_classes))
-        logits_x = np.empty((block_rows, n_classes), X.dtype)
-        _logits(X, row0, n_rows, coef, intercept, use_blas, logits_x, logits)
+    for b in prange((X.shape[0] + block_rows - 1) // block_rows):
+        row0, n_rows, logits = _block_of_logits(X, b, block_rows, coef, intercept, use_blas)
         for r in range(n_rows):
             best = 0
             if n_classes == 1:
@@ -840,7 +832,7 @@ def _run_prediction(kernel, X, coef, intercept, *args):
     """A prediction kernel on the path and block size of the shape (:func:`uses_blas`)."""
     use_blas = uses_blas(*coef.shape)
     with _blas_threads(use_blas, X, coef):
-        kernel(X, coef, intercept, *args[:-1], block_rows(*coef.shape, X.dtype), use_blas, args[-1])
+        kernel(X, coef, intercept, block_rows(*coef.shape, X.dtype), use_blas, *args)
 
 
 def decision_function(X, coef, intercept=None):
