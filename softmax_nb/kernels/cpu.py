@@ -58,6 +58,8 @@ Numerics and determinism
   thread: :mod:`softmax_nb.kernels.blas`). :func:`uses_blas` and :func:`block_rows`
   choose from the shape alone; the gemms won on every measured shape of at least 3
   classes and 128 coef entries (1.1-1.7x), the loops on binary and tiny models.
+  A mid-sized block is read in order first (``_touch_rows``), so that either finds
+  it in cache: the prefetchers do not follow their many short runs at once.
 - Rows are split into a fixed number of contiguous chunks that depends only on the
   data's shape (``chunk_bounds``). Each chunk owns its partial sums (no thread ever
   adds into a shared array); they are added along one fixed pairwise tree over the
@@ -95,6 +97,7 @@ from . import blas, checks, tunables
 from .penalty import L2Penalty
 
 _JIT = dict(cache=True, fastmath=tunables.FASTMATH, nogil=True)
+_TOUCH_MIN_BYTES, _TOUCH_MAX_BYTES = tunables.TOUCH_MIN_BYTES, tunables.TOUCH_MAX_BYTES
 
 
 @intrinsic
@@ -328,6 +331,41 @@ def _block_gradient(X, row0, n_rows, dloss_dlogits, grad_block):
         r += 1
 
 
+@intrinsic
+def _keep(typingctx, value):
+    """Use the float ``value`` in an empty inline asm, so that the load that made it is
+    kept, as a scalar load (:func:`_touch_rows`); no instruction is emitted."""
+    if value not in (types.float32, types.float64):
+        return None
+    width = value.bitwidth
+
+    def codegen(context, builder, signature, args):
+        bits = builder.bitcast(args[0], ir.IntType(width))
+        builder.asm(ir.FunctionType(ir.VoidType(), [ir.IntType(width)]), "", "r", [bits], side_effect=True)
+        return context.get_dummy_value()
+
+    return types.void(value), codegen
+
+
+@njit(**_JIT)
+def _touch_rows(X, row0, n_rows):
+    """Load one element of every cache line of rows ``row0..row0 + n_rows - 1`` of X.
+
+    A gemm reads its block of X in many short runs at once, which the hardware
+    prefetchers follow poorly: from memory, the small-matrix gemm of a 64-row block
+    of 784 float32 features ran at 9 GB/s and 22 G FMA/s, against 51 G FMA/s on a
+    block in cache. Read in order first, the rows arrive at streaming speed
+    (27 GB/s on one core) and the gemm finds them in cache.
+    """
+    step = max(1, 64 // X.itemsize)
+    last = X.shape[1] - 1
+    for r in range(row0, row0 + n_rows):
+        row = X[r]
+        for j in range(0, last, step):
+            _keep(row[j])
+        _keep(row[last])
+
+
 @njit(**_JIT)
 def _block_logits_blas(X, row0, n_rows, coef, intercept, logits_x, logits):
     """logits[r, k] = X[row0 + r] . coef[k] + intercept[k], the products by one BLAS gemm.
@@ -342,7 +380,14 @@ def _block_logits_blas(X, row0, n_rows, coef, intercept, logits_x, logits):
 
 @njit(**_JIT)
 def _logits(X, row0, n_rows, coef, intercept, use_blas, logits_x, logits):
-    """The logits of a block of rows, by BLAS (``use_blas``) or by the register-blocked loops."""
+    """The logits of a block of rows, by BLAS (``use_blas``) or by the register-blocked loops.
+
+    A block of ``tunables.TOUCH_MIN_BYTES`` to ``TOUCH_MAX_BYTES`` of X (``logits`` has
+    the block's rows) is first read in order (:func:`_touch_rows`); smaller ones the
+    prefetchers follow, larger ones would not stay in cache. Reads only: no bits change.
+    """
+    if _TOUCH_MIN_BYTES <= logits.shape[0] * X.shape[1] * X.itemsize <= _TOUCH_MAX_BYTES:
+        _touch_rows(X, row0, n_rows)
     if use_blas:
         _block_logits_blas(X, row0, n_rows, coef, intercept, logits_x, logits)
     else:
