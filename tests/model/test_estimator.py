@@ -218,3 +218,39 @@ def test_partial_fit_over_pieces_learns(digits):
             clf.partial_fit(X[start:start + 300], y[start:start + 300], classes=np.unique(y))
     assert clf.score(X, y) > 0.95
     assert not hasattr(SoftmaxClassifier(solver="lbfgs"), "partial_fit")
+
+
+def test_plain_arrays_skip_the_checks_and_the_rest_take_them(digits):
+    """A finite C-contiguous ndarray of the fitted width predicts without scikit-learn's
+    checks, with the same results; anything else still gets their errors and warnings."""
+    import pandas as pd
+    from sklearn.exceptions import NotFittedError
+
+    X, y = digits
+    clf = SoftmaxClassifier(max_iter=50).fit(X, y)
+    rows = X[:7].copy()
+    assert clf._is_plain_input(rows) and clf._is_plain_input(rows.astype(np.float32))
+    for checked in (rows.tolist(), np.asfortranarray(rows), rows[:, ::1][::2]):
+        assert not clf._is_plain_input(checked)
+        np.testing.assert_array_equal(clf.predict_proba(checked), clf.predict_proba(np.array(checked)))
+    np.testing.assert_array_equal(clf.predict(rows), clf.predict(rows.tolist()))
+    for bad, match in ((np.where(np.arange(64) == 3, np.nan, rows), "NaN"),
+                       (np.where(np.arange(64) == 5, np.inf, rows), "infinity"),
+                       (rows[:, :10].copy(), "features"),
+                       (np.empty((0, 64)), "0 sample")):
+        assert not clf._is_plain_input(bad)
+        with pytest.raises(ValueError, match=match):
+            clf.predict_proba(bad)
+    # A finite array whose float32 sum overflows takes the checks, and passes them.
+    huge = np.full((3, 64), np.finfo(np.float32).max, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no overflow warning on the way
+        assert not clf._is_plain_input(huge)
+    assert clf.predict(huge).shape == (3,)
+    with pytest.raises(NotFittedError):
+        SoftmaxClassifier().predict_proba(rows)
+    only32 = SoftmaxClassifier(max_iter=50, dtype="float32").fit(X, y)
+    assert not only32._is_plain_input(rows) and only32._is_plain_input(rows.astype(np.float32))
+    named = SoftmaxClassifier(max_iter=50).fit(pd.DataFrame(X, columns=[f"f{i}" for i in range(64)]), y)
+    with pytest.warns(UserWarning, match="feature names"):
+        named.predict(rows)
