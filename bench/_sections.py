@@ -625,3 +625,79 @@ def run_jit(quick, repeats, log):
 
     return {"kernels": specs, "cold": medians(cold), "warm": medians(warm),
             "runs": {"cold": cold, "warm": warm}}
+
+
+def run_small_data(quick, repeats, log):
+    """Small inputs, where per-call costs decide: scikit-learn's LogisticRegression against
+    SoftmaxClassifier (both lbfgs, default parameters).
+
+    - predict_proba of a digits model on 1, 10 and 100 rows;
+    - a fit on standardized wine (178 x 13, 3 classes);
+    - the first fit in a fresh process (``_small_child.py``; softmax_nb's kernels from
+      a cache that an untimed child filled first), and the import before it.
+
+    Each in-process figure is the median of ``repeats`` loops of many calls, each
+    implementation in its own run (``_timing.in_turn``).
+    """
+    from sklearn.datasets import load_digits, load_wine
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from softmax_nb import SoftmaxClassifier
+
+    loops = 20 if quick else 200
+    repeats = max(3, repeats)
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning of the short fits
+        models = {"softmax_nb": SoftmaxClassifier(max_iter=100).fit(X, y),
+                  "sklearn": LogisticRegression(max_iter=100).fit(X, y)}
+
+    def per_call(function):
+        def loop():
+            for _ in range(loops):
+                function()
+        return loop
+
+    def medians_us(functions):
+        times = _timing.in_turn({name: per_call(f) for name, f in functions.items()}, repeats)
+        return {name: float(np.median(seconds)) / loops * 1e6 for name, seconds in times.items()}
+
+    results = {"loops": loops, "repeats": repeats, "predict_proba_us": {}}
+    for rows in (1, 10, 100):
+        log(f"small data: predict_proba on {rows} rows")
+        part = np.ascontiguousarray(X[:rows])
+        results["predict_proba_us"][str(rows)] = medians_us(
+            {name: (lambda m=model: m.predict_proba(part)) for name, model in models.items()})
+    X_wine, y_wine = load_wine(return_X_y=True)
+    X_wine = StandardScaler().fit_transform(X_wine)
+    log("small data: wine fits")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fits = {"softmax_nb": lambda: SoftmaxClassifier().fit(X_wine, y_wine),
+                "sklearn": lambda: LogisticRegression().fit(X_wine, y_wine)}
+        for fit in fits.values():
+            fit()
+        results["wine_fit_us"] = medians_us(fits)
+
+    child = Path(__file__).resolve().parent / "_small_child.py"
+    first = {"softmax_nb": [], "sklearn": []}
+    with tempfile.TemporaryDirectory(prefix="softmax_nb_bench_cache_") as cache_dir:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+
+        def run_child(which):
+            done = subprocess.run([sys.executable, str(child), str(REPO_ROOT), which], env=env,
+                                  capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"small-data child failed ({done.returncode}):\n{done.stderr[-2000:]}")
+            return json.loads(done.stdout.strip().splitlines()[-1])
+
+        log("small data: first fits in fresh processes")
+        run_child("softmax_nb")  # fills the cache: the later children load their kernels
+        for _ in range(1 if quick else 3):
+            for which in first:
+                first[which].append(run_child(which))
+    results["first_fit"] = {which: {key: float(np.median([run[key] for run in runs])) for key in runs[0]}
+                            for which, runs in first.items()}
+    results["first_fit_runs"] = first
+    return results

@@ -16,7 +16,9 @@ Sections (all by default):
 - ``elastic_net``: OWL-QN (lbfgs) and FISTA (gd) against scikit-learn's saga: the
   optimum on small binary and multiclass problems, time to saga's objective on
   Fashion-MNIST;
-- ``jit``: compile time with an empty numba cache, import + first call with a warm one.
+- ``jit``: compile time with an empty numba cache, import + first call with a warm one;
+- ``small_data``: predict_proba on 1-100 rows, a wine fit and the first fit in a fresh
+  process, against scikit-learn.
 
 It prints a table and writes JSON (see bench/README.md).
 """
@@ -48,7 +50,8 @@ import _peers  # noqa: E402
 import _sections  # noqa: E402
 import _timing  # noqa: E402
 
-SECTIONS = ("bandwidth", "loss_gradient", "predict_proba", "mixed", "training", "elastic_net", "jit")
+SECTIONS = ("bandwidth", "loss_gradient", "predict_proba", "mixed", "training", "elastic_net", "jit",
+            "small_data")
 DEFAULT_OUT = BENCH_DIR / "out" / "results.json"
 DEFAULT_OUT_QUICK = BENCH_DIR / "out" / "results_quick.json"
 
@@ -371,6 +374,21 @@ def format_jit(results):
     return lines
 
 
+def format_small_data(results):
+    lines = ["", "Small data (vs scikit-learn's LogisticRegression; medians; ratio = sklearn / ours)"]
+    for rows, us in results["predict_proba_us"].items():
+        lines.append(f"  predict_proba, digits model, {rows:>3} rows: {us['softmax_nb']:8.1f} us vs "
+                     f"{us['sklearn']:8.1f} us  {us['sklearn'] / us['softmax_nb']:.2f}x")
+    us = results["wine_fit_us"]
+    lines.append(f"  fit, wine 178x13:                      {us['softmax_nb'] / 1e3:8.2f} ms vs "
+                 f"{us['sklearn'] / 1e3:8.2f} ms  {us['sklearn'] / us['softmax_nb']:.2f}x")
+    ours, theirs = results["first_fit"]["softmax_nb"], results["first_fit"]["sklearn"]
+    lines.append(f"  first fit in a fresh process, wine:    {ours['first_fit_s'] * 1e3:8.1f} ms vs "
+                 f"{theirs['first_fit_s'] * 1e3:8.1f} ms  {theirs['first_fit_s'] / ours['first_fit_s']:.2f}x "
+                 f"(import before it: {ours['import_s'] * 1e3:.0f} vs {theirs['import_s'] * 1e3:.0f} ms)")
+    return lines
+
+
 def format_machine(info):
     v = info["versions"]
     blas = [f"{p['internal_api']} {p['version']} ({p.get('architecture') or '-'}, {p['num_threads']} thr)"
@@ -450,6 +468,11 @@ def main(argv=None):
     if "jit" in args.sections:
         results["jit"] = _sections.run_jit(args.quick, args.jit_repeats, log)
         for line in format_jit(results["jit"]):
+            print(line)
+        write_json(results, args.out)
+    if "small_data" in args.sections:
+        results["small_data"] = _sections.run_small_data(args.quick, args.repeats, log)
+        for line in format_small_data(results["small_data"]):
             print(line)
     results["load_average_at_end"] = list(os.getloadavg())
     results["complete"] = True

@@ -64,12 +64,18 @@ def test_quick_run_writes_complete_json(quick_run):
     jit = results["jit"]
     assert jit["cold"]["first_calls_total_s"] > 0
     assert jit["warm"]["import_and_first_calls_s"] > 0
+    small = results["small_data"]
+    assert set(small["predict_proba_us"]) == {"1", "10", "100"}
+    for timings in (*small["predict_proba_us"].values(), small["wine_fit_us"]):
+        assert set(timings) == {"softmax_nb", "sklearn"} and min(timings.values()) > 0
+    for which in ("softmax_nb", "sklearn"):
+        assert small["first_fit"][which]["first_fit_s"] > 0
 
 
 def test_quick_run_prints_tables(quick_run):
     stdout, results = quick_run
     for heading in ("Machine:", "Loss + gradient summary", "predict_proba summary", "One-read floor",
-                    "Mixed workload", "FMA peak", "Training:", "JIT", "JSON:"):
+                    "Mixed workload", "FMA peak", "Training:", "JIT", "Small data", "JSON:"):
         assert heading in stdout
     # the headline row of the summary: ours, the floor and a ratio per peer
     assert "2000x784x10       float32" in stdout

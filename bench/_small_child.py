@@ -1,0 +1,34 @@
+"""Child process of the small-data section: one first fit in a fresh process.
+
+Prints one JSON object: the seconds of the imports and of the first fit of
+``softmax_nb`` (its kernels loaded from ``NUMBA_CACHE_DIR``, filled by an earlier
+child) or of scikit-learn's LogisticRegression, on standardized wine (178 x 13).
+
+Usage: ``python bench/_small_child.py REPO_ROOT softmax_nb|sklearn``
+"""
+
+import json
+import sys
+import time
+import warnings
+
+start = time.perf_counter()
+import numpy as np  # noqa: E402
+from sklearn.datasets import load_wine  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+X, y = load_wine(return_X_y=True)
+X = StandardScaler().fit_transform(X)
+sys.path.insert(0, sys.argv[1])  # the repository root, so a fresh clone needs no install
+imports_done = time.perf_counter()
+if sys.argv[2] == "softmax_nb":
+    from softmax_nb import SoftmaxClassifier as Model
+else:
+    from sklearn.linear_model import LogisticRegression as Model
+model_imported = time.perf_counter()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    Model().fit(X, y)
+fitted = time.perf_counter()
+print(json.dumps({"import_s": model_imported - imports_done, "first_fit_s": fitted - model_imported,
+                  "numpy_sklearn_data_s": imports_done - start}))
