@@ -9,6 +9,7 @@ The functions here take dense or sparse X and call the kernels that fit it.
 - :mod:`softmax_nb.kernels.checks`: the input checks both share;
 - :mod:`softmax_nb.kernels.penalty`: the penalty terms on ``coef``;
 - :mod:`softmax_nb.kernels.blas`: the BLAS the CPU kernels' gemms call, on one thread;
+- :mod:`softmax_nb.kernels.lbfgs`: the L-BFGS two-loop recursion of the optimisers;
 - :mod:`softmax_nb.kernels.tunables`: block sizes, fastmath flags, CUDA threads.
 """
 

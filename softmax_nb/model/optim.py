@@ -28,6 +28,7 @@ import warnings
 import numpy as np
 from scipy.optimize import line_search
 
+from ..kernels.lbfgs import PairMemory
 from ..kernels.penalty import l1_value, pseudo_gradient, soft_threshold
 from .hyperparameters import LR_SCHEDULES, SOLVERS, check_l1_solver
 
@@ -106,21 +107,19 @@ class LBFGS(_FullBatchOptimizer):
         self.ftol = ftol
         self.memory = memory
         self.max_line_search = max_line_search
-        self.s_history = []
-        self.y_history = []
+        self.pairs = PairMemory(memory)
         self.previous_loss = None
         self.converged = np.max(np.abs(self.grad)) <= gtol
 
     def _direction(self):
-        return -_inverse_hessian_times(self.grad, self.s_history, self.y_history)
+        return -self.pairs.times(self.grad)
 
     def step(self):
         direction = self._direction()
         slope = np.dot(self.grad, direction)
         if not slope < 0:
             # Not a descent direction (curvature information went stale): restart.
-            self.s_history.clear()
-            self.y_history.clear()
+            self.pairs.clear()
             direction = -self.grad / max(np.linalg.norm(self.grad), 1.0)
         with warnings.catch_warnings():
             # A failed Wolfe search falls back to backtracking below; scipy's
@@ -158,10 +157,7 @@ class LBFGS(_FullBatchOptimizer):
 
     def state_dict(self):
         state = self._base_state()
-        n = len(self.s_history)
-        size = self.x.size
-        state["s_history"] = np.array(self.s_history).reshape(n, size)
-        state["y_history"] = np.array(self.y_history).reshape(n, size)
+        _pairs_to_state(self.pairs, self.x.size, state)
         state["previous_loss"] = np.float64(
             np.nan if self.previous_loss is None else self.previous_loss
         )
@@ -169,8 +165,7 @@ class LBFGS(_FullBatchOptimizer):
 
     def load_state_dict(self, state):
         self._load_base_state(state)
-        self.s_history = [np.array(v) for v in state["s_history"]]
-        self.y_history = [np.array(v) for v in state["y_history"]]
+        self.pairs.load(state["s_history"], state["y_history"])
         previous = float(state["previous_loss"])
         self.previous_loss = None if math.isnan(previous) else previous
 
@@ -179,32 +174,14 @@ def _remember_pair(optimizer, s, y):
     """Keep the step s and gradient change y in the optimizer's (s, y) memory when the
     curvature s.y is positive (else H would lose positive definiteness), oldest out."""
     if np.dot(s, y) > 1e-10 * np.dot(y, y):
-        optimizer.s_history.append(s)
-        optimizer.y_history.append(y)
-        if len(optimizer.s_history) > optimizer.memory:
-            optimizer.s_history.pop(0)
-            optimizer.y_history.pop(0)
+        optimizer.pairs.append(s, y)
 
 
-def _inverse_hessian_times(grad, s_history, y_history):
-    """H g by the two-loop recursion, H the L-BFGS inverse Hessian estimate of the (s, y)
-    pairs (oldest first); without pairs, g scaled to unit length (H's scale is unknown)."""
-    q = grad.copy()
-    alphas = []
-    for s, y in zip(reversed(s_history), reversed(y_history)):
-        rho = 1.0 / np.dot(y, s)
-        alpha = rho * np.dot(s, q)
-        q -= alpha * y
-        alphas.append((rho, alpha))
-    if s_history:
-        s, y = s_history[-1], y_history[-1]
-        q *= np.dot(s, y) / np.dot(y, y)
-    else:
-        q /= max(np.linalg.norm(q), 1.0)
-    for (s, y), (rho, alpha) in zip(zip(s_history, y_history), reversed(alphas)):
-        beta = rho * np.dot(y, q)
-        q += (alpha - beta) * s
-    return q
+def _pairs_to_state(pairs, size, state):
+    """The (s, y) pairs into a checkpoint's state, oldest first, as (n_pairs, size) arrays."""
+    s_pairs, y_pairs = pairs.arrays()
+    state["s_history"] = s_pairs.reshape(len(pairs), size)
+    state["y_history"] = y_pairs.reshape(len(pairs), size)
 
 
 def _backtracking(loss_fun, x, loss, grad, direction, alpha=1.0):
@@ -284,12 +261,12 @@ class OWLQN(_FullBatchOptimizer):
         self.smooth_grad = self._add_l1(l1_weights)
         self.gtol, self.ftol, self.memory = gtol, ftol, memory
         self.max_line_search = max_line_search
-        self.s_history, self.y_history = [], []
+        self.pairs = PairMemory(memory)
         self.converged = bool(np.max(np.abs(self.grad)) <= gtol)
 
     def _direction(self):
         # The L-BFGS direction of the pseudo-gradient, curvature from the smooth part.
-        direction = -_inverse_hessian_times(self.grad, self.s_history, self.y_history)
+        direction = -self.pairs.times(self.grad)
         # Keep only the entries that descend along the pseudo-gradient.
         direction[direction * self.grad >= 0] = 0.0
         return direction
@@ -302,8 +279,7 @@ class OWLQN(_FullBatchOptimizer):
         direction = self._direction()
         if not np.any(direction):
             # No entry may move downhill: restart from the scaled pseudo-gradient.
-            self.s_history.clear()
-            self.y_history.clear()
+            self.pairs.clear()
             direction = -self.grad / max(np.linalg.norm(self.grad), 1.0)
         orthant = np.where(self.x != 0, np.sign(self.x), np.sign(-self.grad))
         alpha, tries = 1.0, 0
@@ -329,17 +305,14 @@ class OWLQN(_FullBatchOptimizer):
 
     def state_dict(self):
         state = self._base_state()
-        n, size = len(self.s_history), self.x.size
         state["smooth_grad"] = self.smooth_grad
-        state["s_history"] = np.array(self.s_history).reshape(n, size)
-        state["y_history"] = np.array(self.y_history).reshape(n, size)
+        _pairs_to_state(self.pairs, self.x.size, state)
         return state
 
     def load_state_dict(self, state):
         self._load_base_state(state)
         self.smooth_grad = np.array(state["smooth_grad"], dtype=np.float64)
-        self.s_history = [np.array(v) for v in state["s_history"]]
-        self.y_history = [np.array(v) for v in state["y_history"]]
+        self.pairs.load(state["s_history"], state["y_history"])
 
 
 class FISTA(_FullBatchOptimizer):
