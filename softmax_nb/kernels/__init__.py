@@ -30,8 +30,8 @@ def _for(X):
 
 
 @contextlib.contextmanager
-def _threads_for(X, coef, serial_work):
-    """One thread for a call of fewer than ``serial_work`` multiply-adds.
+def _threads_for(X, coef):
+    """One thread for a call of fewer than ``tunables.SERIAL_WORK`` multiply-adds.
 
     A parallel launch costs more than such a call, and waits for every thread: one
     that shares its core with another process's (or OpenBLAS's spinning) thread runs
@@ -39,7 +39,7 @@ def _threads_for(X, coef, serial_work):
     never changes results (cpu module docstring), so tiny calls simply run on one.
     """
     entries = X.nnz if sp.issparse(X) else math.prod(np.shape(X))  # math.prod: np.prod costs ~5 us
-    if entries * max(1, np.shape(coef)[0]) >= serial_work or numba.get_num_threads() == 1:
+    if entries * max(1, np.shape(coef)[0]) >= tunables.SERIAL_WORK or numba.get_num_threads() == 1:
         yield
         return
     previous = numba.get_num_threads()
@@ -52,10 +52,8 @@ def _threads_for(X, coef, serial_work):
 
 def _call(name, X, coef, *args):
     """``name`` of the kernels for X, on the threads :func:`_threads_for` gives the call
-    (``tunables.SERIAL_WORK`` for the loss, whose chunks hold at least 512 rows;
-    ``SERIAL_PREDICT_WORK`` for predictions, parallel over blocks of rows)."""
-    serial_work = tunables.SERIAL_WORK if name == "loss_gradient" else tunables.SERIAL_PREDICT_WORK
-    with _threads_for(X, coef, serial_work):
+    (one below ``tunables.SERIAL_WORK`` multiply-adds)."""
+    with _threads_for(X, coef):
         return getattr(_for(X), name)(X, *args)
 
 

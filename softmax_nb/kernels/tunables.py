@@ -46,10 +46,11 @@ BLAS_SERIAL_GEMM = 65536 * 4
 
 # Calls of fewer multiply-adds than this (rows x features x coef rows; sparse: nonzeros
 # x coef rows) run on one thread: a parallel launch costs more (softmax_nb.kernels).
-SERIAL_WORK = 2**20
-# The same for predictions: their parallel loop is over blocks of rows, and two
-# threads were faster from ~2^18 multiply-adds on (1000 x 50 x 5: 80 against 138 us).
-SERIAL_PREDICT_WORK = 2**18
+# Two threads were faster from ~2^18 on, in a loop on an idle 2-core machine: predict_proba
+# 1000 x 50 x 5 80 against 138 us; loss + gradient 1000 x 50 x 5 107 against 114 us,
+# 2000 x 50 x 5 179 against 200 us, 4000 x 30 x 4 183 against 310 us; CSR 4000 x 1000
+# x 5 at 2 % nonzeros 945 against 1236 us.
+SERIAL_WORK = 2**18
 
 # Rows are split into at most MAX_CHUNKS contiguous chunks of at least MIN_CHUNK_ROWS
 # rows; each chunk owns a float64 gradient buffer and the buffers are summed in
