@@ -393,6 +393,7 @@ def _hyperparameters(args):
 def _warm_up(X, n_classes):
     """Time the first kernel calls: numba compiles (or loads from its cache) here."""
     from softmax_nb import kernels
+    from softmax_nb.kernels.lbfgs import PairMemory
 
     rows = X[: min(X.shape[0], 4)]
     if not sp.issparse(rows):
@@ -403,6 +404,10 @@ def _warm_up(X, n_classes):
     start = time.perf_counter()
     kernels.loss_gradient(rows, y, coef, intercept)
     kernels.predict_proba(rows, coef, intercept)
+    # The L-BFGS two-loop recursion (lbfgs and OWL-QN fits): one signature for every fit.
+    pairs = PairMemory(1)
+    pairs.append(np.ones(2), np.ones(2))
+    pairs.times(np.ones(2))
     return time.perf_counter() - start
 
 

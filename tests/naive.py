@@ -64,3 +64,19 @@ def predict_log_proba(X, coef, intercept=None):
 def predict(X, coef, intercept=None):
     coef, intercept, _ = _twin(coef, intercept)
     return np.argmax(logits(X, coef, intercept), axis=1)
+
+
+def lbfgs_inverse_hessian_times(grad, s_pairs, y_pairs):
+    """H g by the L-BFGS two-loop recursion (Nocedal & Wright, Algorithm 7.4), pairs
+    oldest first (``softmax_nb.kernels.lbfgs``'s docstring)."""
+    q = np.array(grad, dtype=np.float64)
+    alphas = []
+    for s, y in zip(reversed(s_pairs), reversed(y_pairs)):
+        rho = 1.0 / np.dot(y, s)
+        alpha = rho * np.dot(s, q)
+        q -= alpha * y
+        alphas.append((rho, alpha))
+    q *= np.dot(s_pairs[-1], y_pairs[-1]) / np.dot(y_pairs[-1], y_pairs[-1])
+    for (s, y), (rho, alpha) in zip(zip(s_pairs, y_pairs), reversed(alphas)):
+        q += (alpha - rho * np.dot(y, q)) * s
+    return q

@@ -30,8 +30,9 @@ def _for(X):
 
 
 @contextlib.contextmanager
-def _threads_for(X, coef):
-    """One thread for a call of fewer than ``tunables.SERIAL_WORK`` multiply-adds.
+def _threads_for(X, coef, unit_rows):
+    """One thread for a call of fewer than ``tunables.SERIAL_WORK`` multiply-adds, or of
+    at most ``unit_rows`` rows (one unit of the kernel's parallel loop).
 
     A parallel launch costs more than such a call, and waits for every thread: one
     that shares its core with another process's (or OpenBLAS's spinning) thread runs
@@ -39,7 +40,8 @@ def _threads_for(X, coef):
     never changes results (cpu module docstring), so tiny calls simply run on one.
     """
     entries = X.nnz if sp.issparse(X) else math.prod(np.shape(X))  # math.prod: np.prod costs ~5 us
-    if entries * max(1, np.shape(coef)[0]) >= tunables.SERIAL_WORK or numba.get_num_threads() == 1:
+    parallel = entries * max(1, np.shape(coef)[0]) >= tunables.SERIAL_WORK and np.shape(X)[0] > unit_rows
+    if parallel or numba.get_num_threads() == 1:
         yield
         return
     previous = numba.get_num_threads()
@@ -51,9 +53,11 @@ def _threads_for(X, coef):
 
 
 def _call(name, X, coef, *args):
-    """``name`` of the kernels for X, on the threads :func:`_threads_for` gives the call
-    (one below ``tunables.SERIAL_WORK`` multiply-adds)."""
-    with _threads_for(X, coef):
+    """``name`` of the kernels for X, on the threads :func:`_threads_for` gives the call:
+    the loss (dense or CSR) is parallel over chunks of at least ``tunables.MIN_CHUNK_ROWS``
+    rows (so a loss on fewer rows has one); predictions over blocks of 16 to 512 rows."""
+    unit_rows = tunables.MIN_CHUNK_ROWS if name == "loss_gradient" else 0
+    with _threads_for(X, coef, unit_rows):
         return getattr(_for(X), name)(X, *args)
 
 

@@ -334,7 +334,8 @@ def _block_gradient(X, row0, n_rows, dloss_dlogits, grad_block):
 @intrinsic
 def _keep(typingctx, value):
     """Use the float ``value`` in an empty inline asm, so that the load that made it is
-    kept, as a scalar load (:func:`_touch_rows`); no instruction is emitted."""
+    kept, as a scalar load (:func:`_touch_rows`); the asm itself is empty (the value only
+    has to reach a general-purpose register)."""
     if value not in (types.float32, types.float64):
         return None
     width = value.bitwidth
@@ -359,6 +360,8 @@ def _touch_rows(X, row0, n_rows):
     """
     step = max(1, 64 // X.itemsize)
     last = X.shape[1] - 1
+    if last < 0:
+        return
     for r in range(row0, row0 + n_rows):
         row = X[r]
         for j in range(0, last, step):
@@ -382,9 +385,10 @@ def _block_logits_blas(X, row0, n_rows, coef, intercept, logits_x, logits):
 def _logits(X, row0, n_rows, coef, intercept, use_blas, logits_x, logits):
     """The logits of a block of rows, by BLAS (``use_blas``) or by the register-blocked loops.
 
-    A block of ``tunables.TOUCH_MIN_BYTES`` to ``TOUCH_MAX_BYTES`` of X (``logits`` has
-    the block's rows) is first read in order (:func:`_touch_rows`); smaller ones the
-    prefetchers follow, larger ones would not stay in cache. Reads only: no bits change.
+    When a full block (``logits`` has ``block_rows`` rows) of X holds
+    ``tunables.TOUCH_MIN_BYTES`` to ``TOUCH_MAX_BYTES``, the block's rows are first read in
+    order (:func:`_touch_rows`); smaller blocks the prefetchers follow, larger ones would
+    not stay in cache. Reads only: no bits change.
     """
     if _TOUCH_MIN_BYTES <= logits.shape[0] * X.shape[1] * X.itemsize <= _TOUCH_MAX_BYTES:
         _touch_rows(X, row0, n_rows)

@@ -18,6 +18,8 @@ stays bitwise reproducible.
 import numpy as np
 from numba import njit
 
+# The kernels' flags (tunables.FASTMATH) but "arcp" and "afn": rho and gamma are
+# divisions, computed as such, as in the NumPy recursion this replaced.
 _JIT = dict(cache=True, fastmath={"reassoc", "contract", "nsz"}, nogil=True)
 
 
@@ -58,7 +60,7 @@ class PairMemory:
     """The last ``memory`` (s, y) pairs of an L-BFGS fit, in two ring arrays.
 
     ``times(g)`` is H g (module docstring); without pairs, g scaled to at most unit
-    length (H's scale is not known yet). ``arrays()`` and ``load`` give and take the
+    length (H's scale is not known yet). ``arrays(n)`` and ``load`` give and take the
     pairs oldest first, as (count, n) arrays (the checkpoint format).
     """
 
@@ -76,10 +78,13 @@ class PairMemory:
 
     def append(self, s, y):
         """Keep the pair (s, y), the oldest out when the memory is full."""
-        if self._s is None or self._s.shape[1] != s.size:
-            self._s = np.empty((self.memory, s.size))
-            self._y = np.empty((self.memory, s.size))
-            self.first = self.count = 0
+        if np.shape(s) != np.shape(y) or np.ndim(s) != 1:
+            raise ValueError(f"an (s, y) pair needs two vectors of one size, got {np.shape(s)} and {np.shape(y)}")
+        if self._s is None:
+            self._s = np.empty((self.memory, np.size(s)))
+            self._y = np.empty((self.memory, np.size(s)))
+        elif self._s.shape[1] != np.size(s):
+            raise ValueError(f"the pairs have {self._s.shape[1]} entries, got {np.size(s)}")
         row = (self.first + self.count) % self.memory
         if self.count == self.memory:
             self.first = (self.first + 1) % self.memory
@@ -88,10 +93,11 @@ class PairMemory:
         self._s[row] = s
         self._y[row] = y
 
-    def arrays(self):
-        rows = [(self.first + i) % self.memory for i in range(self.count)]
+    def arrays(self, size):
+        """The pairs, oldest first: two (count, size) arrays (copies)."""
         if self._s is None:
-            return np.empty((0, 0)), np.empty((0, 0))
+            return np.empty((0, size)), np.empty((0, size))
+        rows = [(self.first + i) % self.memory for i in range(self.count)]
         return self._s[rows], self._y[rows]
 
     def load(self, s_pairs, y_pairs):
@@ -102,6 +108,8 @@ class PairMemory:
     def times(self, grad):
         if self.count == 0:
             return grad / max(np.linalg.norm(grad), 1.0)
+        if np.shape(grad) != (self._s.shape[1],):
+            raise ValueError(f"the pairs have {self._s.shape[1]} entries, got a vector of shape {np.shape(grad)}")
         q = np.array(grad, dtype=np.float64)
         _inverse_hessian_times(q, self._s, self._y, self.first, self.count)
         return q

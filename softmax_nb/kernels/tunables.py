@@ -34,10 +34,11 @@ BLAS_BLOCK_ROWS = 512
 # A block of rows of X of TOUCH_MIN_BYTES to TOUCH_MAX_BYTES is read in order before its
 # products (kernels.cpu._touch_rows): a gemm, or the loops, read a block in many short
 # runs at once, which the hardware prefetchers follow poorly. 60000 x 784 x 10 float32
-# (64-row blocks of 200 KiB), loss + gradient at 1 / 2 threads: 40.7 / 22.5 ms before,
-# 28.7 / 16.2 ms after. Smaller blocks were already prefetched (500000 x 16 x 26: no
-# gain); a larger block (512 rows of 1024 features: 2 MiB) does not stay in L2 and was
-# 2-10 % slower. Reads only: no result changes.
+# (the gemms, 64-row blocks of 200 KiB), loss + gradient at 1 / 2 threads: 40.7 / 22.5 ms
+# before, 28.7 / 16.2 ms after; 100000 x 128 x 2 (the loops, 32 KiB blocks), one run:
+# 9.3 / 7.4 ms before, 8.0 / 5.5 ms after. Smaller blocks were already prefetched
+# (500000 x 16 x 26: no gain); a larger block (512 rows of 1024 features: 2 MiB) does
+# not stay in L2 and was 2-10 % slower. Reads only: no result changes.
 TOUCH_MIN_BYTES = 16 * 2**10
 TOUCH_MAX_BYTES = 512 * 2**10
 # OpenBLAS runs a gemm of at most this many multiply-adds on the calling thread (its
@@ -46,10 +47,12 @@ BLAS_SERIAL_GEMM = 65536 * 4
 
 # Calls of fewer multiply-adds than this (rows x features x coef rows; sparse: nonzeros
 # x coef rows) run on one thread: a parallel launch costs more (softmax_nb.kernels).
-# Two threads were faster from ~2^18 on, in a loop on an idle 2-core machine: predict_proba
-# 1000 x 50 x 5 80 against 138 us; loss + gradient 1000 x 50 x 5 107 against 114 us,
-# 2000 x 50 x 5 179 against 200 us, 4000 x 30 x 4 183 against 310 us; CSR 4000 x 1000
-# x 5 at 2 % nonzeros 945 against 1236 us.
+# Two threads were faster from ~2^18 on, in a loop on an idle 2-core machine, loss +
+# gradient: 1000 x 100 x 3 97 against 121 us, 2000 x 50 x 5 179 against 200 us, 4000 x
+# 30 x 4 183 against 310 us, CSR 4000 x 1000 x 5 at 2 % nonzeros 945 against 1236 us;
+# just below it (1000 x 50 x 5) 107 against 114 us, and predict_proba 80 against 138 us.
+# A loss on at most MIN_CHUNK_ROWS rows (one chunk: nothing to share) runs on one thread
+# whatever its size.
 SERIAL_WORK = 2**18
 
 # Rows are split into at most MAX_CHUNKS contiguous chunks of at least MIN_CHUNK_ROWS

@@ -409,7 +409,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def _is_plain_input(self, X):
         """Whether X is what scikit-learn's checks would pass unchanged and silently: a
         fitted model (fitted without feature names) and a non-empty, finite, C-contiguous
-        2-D ndarray of an accepted dtype and the fitted width.
+        2-D ndarray of an accepted dtype (native byte order) and the fitted width.
 
         Those checks cost ~70 us, most of a prediction on up to 100 rows (digits: ~100
         us in all); anything else takes them, and gets their errors and warnings.
@@ -419,7 +419,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         if not (type(X) is np.ndarray and X.ndim == 2 and X.shape[0] > 0 and X.flags.c_contiguous
                 and "coef_" in fitted and "feature_names_in_" not in fitted
                 and X.shape[1] == fitted.get("n_features_in_")
-                and X.dtype.type in (accepted if isinstance(accepted, list) else [accepted])):
+                and any(X.dtype == np.dtype(t) for t in (accepted if isinstance(accepted, list) else [accepted]))):
             return False
         with np.errstate(over="ignore", invalid="ignore"):  # an overflowing sum takes the checks
             return bool(np.isfinite(X.sum()))  # inf or NaN anywhere makes the sum so

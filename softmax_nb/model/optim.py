@@ -120,7 +120,7 @@ class LBFGS(_FullBatchOptimizer):
         if not slope < 0:
             # Not a descent direction (curvature information went stale): restart.
             self.pairs.clear()
-            direction = -self.grad / max(np.linalg.norm(self.grad), 1.0)
+            direction = -self.pairs.times(self.grad)
         with warnings.catch_warnings():
             # A failed Wolfe search falls back to backtracking below; scipy's
             # LineSearchWarning about it is not news for the user.
@@ -157,7 +157,7 @@ class LBFGS(_FullBatchOptimizer):
 
     def state_dict(self):
         state = self._base_state()
-        _pairs_to_state(self.pairs, self.x.size, state)
+        state["s_history"], state["y_history"] = self.pairs.arrays(self.x.size)
         state["previous_loss"] = np.float64(
             np.nan if self.previous_loss is None else self.previous_loss
         )
@@ -175,13 +175,6 @@ def _remember_pair(optimizer, s, y):
     curvature s.y is positive (else H would lose positive definiteness), oldest out."""
     if np.dot(s, y) > 1e-10 * np.dot(y, y):
         optimizer.pairs.append(s, y)
-
-
-def _pairs_to_state(pairs, size, state):
-    """The (s, y) pairs into a checkpoint's state, oldest first, as (n_pairs, size) arrays."""
-    s_pairs, y_pairs = pairs.arrays()
-    state["s_history"] = s_pairs.reshape(len(pairs), size)
-    state["y_history"] = y_pairs.reshape(len(pairs), size)
 
 
 def _backtracking(loss_fun, x, loss, grad, direction, alpha=1.0):
@@ -280,7 +273,7 @@ class OWLQN(_FullBatchOptimizer):
         if not np.any(direction):
             # No entry may move downhill: restart from the scaled pseudo-gradient.
             self.pairs.clear()
-            direction = -self.grad / max(np.linalg.norm(self.grad), 1.0)
+            direction = -self.pairs.times(self.grad)
         orthant = np.where(self.x != 0, np.sign(self.x), np.sign(-self.grad))
         alpha, tries = 1.0, 0
         while True:
@@ -306,7 +299,7 @@ class OWLQN(_FullBatchOptimizer):
     def state_dict(self):
         state = self._base_state()
         state["smooth_grad"] = self.smooth_grad
-        _pairs_to_state(self.pairs, self.x.size, state)
+        state["s_history"], state["y_history"] = self.pairs.arrays(self.x.size)
         return state
 
     def load_state_dict(self, state):

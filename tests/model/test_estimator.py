@@ -230,10 +230,12 @@ def test_plain_arrays_skip_the_checks_and_the_rest_take_them(digits):
     clf = SoftmaxClassifier(max_iter=50).fit(X, y)
     rows = X[:7].copy()
     assert clf._is_plain_input(rows) and clf._is_plain_input(rows.astype(np.float32))
-    for checked in (rows.tolist(), np.asfortranarray(rows), rows[:, ::1][::2]):
+    for checked in (rows.tolist(), np.asfortranarray(rows), rows[::2], rows.astype(">f8")):
         assert not clf._is_plain_input(checked)
-        np.testing.assert_array_equal(clf.predict_proba(checked), clf.predict_proba(np.array(checked)))
+        np.testing.assert_array_equal(clf.predict_proba(checked),
+                                      clf.predict_proba(np.ascontiguousarray(checked, dtype=np.float64)))
     np.testing.assert_array_equal(clf.predict(rows), clf.predict(rows.tolist()))
+    assert not clf._is_plain_input(np.asmatrix(rows))  # scikit-learn's checks refuse np.matrix
     for bad, match in ((np.where(np.arange(64) == 3, np.nan, rows), "NaN"),
                        (np.where(np.arange(64) == 5, np.inf, rows), "infinity"),
                        (rows[:, :10].copy(), "features"),

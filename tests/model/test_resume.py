@@ -137,3 +137,27 @@ def test_estimator_resume_is_bitwise(tmp_path, solver, early_stopping):
     np.testing.assert_array_equal(full.coef_, resumed.coef_)
     assert full.history_["loss"] == resumed.history_["loss"]
     assert full.n_iter_ == resumed.n_iter_
+
+
+def test_lbfgs_resume_after_the_pair_memory_wrapped(tmp_path):
+    """Checkpointed after 14 iterations, past the 10 pairs of the ring, an lbfgs fit resumes
+    to the bits of the uninterrupted one (the ring is saved and restored oldest first)."""
+    import warnings
+
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+
+    from softmax_nb import SoftmaxClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    params = dict(solver="lbfgs", tol=1e-9, random_state=0)
+    path = str(tmp_path / "state.h5")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        full = SoftmaxClassifier(max_iter=20, **params).fit(X, y)
+        SoftmaxClassifier(max_iter=14, checkpoint_path=path, checkpoint_every=1, **params).fit(X, y)
+        resumed = SoftmaxClassifier(max_iter=20, checkpoint_path=path, **params).fit(X, y, resume=True)
+    assert full.n_iter_ == resumed.n_iter_ == 20
+    np.testing.assert_array_equal(full.coef_, resumed.coef_)
+    assert full.history_["loss"] == resumed.history_["loss"]
