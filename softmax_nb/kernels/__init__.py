@@ -30,9 +30,9 @@ def _for(X):
 
 
 @contextlib.contextmanager
-def _threads_for(X, coef, unit_rows):
-    """One thread for a call of fewer than ``tunables.SERIAL_WORK`` multiply-adds, or of
-    at most ``unit_rows`` rows (one unit of the kernel's parallel loop).
+def _threads_for(X, coef, serial_work, unit_rows):
+    """One thread for a call of fewer than ``serial_work`` multiply-adds, or of at most
+    ``unit_rows`` rows (one unit of the kernel's parallel loop).
 
     A parallel launch costs more than such a call, and waits for every thread: one
     that shares its core with another process's (or OpenBLAS's spinning) thread runs
@@ -40,7 +40,7 @@ def _threads_for(X, coef, unit_rows):
     never changes results (cpu module docstring), so tiny calls simply run on one.
     """
     entries = X.nnz if sp.issparse(X) else math.prod(np.shape(X))  # math.prod: np.prod costs ~5 us
-    parallel = entries * max(1, np.shape(coef)[0]) >= tunables.SERIAL_WORK and np.shape(X)[0] > unit_rows
+    parallel = entries * max(1, np.shape(coef)[0]) >= serial_work and np.shape(X)[0] > unit_rows
     if parallel or numba.get_num_threads() == 1:
         yield
         return
@@ -55,9 +55,13 @@ def _threads_for(X, coef, unit_rows):
 def _call(name, X, coef, *args):
     """``name`` of the kernels for X, on the threads :func:`_threads_for` gives the call:
     the loss (dense or CSR) is parallel over chunks of at least ``tunables.MIN_CHUNK_ROWS``
-    rows (so a loss on fewer rows has one); predictions over blocks of 16 to 512 rows."""
-    unit_rows = tunables.MIN_CHUNK_ROWS if name == "loss_gradient" else 0
-    with _threads_for(X, coef, unit_rows):
+    rows (so a loss on fewer rows has one), from ``SERIAL_WORK`` multiply-adds on;
+    predictions over blocks of 16 to 512 rows, from ``SERIAL_PREDICT_WORK``."""
+    if name == "loss_gradient":
+        serial_work, unit_rows = tunables.SERIAL_WORK, tunables.MIN_CHUNK_ROWS
+    else:
+        serial_work, unit_rows = tunables.SERIAL_PREDICT_WORK, 0
+    with _threads_for(X, coef, serial_work, unit_rows):
         return getattr(_for(X), name)(X, *args)
 
 

@@ -45,15 +45,19 @@ TOUCH_MAX_BYTES = 512 * 2**10
 # SMP_THRESHOLD_MIN x GEMM_MULTITHREAD_THRESHOLD): calls no larger in all need no limit.
 BLAS_SERIAL_GEMM = 65536 * 4
 
-# Calls of fewer multiply-adds than this (rows x features x coef rows; sparse: nonzeros
-# x coef rows) run on one thread: a parallel launch costs more (softmax_nb.kernels).
-# Two threads were faster from ~2^18 on, in a loop on an idle 2-core machine, loss +
-# gradient: 1000 x 100 x 3 97 against 121 us, 2000 x 50 x 5 179 against 200 us, 4000 x
-# 30 x 4 183 against 310 us, CSR 4000 x 1000 x 5 at 2 % nonzeros 945 against 1236 us;
-# just below it (1000 x 50 x 5) 107 against 114 us, and predict_proba 80 against 138 us.
-# A loss on at most MIN_CHUNK_ROWS rows (one chunk: nothing to share) runs on one thread
-# whatever its size.
-SERIAL_WORK = 2**18
+# Loss + gradient calls of fewer multiply-adds than this (rows x features x coef rows;
+# sparse: nonzeros x coef rows) run on one thread (softmax_nb.kernels), and so does a loss
+# on at most MIN_CHUNK_ROWS rows (one chunk: nothing to share). In a loop on an idle
+# 2-core machine two threads were faster from ~2^18 on (2000 x 50 x 5: 179 against 200
+# us; 4000 x 30 x 4: 183 against 310 us; CSR 4000 x 1000 x 5 at 2 % nonzeros: 945 against
+# 1236 us), but a fit right after other NumPy work is what a user runs: a digits fit
+# (1347 x 64 x 10) right after scikit-learn's took 78 ms with a 2^18 threshold and 48 ms
+# with this one (idle: 35 and 46 ms). A thread that shares its core with OpenBLAS's
+# spinning workers holds up the whole parallel call.
+SERIAL_WORK = 2**20
+# The same for predictions: their parallel loop is over blocks of rows, and two
+# threads were faster from ~2^18 multiply-adds on (1000 x 50 x 5: 80 against 138 us).
+SERIAL_PREDICT_WORK = 2**18
 
 # Rows are split into at most MAX_CHUNKS contiguous chunks of at least MIN_CHUNK_ROWS
 # rows; each chunk owns a float64 gradient buffer and the buffers are summed in
