@@ -114,9 +114,9 @@ def test_checkpoint_for_other_data_is_refused(dataset, tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("solver", ["lbfgs", "gd", "sgd", "adam"])
-@pytest.mark.parametrize("early_stopping", [False, True])
-def test_estimator_resume_is_bitwise(tmp_path, solver, early_stopping):
+def _resumed_and_uninterrupted(tmp_path, params, max_iter, interrupted_at):
+    """The fit of ``max_iter`` iterations on digits, and the same fit checkpointed after
+    ``interrupted_at`` iterations and resumed."""
     import warnings
 
     from sklearn.datasets import load_digits
@@ -126,38 +126,28 @@ def test_estimator_resume_is_bitwise(tmp_path, solver, early_stopping):
 
     X, y = load_digits(return_X_y=True)
     X = X / 16
-    params = dict(solver=solver, early_stopping=early_stopping, n_iter_no_change=3, tol=1e-6,
-                  random_state=0)
     path = str(tmp_path / "state.h5")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        full = SoftmaxClassifier(max_iter=12, **params).fit(X, y)
-        SoftmaxClassifier(max_iter=5, checkpoint_path=path, checkpoint_every=1, **params).fit(X, y)
-        resumed = SoftmaxClassifier(max_iter=12, checkpoint_path=path, **params).fit(X, y, resume=True)
+        full = SoftmaxClassifier(max_iter=max_iter, **params).fit(X, y)
+        SoftmaxClassifier(max_iter=interrupted_at, checkpoint_path=path, checkpoint_every=1, **params).fit(X, y)
+        resumed = SoftmaxClassifier(max_iter=max_iter, checkpoint_path=path, **params).fit(X, y, resume=True)
     np.testing.assert_array_equal(full.coef_, resumed.coef_)
     assert full.history_["loss"] == resumed.history_["loss"]
     assert full.n_iter_ == resumed.n_iter_
+    return full
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "gd", "sgd", "adam"])
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_estimator_resume_is_bitwise(tmp_path, solver, early_stopping):
+    _resumed_and_uninterrupted(tmp_path, dict(solver=solver, early_stopping=early_stopping, n_iter_no_change=3,
+                                              tol=1e-6, random_state=0), max_iter=12, interrupted_at=5)
 
 
 def test_lbfgs_resume_after_the_pair_memory_wrapped(tmp_path):
     """Checkpointed after 14 iterations, past the 10 pairs of the ring, an lbfgs fit resumes
     to the bits of the uninterrupted one (the ring is saved and restored oldest first)."""
-    import warnings
-
-    from sklearn.datasets import load_digits
-    from sklearn.exceptions import ConvergenceWarning
-
-    from softmax_nb import SoftmaxClassifier
-
-    X, y = load_digits(return_X_y=True)
-    X = X / 16
-    params = dict(solver="lbfgs", tol=1e-9, random_state=0)
-    path = str(tmp_path / "state.h5")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        full = SoftmaxClassifier(max_iter=20, **params).fit(X, y)
-        SoftmaxClassifier(max_iter=14, checkpoint_path=path, checkpoint_every=1, **params).fit(X, y)
-        resumed = SoftmaxClassifier(max_iter=20, checkpoint_path=path, **params).fit(X, y, resume=True)
-    assert full.n_iter_ == resumed.n_iter_ == 20
-    np.testing.assert_array_equal(full.coef_, resumed.coef_)
-    assert full.history_["loss"] == resumed.history_["loss"]
+    full = _resumed_and_uninterrupted(tmp_path, dict(solver="lbfgs", tol=1e-9, random_state=0),
+                                      max_iter=20, interrupted_at=14)
+    assert full.n_iter_ == 20
