@@ -416,10 +416,11 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         """
         fitted = self.__dict__
         accepted = self._accepted_dtype()
+        accepted = accepted if isinstance(accepted, list) else [accepted]
         if not (type(X) is np.ndarray and X.ndim == 2 and X.shape[0] > 0 and X.flags.c_contiguous
                 and "coef_" in fitted and "feature_names_in_" not in fitted
                 and X.shape[1] == fitted.get("n_features_in_")
-                and any(X.dtype == np.dtype(t) for t in (accepted if isinstance(accepted, list) else [accepted]))):
+                and any(X.dtype == np.dtype(t) for t in accepted)):
             return False
         with np.errstate(over="ignore", invalid="ignore"):  # an overflowing sum takes the checks
             return bool(np.isfinite(X.sum()))  # inf or NaN anywhere makes the sum so

@@ -105,7 +105,6 @@ class LBFGS(_FullBatchOptimizer):
         super().__init__(fun, x0)
         self.gtol = gtol
         self.ftol = ftol
-        self.memory = memory
         self.max_line_search = max_line_search
         self.pairs = PairMemory(memory)
         self.previous_loss = None
@@ -252,7 +251,7 @@ class OWLQN(_FullBatchOptimizer):
                  max_line_search=60):
         super().__init__(fun, x0)
         self.smooth_grad = self._add_l1(l1_weights)
-        self.gtol, self.ftol, self.memory = gtol, ftol, memory
+        self.gtol, self.ftol = gtol, ftol
         self.max_line_search = max_line_search
         self.pairs = PairMemory(memory)
         self.converged = bool(np.max(np.abs(self.grad)) <= gtol)

@@ -40,9 +40,10 @@ def one_blas_thread(n_params):
     main thread.
 
     Between two kernel calls an optimiser calls NumPy on parameter-sized vectors (the
-    line search's dot products and steps, the curvature test, norms). Above ~10^4 entries OpenBLAS runs a dot
-    product on its own threads, which then spin ~0.1 s waiting for more work and take a
-    core from the next kernel call (on 2 cores, up to half its speed). Those vector
+    line search's dot products and steps, the curvature test, norms). Above ~10^4
+    entries OpenBLAS runs a dot product on its own threads, which then spin ~0.1 s
+    waiting for more work and take a core from the next kernel call (on 2 cores, up to
+    half its speed). Those vector
     operations are memory-bound: one BLAS thread costs them nothing. BLAS thread counts
     are process-wide, so fits run by other threads (joblib's threading backend, your
     own) leave them alone (:func:`softmax_nb.kernels.blas.single_threaded`). The
