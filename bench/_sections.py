@@ -634,7 +634,8 @@ def run_small_data(quick, repeats, log):
     - predict_proba of a digits model on 1, 10 and 100 rows;
     - a fit on standardized wine (178 x 13, 3 classes);
     - the first fit in a fresh process (``_small_child.py``; softmax_nb's kernels from
-      a cache that an untimed child filled first), and the import before it.
+      a cache that an untimed child filled first), the import before it, and for
+      softmax_nb the part of that fit that is numba's one-time set-up.
 
     Each in-process figure is the median of ``repeats`` loops of many calls, each
     implementation in its own run (``_timing.in_turn``).

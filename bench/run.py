@@ -11,6 +11,10 @@ Sections (all by default):
 - ``predict_proba``: class probabilities, softmax_nb vs NumPy and scikit-learn;
 - ``bandwidth``: the one-read floor (time to read X once), measured inside the two
   kernel sections beside the implementations; alone it runs only the read probes;
+- ``mixed``: each kernel alone and right after a NumPy product, and how long NumPy's
+  BLAS workers stay runnable after it;
+- ``limits``: where one loss + gradient spends its time, part by part, on one thread
+  (the headline shape and the linear probe), beside NumPy's call and gemms;
 - ``training``: SoftmaxClassifier(lbfgs) vs LogisticRegression(lbfgs) on digits and
   Fashion-MNIST, time to sklearn's final objective, fit time, test accuracy;
 - ``elastic_net``: OWL-QN (lbfgs) and FISTA (gd) against scikit-learn's saga: the
@@ -46,11 +50,12 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import numpy as np  # noqa: E402
 
+import _limits  # noqa: E402
 import _peers  # noqa: E402
 import _sections  # noqa: E402
 import _timing  # noqa: E402
 
-SECTIONS = ("bandwidth", "loss_gradient", "predict_proba", "mixed", "training", "elastic_net", "jit",
+SECTIONS = ("bandwidth", "loss_gradient", "predict_proba", "mixed", "limits", "training", "elastic_net", "jit",
             "small_data")
 DEFAULT_OUT = BENCH_DIR / "out" / "results.json"
 DEFAULT_OUT_QUICK = BENCH_DIR / "out" / "results_quick.json"
@@ -74,6 +79,10 @@ def parse_args(argv=None):
                              f"quick {DEFAULT_OUT_QUICK.relative_to(REPO_ROOT)})")
     parser.add_argument("--only", action="append", default=None, metavar="SECTION",
                         help=f"run only these sections (repeat or comma-separate): {', '.join(SECTIONS)}")
+    parser.add_argument("--shape", action="append", default=None, metavar="NxFxC[:DTYPE]",
+                        help="kernel sections (loss_gradient, predict_proba, bandwidth): only these shapes, "
+                             "e.g. 2000x50x5 or 60000x784x10:float64 (repeat or comma-separate; dtype "
+                             "default float32)")
     parser.add_argument("--C", type=float, default=1.0, help="training: inverse L2 strength, both models")
     parser.add_argument("--tol", type=float, default=1e-6,
                         help="training: lbfgs gradient tolerance, both models")
@@ -100,6 +109,14 @@ def parse_args(argv=None):
             if name not in sections:
                 sections.append(name)
     args.sections = sections
+    args.shapes = None
+    if args.shape:
+        args.shapes = []
+        for item in ",".join(args.shape).split(","):
+            try:
+                args.shapes.append(parse_shape(item))
+            except ValueError as error:
+                parser.error(f"--shape {item.strip()!r}: {error}")
     for name in ("repeats", "train_repeats", "jit_repeats", "fashion_max_iter", "digits_max_iter",
                  "enet_fashion_max_iter"):
         value = getattr(args, name)
@@ -118,6 +135,21 @@ def parse_args(argv=None):
     if args.out is None:
         args.out = DEFAULT_OUT_QUICK if args.quick else DEFAULT_OUT
     return args
+
+
+def parse_shape(text):
+    """``"NxFxC[:DTYPE]"`` as ``(n_samples, n_features, n_classes, dtype)``."""
+    size, _, dtype = text.strip().partition(":")
+    dtype = dtype or "float32"
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+    parts = size.split("x")
+    if len(parts) != 3 or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise ValueError("expected three positive whole numbers, n_samples x n_features x n_classes")
+    n_samples, n_features, n_classes = (int(part) for part in parts)
+    if n_classes < 2:
+        raise ValueError(f"n_classes must be at least 2, got {n_classes}")
+    return n_samples, n_features, n_classes, dtype
 
 
 # -- machine -----------------------------------------------------------------
@@ -284,14 +316,38 @@ def format_summary(title, cases):
     return lines
 
 
-def format_mixed(rows):
+def format_mixed(results):
     lines = ["", "Mixed workload: each call alone (after 0.5 s idle) and right after a NumPy 1024^2 "
                  "float64 product (medians; 'kept' = alone / after)",
              f"  {'shape':<18}{'dtype':<9}{'thr':>4}  {'call':<28}{'alone ms':>10}{'after ms':>10}{'kept':>7}"]
-    for row in rows:
+    for row in results["calls"]:
         lines.append(f"  {_shape_text(row):<18}{row['dtype']:<9}{row['threads']:>4}  {row['kernel']:<28}"
                      f"{row['isolated']['median_ms']:>10.2f}{row['after_blas']['median_ms']:>10.2f}"
                      f"{100 * row['kept']:>6.0f}%")
+    spin = results["blas_spin"]
+    if spin is None:
+        lines.append("  (no /proc/self/task here: the BLAS workers' spin is not measured)")
+    else:
+        cpus = results["cpus"]
+        share = min(1.0, cpus / (results["threads"] + spin["most_runnable_threads"]))
+        lines.append(f"  After the product, {spin['most_runnable_threads']} other thread(s) stayed runnable for "
+                     f"{spin['runnable_for_s'] * 1e3:.0f} ms, using {spin['their_cpu_s'] * 1e3:.0f} ms of CPU: "
+                     f"{results['threads']} kernel threads on {cpus} CPUs get about {100 * share:.0f} % "
+                     f"of the CPU they have alone in that window")
+    return lines
+
+
+def format_limits(rows):
+    lines = ["", "Where one loss + gradient spends its time, 1 thread (parts on the kernel's blocks; "
+                 "medians; share of the whole call)"]
+    for row in rows:
+        fraction = row["fma_peak_fraction"]
+        lines.append(f"  {_shape_text(row)} {row['dtype']}, {row['block_rows']}-row blocks; FMA peak "
+                     f"{row['fma_peak_g_per_s']:.1f} G FMA/s: whole call {100 * fraction['whole call']:.0f} %, "
+                     f"gemms in cache {100 * fraction['gemms, block in cache']:.0f} %, "
+                     f"no-overlap bound {100 * fraction['no overlap bound']:.0f} %")
+        for name, ms in row["median_ms"].items():
+            lines.append(f"    {name:<28}{ms:>10.2f} ms{100 * row['share_of_whole'][name]:>7.0f} %")
     return lines
 
 
@@ -386,6 +442,8 @@ def format_small_data(results):
     lines.append(f"  first fit in a fresh process, wine:    {ours['first_fit_s'] * 1e3:8.1f} ms vs "
                  f"{theirs['first_fit_s'] * 1e3:8.1f} ms  {theirs['first_fit_s'] / ours['first_fit_s']:.2f}x "
                  f"(import before it: {ours['import_s'] * 1e3:.0f} vs {theirs['import_s'] * 1e3:.0f} ms)")
+    lines.append(f"    of which numba's one-time set-up (its typing and target registries): "
+                 f"{ours['numba_setup_s'] * 1e3:.1f} ms")
     return lines
 
 
@@ -416,7 +474,7 @@ def main(argv=None):
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "settings": {"quick": args.quick, "repeats": args.repeats, "train_repeats": args.train_repeats,
                      "pause_s": _timing.PAUSE_SECONDS,
-                     "jit_repeats": args.jit_repeats, "sections": args.sections,
+                     "jit_repeats": args.jit_repeats, "sections": args.sections, "shapes": args.shapes,
                      "threads": _sections.thread_counts()},
         "machine": machine_info(),
         # Other processes on a shared machine slow the 2-thread rows most of all.
@@ -428,7 +486,7 @@ def main(argv=None):
     print(f"Load average at start (1, 5, 15 min): {results['load_average_at_start']}")
     for peer, note in results["missing_peers"].items():
         print(f"note: {peer} skipped: {note}")
-    shapes = _sections.QUICK_SHAPES if args.quick else _sections.FULL_SHAPES
+    shapes = args.shapes or (_sections.QUICK_SHAPES if args.quick else _sections.FULL_SHAPES)
 
     kernel_cases = []
     for section, title in (("loss_gradient", "Loss + gradient"), ("predict_proba", "predict_proba")):
@@ -440,8 +498,15 @@ def main(argv=None):
                 print(line)
             write_json(results, args.out)
     if "mixed" in args.sections:
-        results["mixed"] = _sections.run_mixed(args.quick, args.repeats, log)
+        results["mixed"] = {"calls": _sections.run_mixed(args.quick, args.repeats, log),
+                            "blas_spin": _limits.blas_spin_window(), "threads": _timing.max_threads(),
+                            "cpus": results["machine"].get("cpus_available", os.cpu_count())}
         for line in format_mixed(results["mixed"]):
+            print(line)
+        write_json(results, args.out)
+    if "limits" in args.sections:
+        results["limits"] = _limits.run_breakdown(args.quick, args.repeats, log, _sections.fma_peak)
+        for line in format_limits(results["limits"]):
             print(line)
         write_json(results, args.out)
     if "bandwidth" in args.sections:

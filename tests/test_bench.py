@@ -57,10 +57,23 @@ def test_quick_run_writes_complete_json(quick_run):
     assert digits["to_objective_s"]["sklearn"]["median"] > 0
     fashion = results["training"]["fashion_mnist"]
     assert "skipped" in fashion or fashion["n_train"] == 2000
-    mixed = results["mixed"]
+    mixed = results["mixed"]["calls"]
     assert {row["kernel"] for row in mixed} == {"loss_gradient", "predict_proba", "fit (lbfgs, 10 iterations)"}
     assert all(row["kept"] > 0 and len(row["after_blas"]["times_ms"]) == results["settings"]["repeats"]
                for row in mixed)
+    spin = results["mixed"]["blas_spin"]
+    assert spin["runnable_for_s"] >= 0 and spin["their_cpu_s"] >= 0 and spin["most_runnable_threads"] >= 0
+    limits = results["limits"]
+    assert [row["shape"] for row in limits] == [[2000, 784, 10], [1100, 1024, 1000]]
+    for row in limits:
+        parts = row["median_ms"]
+        assert {"softmax_nb (whole call)", "read X in order", "gemms, block in cache", "softmax + loss",
+                "float64 sums", "numpy (whole call)", "numpy gemms"} <= set(parts)
+        assert all(ms > 0 for ms in parts.values())
+        assert row["share_of_whole"]["softmax_nb (whole call)"] == 1.0
+        # no part is slower than a whole call it is a part of, by more than noise allows
+        assert row["median_ms"]["softmax + loss"] < 2 * row["median_ms"]["softmax_nb (whole call)"]
+        assert 0 < row["fma_peak_fraction"]["whole call"] < 1.5
     jit = results["jit"]
     assert jit["cold"]["first_calls_total_s"] > 0
     assert jit["warm"]["import_and_first_calls_s"] > 0
@@ -70,20 +83,37 @@ def test_quick_run_writes_complete_json(quick_run):
         assert set(timings) == {"softmax_nb", "sklearn"} and min(timings.values()) > 0
     for which in ("softmax_nb", "sklearn"):
         assert small["first_fit"][which]["first_fit_s"] > 0
+    assert 0 < small["first_fit"]["softmax_nb"]["numba_setup_s"] < small["first_fit"]["softmax_nb"]["first_fit_s"]
 
 
 def test_quick_run_prints_tables(quick_run):
     stdout, results = quick_run
     for heading in ("Machine:", "Loss + gradient summary", "predict_proba summary", "One-read floor",
-                    "Mixed workload", "FMA peak", "Training:", "JIT", "Small data", "JSON:"):
+                    "Mixed workload", "stayed runnable for", "Where one loss + gradient spends its time",
+                    "FMA peak", "Training:", "JIT", "Small data", "numba's one-time set-up", "JSON:"):
         assert heading in stdout
     # the headline row of the summary: ours, the floor and a ratio per peer
     assert "2000x784x10       float32" in stdout
     assert "vs numpy" in stdout
 
 
+def test_shape_option_runs_only_the_shapes_named(tmp_path):
+    out = tmp_path / "shapes.json"
+    done = subprocess.run(
+        [sys.executable, str(RUN), "--quick", "--only", "loss_gradient", "--shape", "300x20x4,200x30x3:float64",
+         "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    cases = {(tuple(case["shape"]), case["dtype"]) for case in results["loss_gradient"]}
+    assert cases == {((300, 20, 4), "float32"), ((200, 30, 3), "float64")}
+    assert results["settings"]["shapes"] == [[300, 20, 4, "float32"], [200, 30, 3, "float64"]]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--only", "nonsense"], "unknown section 'nonsense'"),
+    (["--shape", "10x5"], "--shape '10x5': expected three positive whole numbers"),
+    (["--shape", "10x5x3:float16"], "--shape '10x5x3:float16': dtype must be float32 or float64"),
+    (["--shape", "10x5x1"], "--shape '10x5x1': n_classes must be at least 2"),
     (["--repeats", "0"], "--repeats must be at least 1"),
     (["--C", "-1"], "--C must be positive"),
 ])
