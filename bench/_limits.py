@@ -3,22 +3,25 @@ NumPy's BLAS workers keep a core after a NumPy product.
 
 Two measurements that back the "what limits it" lines of README's performance notes:
 
-- :func:`run_breakdown`: one thread, the shapes of :data:`SHAPES`. The whole call
-  (``kernels.loss_gradient``), then each of its parts alone, on the kernel's own
-  blocks (``cpu.block_rows``) and with its own compiled pieces:
+- :func:`run_breakdown`: one thread, the shapes of :data:`SHAPES` (or the caller's, on
+  the kernels' BLAS path). The whole call (``kernels.loss_gradient``), then each of its
+  parts alone, on the kernel's own blocks (``cpu.block_rows``), with the kernel's own
+  compiled pieces or equivalent loops:
 
-  - ``read X in order``: ``cpu._touch_rows`` over every row (the memory's share);
+  - ``read X in order``: ``cpu._touch_rows`` over every row, what one in-order read of
+    X costs (the kernel itself does this step for blocks of 16-512 KiB);
   - ``gemms, block in cache``: the block's two gemms (logits and gradient), each block
     computed on the first block of X, which stays in cache (the arithmetic's share);
   - ``gemms, block from memory``: the same two gemms on X's own blocks, without the
     in-order read first;
   - ``softmax + loss``: ``cpu._softmax_rows_loss`` on a block of logits, once per block;
-  - ``float64 logits``: the logits converted to float64 with the intercept, per block;
-  - ``float64 sums``: each block's gradient added to the chunk's float64 sums;
+  - ``float64 logits``: the logits converted to float64 with the intercept, per block
+    (a loop equivalent to the kernel's);
+  - ``float64 sums``: each block's gradient added to the chunk's float64 sums (likewise);
   - NumPy's whole loss + gradient, and its two gemms alone (``X @ W.T``, ``D.T @ X``).
 
   ``no overlap bound``: the FMA-peak fraction the call would reach if it were only
-  its in-order read plus its gemms in cache, one after the other.
+  one in-order read of X plus its gemms in cache, one after the other.
 - :func:`blas_spin_window`: right after a NumPy product on OpenBLAS's default threads,
   which threads other than the caller stay runnable (state ``R`` in
   ``/proc/self/task``), for how long, and the CPU time they use: a call of our
@@ -39,17 +42,19 @@ from softmax_nb import kernels
 from softmax_nb.kernels import blas, cpu
 
 # The headline shape (memory- and FMA-bound) and the linear probe (gemm-bound).
+# The helpers below are compiled anew in each run (no cache=True): they call the
+# kernels' functions, and numba's cache would not see an edit of those.
 SHAPES = {"full": [(60000, 784, 10, "float32"), (20000, 1024, 1000, "float32")],
           "quick": [(2000, 784, 10, "float32"), (1100, 1024, 1000, "float32")]}
 
 
-@njit(cache=True)
+@njit
 def _read_in_order(X, block_rows):
     for row0 in range(0, X.shape[0], block_rows):
         cpu._touch_rows(X, row0, min(X.shape[0], row0 + block_rows) - row0)
 
 
-@njit(cache=True)
+@njit
 def _block_gemms(X, coef, block_rows, in_cache, logits_x, dloss, grad_block):
     """The two gemms of every block; ``in_cache``: always on the first block of X."""
     for row0 in range(0, X.shape[0], block_rows):
@@ -60,7 +65,7 @@ def _block_gemms(X, coef, block_rows, in_cache, logits_x, dloss, grad_block):
         np.dot(dloss[:n_rows].T, block, grad_block)
 
 
-@njit(cache=True)
+@njit
 def _softmax_blocks(n_samples, block_rows, logits, y, sample_weight, dloss, intercept_t, prob):
     loss = 0.0
     for row0 in range(0, n_samples, block_rows):
@@ -69,7 +74,7 @@ def _softmax_blocks(n_samples, block_rows, logits, y, sample_weight, dloss, inte
     return loss
 
 
-@njit(cache=True)
+@njit
 def _float64_logits(n_samples, block_rows, logits_x, intercept, logits):
     for row0 in range(0, n_samples, block_rows):
         for r in range(min(n_samples, row0 + block_rows) - row0):
@@ -77,7 +82,7 @@ def _float64_logits(n_samples, block_rows, logits_x, intercept, logits):
                 logits[r, k] = np.float64(logits_x[r, k]) + intercept[k]
 
 
-@njit(cache=True)
+@njit
 def _float64_sums(n_samples, block_rows, grad_block, grad_sums):
     for _ in range(0, n_samples, block_rows):
         for k in range(grad_block.shape[0]):
@@ -89,6 +94,7 @@ def _parts(X, y, coef, intercept):
     """``{name: callable}``: the whole call, its parts, and NumPy's call and gemms."""
     n_samples, n_features = X.shape
     n_classes = coef.shape[0]
+    assert cpu.uses_blas(n_classes, n_features), "the parts are those of the BLAS path"
     block_rows = cpu.block_rows(n_classes, n_features, X.dtype)
     coef_x = coef.astype(X.dtype)
     rng = np.random.default_rng(1)
@@ -122,16 +128,23 @@ def _parts(X, y, coef, intercept):
     }
 
 
-def run_breakdown(quick, repeats, log, peak_of):
+def run_breakdown(quick, repeats, log, peak_of, shapes=None):
     """Where one loss + gradient spends its time (module docstring), one thread.
 
-    ``peak_of(n_threads)`` is the FMA peak (G FMA/s) measured in the same run.
+    ``peak_of(n_threads)`` is the FMA peak (G FMA/s) measured in the same run;
+    ``shapes``: (n_samples, n_features, n_classes, dtype) tuples instead of
+    :data:`SHAPES`. A shape whose kernels take the register-blocked loops (binary,
+    tiny models) has no gemms to time: it gets a row with a note only.
     """
     from _sections import synthetic_problem
 
     rows = []
-    for shape in SHAPES["quick" if quick else "full"]:
+    for shape in shapes or SHAPES["quick" if quick else "full"]:
         n_samples, n_features, n_classes, dtype = shape
+        if not cpu.uses_blas(n_classes, n_features):
+            rows.append({"shape": [n_samples, n_features, n_classes], "dtype": dtype,
+                         "note": "the kernels take the register-blocked loops here, not gemms: no parts"})
+            continue
         log(f"limits: {n_samples}x{n_features}x{n_classes} {dtype}, 1 thread")
         X, y, coef, intercept = synthetic_problem(n_samples, n_features, n_classes, dtype)
         block_rows, parts = _parts(X, y, coef, intercept)
@@ -177,7 +190,7 @@ def _task_states():
 def blas_spin_window(blas_size=1024, horizon=0.4, step=0.002):
     """After a ``blas_size``^2 float64 NumPy product: for how long threads other than the
     caller stay runnable, how many at once, and the CPU seconds they use from then on
-    (clock ticks: 10 ms resolution).
+    (all threads but the caller's; clock ticks: 10 ms resolution).
 
     Linux only (``/proc/self/task``); ``None`` elsewhere. The caller's own numba
     threads are idle here (no kernel runs), so what runs is NumPy's BLAS.
@@ -201,4 +214,6 @@ def blas_spin_window(blas_size=1024, horizon=0.4, step=0.002):
     after = _task_states()
     cpu_s = sum(after[tid][1] - before.get(tid, (None, 0))[1] for tid in after) / ticks_per_s
     return {"blas_size": blas_size, "horizon_s": horizon, "runnable_for_s": runnable_until,
+            # still runnable at the end of the horizon: the spin lasted longer than measured
+            "saturated": runnable_until >= horizon - 2 * step,
             "most_runnable_threads": most_runnable, "their_cpu_s": cpu_s}

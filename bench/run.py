@@ -3,6 +3,7 @@
 Usage::
 
     python bench/run.py [--quick] [--repeats N] [--out bench/out/results.json] [--only SECTION ...]
+                        [--shape NxFxC[:DTYPE] ...]
 
 Sections (all by default):
 
@@ -57,6 +58,8 @@ import _timing  # noqa: E402
 
 SECTIONS = ("bandwidth", "loss_gradient", "predict_proba", "mixed", "limits", "training", "elastic_net", "jit",
             "small_data")
+# The sections that --shape restricts.
+SHAPE_SECTIONS = ("loss_gradient", "predict_proba", "bandwidth", "limits")
 DEFAULT_OUT = BENCH_DIR / "out" / "results.json"
 DEFAULT_OUT_QUICK = BENCH_DIR / "out" / "results_quick.json"
 
@@ -80,9 +83,9 @@ def parse_args(argv=None):
     parser.add_argument("--only", action="append", default=None, metavar="SECTION",
                         help=f"run only these sections (repeat or comma-separate): {', '.join(SECTIONS)}")
     parser.add_argument("--shape", action="append", default=None, metavar="NxFxC[:DTYPE]",
-                        help="kernel sections (loss_gradient, predict_proba, bandwidth): only these shapes, "
-                             "e.g. 2000x50x5 or 60000x784x10:float64 (repeat or comma-separate; dtype "
-                             "default float32)")
+                        help="kernel sections (loss_gradient, predict_proba, bandwidth) and limits: only "
+                             "these shapes, e.g. 2000x50x5 or 60000x784x10:float64 (repeat or comma-separate; "
+                             "dtype default float32)")
     parser.add_argument("--C", type=float, default=1.0, help="training: inverse L2 strength, both models")
     parser.add_argument("--tol", type=float, default=1e-6,
                         help="training: lbfgs gradient tolerance, both models")
@@ -117,6 +120,8 @@ def parse_args(argv=None):
                 args.shapes.append(parse_shape(item))
             except ValueError as error:
                 parser.error(f"--shape {item.strip()!r}: {error}")
+        if not set(sections) & set(SHAPE_SECTIONS):
+            parser.error(f"--shape applies to the sections {', '.join(SHAPE_SECTIONS)}; none of them runs")
     for name in ("repeats", "train_repeats", "jit_repeats", "fashion_max_iter", "digits_max_iter",
                  "enet_fashion_max_iter"):
         value = getattr(args, name)
@@ -327,13 +332,14 @@ def format_mixed(results):
     spin = results["blas_spin"]
     if spin is None:
         lines.append("  (no /proc/self/task here: the BLAS workers' spin is not measured)")
+    elif spin["most_runnable_threads"] == 0:
+        lines.append("  After the product, no other thread stayed runnable")
     else:
-        cpus = results["cpus"]
-        share = min(1.0, cpus / (results["threads"] + spin["most_runnable_threads"]))
+        longer = " (still at the end of the measured window)" if spin["saturated"] else ""
         lines.append(f"  After the product, {spin['most_runnable_threads']} other thread(s) stayed runnable for "
-                     f"{spin['runnable_for_s'] * 1e3:.0f} ms, using {spin['their_cpu_s'] * 1e3:.0f} ms of CPU: "
-                     f"{results['threads']} kernel threads on {cpus} CPUs get about {100 * share:.0f} % "
-                     f"of the CPU they have alone in that window")
+                     f"{spin['runnable_for_s'] * 1e3:.0f} ms{longer} and used about "
+                     f"{spin['their_cpu_s'] * 1e3:.0f} ms of CPU (10 ms ticks); the {results['threads']} kernel "
+                     f"threads of a call in that window share the {results['cpus']} CPUs with them")
     return lines
 
 
@@ -341,6 +347,9 @@ def format_limits(rows):
     lines = ["", "Where one loss + gradient spends its time, 1 thread (parts on the kernel's blocks; "
                  "medians; share of the whole call)"]
     for row in rows:
+        if "note" in row:
+            lines.append(f"  {_shape_text(row)} {row['dtype']}: {row['note']}")
+            continue
         fraction = row["fma_peak_fraction"]
         lines.append(f"  {_shape_text(row)} {row['dtype']}, {row['block_rows']}-row blocks; FMA peak "
                      f"{row['fma_peak_g_per_s']:.1f} G FMA/s: whole call {100 * fraction['whole call']:.0f} %, "
@@ -505,7 +514,7 @@ def main(argv=None):
             print(line)
         write_json(results, args.out)
     if "limits" in args.sections:
-        results["limits"] = _limits.run_breakdown(args.quick, args.repeats, log, _sections.fma_peak)
+        results["limits"] = _limits.run_breakdown(args.quick, args.repeats, log, _sections.fma_peak, args.shapes)
         for line in format_limits(results["limits"]):
             print(line)
         write_json(results, args.out)
