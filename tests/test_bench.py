@@ -101,29 +101,29 @@ def test_quick_run_prints_tables(quick_run):
     assert "vs numpy" in stdout
 
 
-def test_shape_option_runs_only_the_shapes_named(tmp_path):
-    out = tmp_path / "shapes.json"
-    done = subprocess.run(
-        [sys.executable, str(RUN), "--quick", "--only", "loss_gradient", "--shape", "300x20x4,200x30x3:float64",
-         "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=REPO)
+def _quick_run_of(tmp_path, *args):
+    """``bench/run.py --quick ARGS``: its stdout and JSON."""
+    out = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, str(RUN), "--quick", *args, "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads(out.read_text())
+    return done.stdout, json.loads(out.read_text())
+
+
+def test_shape_option_runs_only_the_shapes_named(tmp_path):
+    _, results = _quick_run_of(tmp_path, "--only", "loss_gradient", "--shape", "300x20x4,200x30x3:float64")
     cases = {(tuple(case["shape"]), case["dtype"]) for case in results["loss_gradient"]}
     assert cases == {((300, 20, 4), "float32"), ((200, 30, 3), "float64")}
     assert results["settings"]["shapes"] == [[300, 20, 4, "float32"], [200, 30, 3, "float64"]]
 
 
 def test_shape_option_reaches_the_limits_section(tmp_path):
-    out = tmp_path / "limits.json"
-    done = subprocess.run(
-        [sys.executable, str(RUN), "--quick", "--only", "limits", "--shape", "1000x100x20,1000x20x2",
-         "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=REPO)
-    assert done.returncode == 0, done.stderr[-3000:]
-    gemms, loops = json.loads(out.read_text())["limits"]
+    stdout, results = _quick_run_of(tmp_path, "--only", "limits", "--shape", "1000x100x20,1000x20x2")
+    gemms, loops = results["limits"]
     assert gemms["shape"] == [1000, 100, 20] and gemms["median_ms"]["gemms, block in cache"] > 0
-    # a binary model takes the register-blocked loops: no gemms to time, a note says so
+    # a two-class model of 20 features takes the register-blocked loops: no gemms, a note says so
     assert loops["shape"] == [1000, 20, 2] and "register-blocked loops" in loops["note"]
-    assert "1000x20x2" in done.stdout and "register-blocked loops" in done.stdout
+    assert "1000x20x2" in stdout and "register-blocked loops" in stdout
 
 
 @pytest.mark.parametrize("args, message", [
