@@ -203,16 +203,31 @@ for n, d, c in ((20000, 40, 6), (9000, 4, 3), (9000, 30, 1), (6000, 784, 32), (5
         proba = kernels.predict_proba(X, coef, intercept)
         digest = hashlib.sha256(g.tobytes() + b.tobytes() + proba.tobytes()).hexdigest()
         sys.stdout.write(repr(loss) + " " + digest + "\\n")
+# The CSR kernels, on the same model sizes' smallest and largest.
+import scipy.sparse as sp
+from softmax_nb import kernels as any_x
+for n, d, c in ((20000, 40, 6), (5000, 300, 250)):
+    X = sp.random(n, d, density=0.1, format="csr", random_state=4)
+    y = rng.integers(0, c, n)
+    coef, intercept = rng.normal(size=(c, d)) / np.sqrt(d), rng.normal(size=c)
+    loss, g, b = any_x.loss_gradient(X, y, coef, intercept, rng.random(n), 0.1, 0.05)
+    proba = any_x.predict_proba(X, coef, intercept)
+    digest = hashlib.sha256(g.tobytes() + b.tobytes() + proba.tobytes()).hexdigest()
+    sys.stdout.write("csr " + repr(loss) + " " + digest + "\\n")
 """
 
 
-def test_bitwise_identical_across_thread_counts():
+def test_bitwise_identical_across_thread_counts_and_fresh_or_cached_compiles(tmp_path):
+    """The same bits on 1 and 2 threads, and whether the process compiled the kernels
+    (the first run, in an empty numba cache) or loaded them from that cache (the
+    second): with ``nsz`` among the fast-math flags the two differed (tunables)."""
     outputs = []
     for threads in ("1", "2"):
-        env = dict(os.environ, NUMBA_NUM_THREADS="2")
+        env = dict(os.environ, NUMBA_NUM_THREADS="2", NUMBA_CACHE_DIR=str(tmp_path))
         result = subprocess.run([sys.executable, "-c", DETERMINISM_SCRIPT, threads],
                                 capture_output=True, text=True, env=env, check=True)
         outputs.append(result.stdout)
+    assert any(tmp_path.rglob("*.nbc")), "the first run did not fill the cache"
     assert outputs[0] == outputs[1]
 
 
@@ -237,6 +252,24 @@ def test_both_block_product_paths_match_the_reference(monkeypatch, dtype, shape,
     assert_close(grad_intercept, ref_intercept, tol, "grad_intercept")
     assert_close(kernels.predict_proba(X, coef, intercept), naive.predict_proba(X, coef_seen, intercept),
                  1e-12 if dtype == np.float64 else 1e-5, "proba")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_one_row_whose_stride_numpy_leaves_free(dtype):
+    """One row of X broadcast from a vector (row stride 0, still C-contiguous to NumPy)
+    on the BLAS path: the results of that row."""
+    X, y, coef, intercept, sample_weight = make_problem(5, 200, 10, dtype)
+    row = np.broadcast_to(X[2], (1, 200))
+    assert row.strides[0] == 0 and row.flags.c_contiguous and kernels.uses_blas(10, 200)
+    np.testing.assert_array_equal(kernels.decision_function(row, coef, intercept),
+                                  kernels.decision_function(X[2:3].copy(), coef, intercept))
+    coef_seen = coef.astype(dtype).astype(np.float64)
+    assert_close(kernels.predict_proba(row, coef, intercept), naive.predict_proba(X[2:3], coef_seen, intercept),
+                 1e-12 if dtype == np.float64 else 1e-5, "proba")
+    loss, grad_coef, _ = kernels.loss_gradient(row, y[2:3], coef, intercept)
+    ref_loss, ref_coef, _ = naive.loss_gradient(X[2:3], y[2:3], coef_seen, intercept, np.ones(1), 0.0, 0.0)
+    assert abs(loss - ref_loss) <= TOL[dtype] * max(1.0, abs(ref_loss))
+    assert_close(grad_coef, ref_coef, TOL[dtype], "grad_coef")
 
 
 def test_blas_runs_on_one_thread_during_a_call_and_its_count_comes_back():
