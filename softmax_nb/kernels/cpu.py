@@ -67,10 +67,6 @@ Numerics and determinism
   count, and for any split of the chunks over pieces or MPI ranks that sums whole
   tree nodes and combines them along the same tree (``tree_nodes``,
   ``tree_combine``; ``softmax_nb.model.distributed``).
-- The fast-math flags (``tunables.FASTMATH``) leave out ``nsz``: with it, a process
-  that compiled these kernels and one that loaded them from numba's cache got
-  different bits. Numba's cache is keyed on this file, not on tunables.py: a change
-  of a compile-time tunable must come with a change here (or an emptied cache).
 
 - exp: every exp() here is of a number <= 0 (a_k - a_max, -|z|). ``_exp_nonpositive``
   computes it branch-free, so that the loops over the classes run in SIMD lanes

@@ -21,7 +21,7 @@ from numba import njit
 
 # The kernels' flags (tunables.FASTMATH) but "arcp" and "afn": rho and gamma are
 # divisions, computed as such, as in the NumPy recursion this replaced.
-_JIT = dict(cache=True, fastmath={"reassoc", "contract"}, nogil=True)
+_JIT = dict(cache=True, fastmath={"reassoc", "contract", "nsz"}, nogil=True)
 
 
 @njit(**_JIT)

@@ -17,8 +17,7 @@ intercept sums per chunk, added along the fixed tree); the scatter pass sums eac
 column in row order on one thread, whichever thread owns it. Both carry their sums on
 from block to block, so row blocks read one after the other (a streamed fit) give the
 bits of one pass. No two threads add into the same memory, so results are bitwise
-identical for any thread count, compiled or loaded from numba's cache (the flags of
-``cpu._JIT``). SciPy's products (``X @ coef.T``, ``X.T @ D``) give the
+identical for any thread count. SciPy's products (``X @ coef.T``, ``X.T @ D``) give the
 same values to rounding, single-threaded.
 """
 

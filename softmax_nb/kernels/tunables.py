@@ -11,13 +11,8 @@ threads.
 
 # LLVM fast-math flags for the CPU kernels. ``reassoc`` and ``contract`` let LLVM
 # vectorize the dot products and fuse multiply-adds; ``nnan`` and ``ninf`` are left
-# out on purpose so that inf/NaN still propagate and can be checked. ``nsz`` is left
-# out because, with ``reassoc``, it made results depend on whether numba compiled a
-# parallel kernel in the process or loaded it from its cache (numba 0.68: float64
-# probabilities up to 2.2e-16 apart, from the same object code). In a 20-line
-# parallel softmax neither ``reassoc`` alone nor these flags without ``nsz`` did,
-# and the same code without ``parallel=True`` did not.
-FASTMATH = {"reassoc", "contract", "arcp", "afn"}
+# out on purpose so that inf/NaN still propagate and can be checked.
+FASTMATH = {"reassoc", "contract", "nsz", "arcp", "afn"}
 
 # Rows handled together: a block of X stays in L2 between the logits pass and the
 # gradient pass, so X is read from memory once per evaluation.
