@@ -208,8 +208,9 @@ for n, d, c in ((20000, 40, 6), (9000, 4, 3), (9000, 30, 1), (6000, 784, 32), (5
 
 def test_bitwise_identical_across_thread_counts(tmp_path):
     """The same bits on 1 and 2 threads. Both runs load the kernels from one numba cache,
-    filled by a first run: a process that compiles a parallel kernel itself can get other
-    last bits than one that loads it from the cache (README, "Deterministic")."""
+    filled by a first run, in the same order: a process that compiles a parallel kernel
+    itself, or loads its variants in another order, can get other last bits (README,
+    "Deterministic")."""
     env = dict(os.environ, NUMBA_NUM_THREADS="2", NUMBA_CACHE_DIR=str(tmp_path))
     outputs = []
     for threads in ("2", "1", "2"):
