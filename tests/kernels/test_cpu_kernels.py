@@ -248,7 +248,7 @@ def test_both_block_product_paths_match_the_reference(monkeypatch, dtype, shape,
 def test_one_row_whose_stride_numpy_leaves_free(dtype):
     """One row of X broadcast from a vector (row stride 0, still C-contiguous to NumPy)
     on the BLAS path: the results of that row."""
-    X, y, coef, intercept, sample_weight = make_problem(5, 200, 10, dtype)
+    X, y, coef, intercept, _ = make_problem(5, 200, 10, dtype)
     row = np.broadcast_to(X[2], (1, 200))
     assert row.strides[0] == 0 and row.flags.c_contiguous and kernels.uses_blas(10, 200)
     np.testing.assert_array_equal(kernels.decision_function(row, coef, intercept),
